@@ -1,0 +1,36 @@
+/*
+ * The broker's one context: built by main, read-only once the server runs
+ * (except through the store and the writer), passed to every thread.
+ */
+#ifndef CB_BROKER_H
+#define CB_BROKER_H
+
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+
+#include "citizen.h"
+#include "config.h"
+#include "keyset.h"
+#include "store.h"
+#include "writer.h"
+
+/* Data directory layout (relative to --data). */
+#define DATA_STORE_DIR       "store"
+#define DATA_PKI_DIR         "pki"
+#define DATA_SIGNING_DIR     "keys/signing"
+#define DATA_LOG_KEY         "keys/log-ed25519.key"
+#define DATA_DEV_ISSUER_KEY  "keys/dev-issuer.key"
+#define DEV_ISSUER_SUFFIX    "/dev"
+
+struct broker {
+	struct config cfg;
+	struct store *store;
+	struct writer *writer;
+	struct keyset *keys;
+	struct citizen_auth *citizens;
+	char dev_issuer[300];        /* "iss" of dev citizen tokens, or "" */
+	SSL_CTX *tls;
+	char *discovery;             /* /.well-known/consent-broker body */
+};
+
+#endif

@@ -1,0 +1,346 @@
+/* Consent records: building, decoding, finding the one that decides. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "b64.h"
+#include "consent.h"
+#include "jsonu.h"
+#include "timeu.h"
+
+const char *
+consent_state_name(enum consent_state s)
+{
+	switch (s) {
+	case CONSENT_ACTIVE:
+		return "active";
+	case CONSENT_REVOKED:
+		return "revoked";
+	case CONSENT_EXPIRED:
+		return "expired";
+	}
+	return "unknown";
+}
+
+int
+consent_subject_ok(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > CONSENT_MAX_SUBJECT || s[0] == ' ' || s[n - 1] == ' ')
+		return -1;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return -1;
+	return 0;
+}
+
+int
+consent_new_id(char out[40])
+{
+	unsigned char r[16];
+
+	if (RAND_bytes(r, sizeof(r)) != 1)
+		return -1;
+	memcpy(out, "cns_", 4);
+	hex_encode(r, sizeof(r), out + 4);
+	return 0;
+}
+
+static int
+get_time(const json_t *rec, const char *key, int64_t *out)
+{
+	const char *s;
+	int rc = jsonu_get_str(rec, key, &s);
+
+	if (rc == 1) {
+		*out = 0;
+		return 0;
+	}
+	if (rc != 0 || timeu_parse(s, out) != 0)
+		return -1;
+	return 0;
+}
+
+int
+consent_view_from_json(const json_t *rec, int64_t now,
+    struct consent_view *out)
+{
+	const char *state;
+	json_t *fields, *f;
+	int64_t v;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	if (jsonu_get_str(rec, "id", &out->id) != 0 ||
+	    jsonu_get_str(rec, "subject", &out->subject) != 0 ||
+	    jsonu_get_str(rec, "agreement", &out->agreement) != 0 ||
+	    jsonu_get_int(rec, "agreement_version", &v) != 0 || v < 1 ||
+	    v > UINT32_MAX ||
+	    jsonu_get_str(rec, "stored_state", &state) != 0 ||
+	    get_time(rec, "granted_at", &out->granted_at) != 0 ||
+	    get_time(rec, "expires_at", &out->expires_at) != 0 ||
+	    get_time(rec, "revoked_at", &out->revoked_at) != 0)
+		return -1;
+	out->version = (uint32_t)v;
+	if (jsonu_get_str(rec, "agreement_hash", &out->agreement_hash) < 0)
+		return -1;
+	fields = json_object_get(rec, "fields");
+	if (!json_is_array(fields) || json_array_size(fields) > CONSENT_MAX_FIELDS)
+		return -1;
+	json_array_foreach(fields, i, f) {
+		if (!json_is_string(f))
+			return -1;
+		out->fields[out->nfields++] = json_string_value(f);
+	}
+	if (strcmp(state, "revoked") == 0)
+		out->state = CONSENT_REVOKED;
+	else if (strcmp(state, "active") == 0)
+		out->state = out->expires_at != 0 && now >= out->expires_at ?
+		    CONSENT_EXPIRED : CONSENT_ACTIVE;
+	else
+		return -1;
+	return 0;
+}
+
+int
+consent_covers(const struct consent_view *c, const char *field)
+{
+	size_t i;
+
+	for (i = 0; i < c->nfields; i++)
+		if (strcmp(c->fields[i], field) == 0)
+			return 1;
+	return 0;
+}
+
+static json_t *fail(json_t *rec, char *err, size_t errlen, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
+
+static json_t *
+fail(json_t *rec, char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	json_decref(rec);
+	return NULL;
+}
+
+json_t *
+consent_new_record(const struct agreement *a, const char *subject,
+    const json_t *body, const char *id, int64_t now, char *err,
+    size_t errlen)
+{
+	json_t *rec = NULL, *fields, *f, *req;
+	const char *key, *s;
+	char ts[32], exp[32];
+	int64_t expires = 0, max;
+	size_t i, j;
+	json_t *v;
+
+	if (!json_is_object(body))
+		return fail(rec, err, errlen, "body must be a JSON object");
+	json_object_foreach((json_t *)(uintptr_t)body, key, v) {
+		if (strcmp(key, "agreement") != 0 && strcmp(key, "fields") != 0 &&
+		    strcmp(key, "expires_at") != 0)
+			return fail(rec, err, errlen,
+			    "$.%s: unknown member (allowed: agreement, fields, "
+			    "expires_at)", key);
+	}
+	if (a->basis != AGR_BASIS_CONSENT || !a->consent_required)
+		return fail(rec, err, errlen,
+		    "agreement '%s' does not use consent (its legal basis is a "
+		    "statute), so there is nothing to grant", a->id);
+	rec = json_object();
+	fields = json_array();
+	if (rec == NULL || fields == NULL ||
+	    json_object_set_new(rec, "fields", fields) != 0) {
+		json_decref(fields);
+		return fail(rec, err, errlen, "out of memory");
+	}
+	req = json_object_get(body, "fields");
+	if (req != NULL) {
+		if (!json_is_array(req) || json_array_size(req) == 0)
+			return fail(rec, err, errlen,
+			    "$.fields: must be a non-empty array of field names");
+		json_array_foreach(req, i, f) {
+			if (!json_is_string(f))
+				return fail(rec, err, errlen,
+				    "$.fields: every item must be a string");
+			s = json_string_value(f);
+			if (agreement_field(a, s) == NULL) {
+				snprintf(err, errlen,
+				    "$.fields: field '%s' is not in agreement '%s'",
+				    s, a->id);
+				json_decref(rec);
+				return NULL;
+			}
+			for (j = 0; j < i; j++)
+				if (strcmp(json_string_value(
+				    json_array_get(req, j)), s) == 0)
+					return fail(rec, err, errlen,
+					    "$.fields: duplicate field '%s'", s);
+		}
+		for (i = 0; i < a->nfields; i++) {
+			int found = 0;
+
+			json_array_foreach(req, j, f)
+				if (strcmp(json_string_value(f),
+				    a->fields[i].name) == 0)
+					found = 1;
+			if (!found && !a->fields[i].optional)
+				return fail(rec, err, errlen,
+				    "$.fields: field '%s' is required by the "
+				    "agreement and cannot be left out",
+				    a->fields[i].name);
+		}
+		json_array_foreach(req, i, f)
+			json_array_append(fields, f);
+	} else {
+		for (i = 0; i < a->nfields; i++)
+			json_array_append_new(fields,
+			    json_string(a->fields[i].name));
+	}
+	max = a->consent_max_seconds;
+	switch (jsonu_get_str(body, "expires_at", &s)) {
+	case 0:
+		if (timeu_parse(s, &expires) != 0)
+			return fail(rec, err, errlen,
+			    "$.expires_at: '%s' is not an RFC 3339 date-time", s);
+		if (expires <= now)
+			return fail(rec, err, errlen,
+			    "$.expires_at: '%s' is not in the future", s);
+		if (max != 0 && expires > now + max) {
+			snprintf(err, errlen,
+			    "$.expires_at: agreement '%s' allows consent for at "
+			    "most %lld days", a->id, (long long)(max / 86400));
+			json_decref(rec);
+			return NULL;
+		}
+		break;
+	case 1:
+		expires = max != 0 ? now + max : 0;
+		break;
+	default:
+		return fail(rec, err, errlen,
+		    "$.expires_at: must be an RFC 3339 date-time string");
+	}
+	timeu_format(now, ts, sizeof(ts));
+	if (json_object_set_new(rec, "id", json_string(id)) != 0 ||
+	    json_object_set_new(rec, "subject", json_string(subject)) != 0 ||
+	    json_object_set_new(rec, "agreement", json_string(a->id)) != 0 ||
+	    json_object_set_new(rec, "agreement_version",
+	    json_integer(a->version)) != 0 ||
+	    json_object_set_new(rec, "agreement_hash", json_string(a->hash)) != 0 ||
+	    json_object_set_new(rec, "stored_state", json_string("active")) != 0 ||
+	    json_object_set_new(rec, "granted_at", json_string(ts)) != 0)
+		return fail(rec, err, errlen, "out of memory");
+	if (expires != 0) {
+		timeu_format(expires, exp, sizeof(exp));
+		if (json_object_set_new(rec, "expires_at", json_string(exp)) != 0)
+			return fail(rec, err, errlen, "out of memory");
+	}
+	return rec;
+}
+
+struct find_ctx {
+	struct store_txn *txn;
+	int64_t now;
+	json_t *best;          /* active and unexpired */
+	json_t *latest;        /* most recently granted */
+	int64_t latest_at;
+	enum store_err err;
+};
+
+static int
+find_one(void *arg, const char *key, size_t keylen, json_t *value)
+{
+	struct find_ctx *c = arg;
+	const char *id = memrchr(key, STORE_SEP[0], keylen);
+	char idbuf[64];
+	struct consent_view v;
+	json_t *rec = NULL;
+	size_t n;
+
+	(void)value;
+	if (id == NULL)
+		return 0;
+	id++;
+	n = keylen - (size_t)(id - key);
+	if (n == 0 || n >= sizeof(idbuf))
+		return 0;
+	memcpy(idbuf, id, n);
+	idbuf[n] = '\0';
+	c->err = store_get(c->txn, ST_CONSENTS, idbuf, &rec);
+	if (c->err != STORE_OK)
+		return 1;
+	if (consent_view_from_json(rec, c->now, &v) != 0) {
+		json_decref(rec);
+		c->err = STORE_CORRUPT;
+		return 1;
+	}
+	if (v.state == CONSENT_ACTIVE && c->best == NULL) {
+		c->best = rec;
+		return 1;
+	}
+	if (c->latest == NULL || v.granted_at >= c->latest_at) {
+		json_decref(c->latest);
+		c->latest = json_incref(rec);
+		c->latest_at = v.granted_at;
+	}
+	json_decref(rec);
+	return 0;
+}
+
+enum store_err
+consent_find_for(struct store_txn *txn, const char *subject,
+    const char *agreement, int64_t now, json_t **out)
+{
+	struct find_ctx c = { txn, now, NULL, NULL, 0, STORE_OK };
+	char prefix[STORE_MAX_KEY + 1];
+	enum store_err rc;
+
+	*out = NULL;
+	if (store_key2(prefix, sizeof(prefix) - 1, subject, agreement) != 0)
+		return STORE_BADKEY;
+	strncat(prefix, STORE_SEP, sizeof(prefix) - strlen(prefix) - 1);
+	rc = store_scan(txn, ST_CONSENT_INDEX, prefix, 0, 0, find_one, &c);
+	if (rc == STORE_OK)
+		rc = c.err;
+	if (rc != STORE_OK) {
+		json_decref(c.best);
+		json_decref(c.latest);
+		return rc;
+	}
+	if (c.best != NULL) {
+		json_decref(c.latest);
+		*out = c.best;
+	} else
+		*out = c.latest;
+	return STORE_OK;
+}
+
+json_t *
+consent_public(const json_t *rec, int64_t now)
+{
+	struct consent_view v;
+	json_t *pub;
+
+	if (consent_view_from_json(rec, now, &v) != 0)
+		return NULL;
+	pub = json_deep_copy(rec);
+	if (pub == NULL)
+		return NULL;
+	json_object_del(pub, "stored_state");
+	if (json_object_set_new(pub, "state",
+	    json_string(consent_state_name(v.state))) != 0) {
+		json_decref(pub);
+		return NULL;
+	}
+	return pub;
+}

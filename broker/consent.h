@@ -1,0 +1,87 @@
+/*
+ * Consent records: the grant a citizen gives for one agreement. Stored as
+ * JSON in ST_CONSENTS, indexed by subject and agreement in ST_CONSENT_INDEX.
+ */
+#ifndef CB_CONSENT_H
+#define CB_CONSENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "agreement.h"
+#include "store.h"
+
+#define CONSENT_MAX_SUBJECT 255
+#define CONSENT_MAX_FIELDS AGR_MAX_FIELDS
+
+enum consent_state {
+	CONSENT_ACTIVE = 0,
+	CONSENT_REVOKED,
+	CONSENT_EXPIRED   /* derived: active with expires_at in the past */
+};
+
+/* A consent record decoded; strings borrow the JSON it came from. */
+struct consent_view {
+	const char *id;
+	const char *subject;
+	const char *agreement;
+	uint32_t version;          /* agreement version granted under */
+	const char *agreement_hash;
+	enum consent_state state;  /* with expiry applied at `now` */
+	int64_t granted_at;
+	int64_t expires_at;        /* 0: none */
+	int64_t revoked_at;        /* 0: not revoked */
+	const char *fields[CONSENT_MAX_FIELDS];
+	size_t nfields;
+};
+
+/* "active", "revoked" or "expired". */
+const char *consent_state_name(enum consent_state s);
+
+/*
+ * Decodes a stored consent record, applying expiry at now. 0, or -1 when
+ * the record is malformed.
+ */
+int consent_view_from_json(const json_t *rec, int64_t now,
+    struct consent_view *out);
+
+/* true when the consent grants field. */
+int consent_covers(const struct consent_view *c, const char *field);
+
+/*
+ * Checks a subject id: 1..CONSENT_MAX_SUBJECT bytes of printable,
+ * non-control UTF-8 (no spaces at either end). 0 or -1.
+ */
+int consent_subject_ok(const char *s);
+
+/*
+ * Builds a new consent record for subject under agreement a from a grant
+ * request body ({"agreement", optional "fields", optional "expires_at"}).
+ * Rules: the agreement uses consent; fields (default: all of the
+ * agreement's) name only the agreement's fields and include every
+ * non-optional one, without duplicates; expires_at is in the future and
+ * within the agreement's maximum duration (default: that maximum, or none).
+ * Returns a new record, or NULL with the rule that failed in err.
+ */
+json_t *consent_new_record(const struct agreement *a, const char *subject,
+    const json_t *body, const char *id, int64_t now, char *err,
+    size_t errlen);
+
+/*
+ * Finds the consent that decides a transfer about subject under agreement:
+ * the unexpired active one if there is one, else the most recently granted
+ * one. *out gets a new reference, or NULL when the subject has none.
+ * Returns the store's error (STORE_OK also when none was found).
+ */
+enum store_err consent_find_for(struct store_txn *txn, const char *subject,
+    const char *agreement, int64_t now, json_t **out);
+
+/* The record as shown to clients: stored members plus derived "state". */
+json_t *consent_public(const json_t *rec, int64_t now);
+
+/* Fresh consent id "cns_" + 32 hex chars into out[40]; 0 or -1. */
+int consent_new_id(char out[40]);
+
+#endif

@@ -1,0 +1,260 @@
+/* Party and agreement records: keys, lookups, effective versions. */
+#include <stdio.h>
+#include <string.h>
+
+#include "jsonu.h"
+#include "policy.h"
+#include "registry.h"
+#include "timeu.h"
+
+enum store_err
+registry_party_by_pin(struct store_txn *txn, const char *pin_hex,
+    json_t **party)
+{
+	json_t *pin = NULL;
+	const char *id;
+	enum store_err rc;
+
+	*party = NULL;
+	rc = store_get(txn, ST_PINS, pin_hex, &pin);
+	if (rc != STORE_OK)
+		return rc;
+	if (jsonu_get_str(pin, "party", &id) != 0)
+		rc = STORE_CORRUPT;
+	else
+		rc = store_get(txn, ST_PARTIES, id, party);
+	json_decref(pin);
+	return rc;
+}
+
+unsigned
+registry_party_roles(const json_t *party)
+{
+	json_t *roles = json_object_get(party, "roles"), *r;
+	unsigned bits = 0;
+	size_t i;
+
+	json_array_foreach(roles, i, r)
+		if (json_is_string(r))
+			bits |= policy_role_bit(json_string_value(r));
+	return bits;
+}
+
+static int
+id_ok(const char *id)
+{
+	size_t n = strlen(id), i;
+
+	if (n == 0 || n > PARTY_MAX_ID)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!((id[i] >= 'a' && id[i] <= 'z') ||
+		    (id[i] >= '0' && id[i] <= '9') || (i > 0 && id[i] == '-')))
+			return 0;
+	return 1;
+}
+
+enum store_err
+registry_put_party(struct store_txn *txn, const char *id, const char *name,
+    const char *const *roles, const char *pin_hex)
+{
+	json_t *rec = NULL, *pins, *jr = NULL, *pin = NULL, *old = NULL;
+	const char *owner;
+	enum store_err rc;
+	size_t i;
+
+	if (!id_ok(id))
+		return STORE_BADKEY;
+	rc = store_get(txn, ST_PARTIES, id, &old);
+	if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		return rc;
+	jr = json_array();
+	if (jr == NULL) {
+		rc = STORE_NOMEM;
+		goto out;
+	}
+	for (i = 0; roles[i] != NULL; i++) {
+		if (policy_role_bit(roles[i]) == 0) {
+			rc = STORE_BADKEY;
+			goto out;
+		}
+		json_array_append_new(jr, json_string(roles[i]));
+	}
+	pins = old != NULL ? json_object_get(old, "pins") : NULL;
+	pins = json_is_array(pins) ? json_deep_copy(pins) : json_array();
+	rec = json_pack("{s:s, s:s, s:O, s:o}", "id", id, "name", name,
+	    "roles", jr, "pins", pins);
+	if (rec == NULL) {
+		rc = STORE_NOMEM;
+		goto out;
+	}
+	if (pin_hex != NULL) {
+		rc = store_get(txn, ST_PINS, pin_hex, &pin);
+		if (rc == STORE_OK) {
+			if (jsonu_get_str(pin, "party", &owner) != 0 ||
+			    strcmp(owner, id) != 0) {
+				rc = STORE_EXISTS;
+				goto out;
+			}
+		} else if (rc != STORE_NOTFOUND)
+			goto out;
+		else {
+			json_decref(pin);
+			pin = json_pack("{s:s}", "party", id);
+			if (pin == NULL) {
+				rc = STORE_NOMEM;
+				goto out;
+			}
+			if ((rc = store_put(txn, ST_PINS, pin_hex, pin)) != STORE_OK)
+				goto out;
+			json_array_append_new(json_object_get(rec, "pins"),
+			    json_string(pin_hex));
+		}
+	}
+	rc = store_put(txn, ST_PARTIES, id, rec);
+out:
+	json_decref(old);
+	json_decref(jr);
+	json_decref(rec);
+	json_decref(pin);
+	return rc;
+}
+
+static int
+version_key(char *out, size_t outlen, const char *id, uint32_t version)
+{
+	char v[16];
+
+	snprintf(v, sizeof(v), "%010u", version);
+	return store_key2(out, outlen, id, v);
+}
+
+struct eff_ctx {
+	json_t *found;
+	json_t *draft;
+};
+
+static int
+eff_one(void *arg, const char *key, size_t keylen, json_t *value)
+{
+	struct eff_ctx *c = arg;
+	const char *state = registry_agreement_state(value);
+
+	(void)key;
+	(void)keylen;
+	if (state != NULL && strcmp(state, "draft") != 0) {
+		c->found = json_incref(value);
+		return 1;
+	}
+	if (c->draft == NULL)
+		c->draft = json_incref(value);
+	return 0;
+}
+
+static int
+first_one(void *arg, const char *key, size_t keylen, json_t *value)
+{
+	json_t **out = arg;
+
+	(void)key;
+	(void)keylen;
+	*out = json_incref(value);
+	return 1;
+}
+
+enum store_err
+registry_agreement_get(struct store_txn *txn, const char *id,
+    uint32_t version, json_t **rec)
+{
+	char key[STORE_MAX_KEY + 1], prefix[STORE_MAX_KEY + 1];
+	struct eff_ctx c = { NULL, NULL };
+	enum store_err rc;
+	int n;
+
+	*rec = NULL;
+	if (version != 0) {
+		if (version_key(key, sizeof(key), id, version) != 0)
+			return STORE_BADKEY;
+		return store_get(txn, ST_AGREEMENTS, key, rec);
+	}
+	n = snprintf(prefix, sizeof(prefix), "%s" STORE_SEP, id);
+	if (n < 0 || (size_t)n >= sizeof(prefix) || !id_ok(id))
+		return STORE_BADKEY;
+	rc = store_scan(txn, ST_AGREEMENTS, prefix, 1, 0, eff_one, &c);
+	if (rc != STORE_OK) {
+		json_decref(c.found);
+		json_decref(c.draft);
+		return rc;
+	}
+	if (c.found != NULL) {
+		json_decref(c.draft);
+		*rec = c.found;
+	} else
+		*rec = c.draft;
+	return *rec != NULL ? STORE_OK : STORE_NOTFOUND;
+}
+
+enum store_err
+registry_agreement_latest(struct store_txn *txn, const char *id,
+    json_t **rec)
+{
+	char prefix[STORE_MAX_KEY + 1];
+	enum store_err rc;
+	int n;
+
+	*rec = NULL;
+	n = snprintf(prefix, sizeof(prefix), "%s" STORE_SEP, id);
+	if (n < 0 || (size_t)n >= sizeof(prefix) || !id_ok(id))
+		return STORE_BADKEY;
+	rc = store_scan(txn, ST_AGREEMENTS, prefix, 1, 1, first_one, rec);
+	if (rc != STORE_OK) {
+		json_decref(*rec);
+		*rec = NULL;
+		return rc;
+	}
+	return *rec != NULL ? STORE_OK : STORE_NOTFOUND;
+}
+
+enum store_err
+registry_agreement_put(struct store_txn *txn, const json_t *rec)
+{
+	char key[STORE_MAX_KEY + 1];
+	const char *id;
+	int64_t v;
+
+	if (jsonu_get_str(rec, "id", &id) != 0 ||
+	    jsonu_get_int(rec, "version", &v) != 0 || v < 1 || v > UINT32_MAX ||
+	    version_key(key, sizeof(key), id, (uint32_t)v) != 0)
+		return STORE_BADKEY;
+	return store_put(txn, ST_AGREEMENTS, key, rec);
+}
+
+json_t *
+registry_agreement_record(const struct agreement *a, const char *state,
+    const char *by, int64_t now)
+{
+	char ts[32];
+
+	timeu_format(now, ts, sizeof(ts));
+	return json_pack("{s:s, s:I, s:s, s:s, s:O, s:{}, s:s, s:s, s:s}",
+	    "id", a->id, "version", (json_int_t)a->version, "hash", a->hash,
+	    "state", state, "document", a->doc, "approvals", "submitted_by", by,
+	    "submitted_at", ts, "updated_at", ts);
+}
+
+struct agreement *
+registry_agreement_parse(const json_t *rec)
+{
+	char err[256];
+
+	return agreement_from_json(json_object_get(rec, "document"), err,
+	    sizeof(err));
+}
+
+const char *
+registry_agreement_state(const json_t *rec)
+{
+	const char *s;
+
+	return jsonu_get_str(rec, "state", &s) == 0 ? s : NULL;
+}

@@ -1,0 +1,67 @@
+/*
+ * Party and agreement records in the store.
+ *
+ * Party:     {"id", "name", "roles": [...], "pins": [hex SPKI SHA-256, ...]}
+ * Agreement: {"id", "version", "hash", "state", "document": {...},
+ *             "approvals": {party: time}, "submitted_by", "submitted_at",
+ *             "updated_at", "reason"?}
+ * States: draft -> active -> suspended <-> active -> terminated; an active
+ * version is "superseded" once a later version becomes active.
+ */
+#ifndef CB_REGISTRY_H
+#define CB_REGISTRY_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "agreement.h"
+#include "store.h"
+
+#define PARTY_MAX_ID AGR_MAX_ID
+
+/* Reads the party a certificate pin maps to. STORE_NOTFOUND if none. */
+enum store_err registry_party_by_pin(struct store_txn *txn,
+    const char *pin_hex, json_t **party);
+
+/* Role bits (policy.h ROLE_*) of a party record. */
+unsigned registry_party_roles(const json_t *party);
+
+/*
+ * Creates or replaces a party with these roles (NULL-terminated names)
+ * and adds pin_hex (may be NULL) to its pins. Fails with STORE_EXISTS when
+ * the pin already belongs to another party, STORE_BADKEY on a bad id or
+ * role name.
+ */
+enum store_err registry_put_party(struct store_txn *txn, const char *id,
+    const char *name, const char *const *roles, const char *pin_hex);
+
+/*
+ * Reads agreement id at version, or its effective version when version is
+ * 0: the highest version that is not a draft, else the highest draft.
+ */
+enum store_err registry_agreement_get(struct store_txn *txn, const char *id,
+    uint32_t version, json_t **rec);
+
+/* The highest stored version of id (any state); STORE_NOTFOUND if none. */
+enum store_err registry_agreement_latest(struct store_txn *txn,
+    const char *id, json_t **rec);
+
+/* Writes an agreement record under its id and version. */
+enum store_err registry_agreement_put(struct store_txn *txn,
+    const json_t *rec);
+
+/* A new record for a in state, submitted by party `by` at now. */
+json_t *registry_agreement_record(const struct agreement *a,
+    const char *state, const char *by, int64_t now);
+
+/*
+ * The parsed agreement of a record (the document re-validated). NULL when
+ * the stored document no longer validates (reported as corrupt).
+ */
+struct agreement *registry_agreement_parse(const json_t *rec);
+
+/* The "state" of a record (borrowed), or NULL. */
+const char *registry_agreement_state(const json_t *rec);
+
+#endif

@@ -1,0 +1,364 @@
+/* Citizen consent routes: grant, list own, read own, revoke. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "consent.h"
+#include "jsonu.h"
+#include "registry.h"
+#include "routes.h"
+#include "timeu.h"
+
+struct cstate {
+	struct wresult res;
+	json_t *record;          /* the new consent (grant) */
+	char id[64];             /* consent id (revoke) */
+	char subject[256];
+	char agreement[AGR_MAX_ID + 1];
+	int64_t now;
+};
+
+static void
+cstate_free(void *p)
+{
+	struct cstate *st = p;
+
+	if (st == NULL)
+		return;
+	json_decref(st->record);
+	json_decref(st->res.out);
+	free(st);
+}
+
+static struct cstate *
+cstate_new(struct rq *rq)
+{
+	struct cstate *st = calloc(1, sizeof(*st));
+
+	if (st == NULL) {
+		http_problem(rq, 503, "Service unavailable", NULL, "out of memory");
+		return NULL;
+	}
+	rq->data = st;
+	rq->data_free = cstate_free;
+	st->now = timeu_now();
+	return st;
+}
+
+static void
+resume_reply(struct rq *rq)
+{
+	struct cstate *st = rq->data;
+
+	wresult_reply(rq, &st->res);
+}
+
+static int
+index_key(char *out, size_t outlen, const char *subject,
+    const char *agreement, const char *id)
+{
+	return store_key3(out, outlen, subject, agreement, id);
+}
+
+/* Writer side of a grant: at most one active consent per agreement. */
+static int
+apply_grant(struct store_txn *txn, struct wop *op)
+{
+	struct rq *rq = op->arg;
+	struct cstate *st = rq->data;
+	struct consent_view v;
+	char key[STORE_MAX_KEY + 1];
+	const char *id;
+	json_t *cur = NULL, *empty = NULL;
+	enum store_err rc;
+	int status;
+
+	rc = consent_find_for(txn, st->subject, st->agreement, st->now, &cur);
+	if (rc != STORE_OK)
+		goto store_fail;
+	if (cur != NULL && consent_view_from_json(cur, st->now, &v) == 0 &&
+	    v.state == CONSENT_ACTIVE) {
+		status = wresult_fail(&st->res, 409, "Conflict", "consent_exists",
+		    "an active consent '%s' for agreement '%s' already exists; "
+		    "revoke it first to grant different terms", v.id,
+		    st->agreement);
+		json_decref(cur);
+		return status;
+	}
+	json_decref(cur);
+	if (jsonu_get_str(st->record, "id", &id) != 0 ||
+	    index_key(key, sizeof(key), st->subject, st->agreement, id) != 0) {
+		rc = STORE_BADKEY;
+		goto store_fail;
+	}
+	empty = json_object();
+	if ((rc = store_put_new(txn, ST_CONSENTS, id, st->record)) != STORE_OK ||
+	    (rc = store_put(txn, ST_CONSENT_INDEX, key, empty)) != STORE_OK)
+		goto store_fail;
+	json_decref(empty);
+	st->res.http = 201;
+	st->res.out = consent_public(st->record, st->now);
+	return 0;
+store_fail:
+	json_decref(empty);
+	op->store_err = rc;
+	return WOP_STORE_FAILED;
+}
+
+static void
+grant(struct rq *rq)
+{
+	struct store_txn *txn = NULL;
+	struct agreement *a = NULL;
+	struct cstate *st;
+	json_t *body = NULL, *rec = NULL;
+	const char *agr, *state;
+	char err[512], id[40];
+	enum store_err rc;
+
+	if (routes_auth_citizen(rq) != 0)
+		return;
+	if ((body = routes_json_body(rq)) == NULL)
+		return;
+	if ((st = cstate_new(rq)) == NULL)
+		goto out;
+	if (jsonu_get_str(body, "agreement", &agr) != 0 || *agr == '\0' ||
+	    strlen(agr) > AGR_MAX_ID) {
+		http_problem(rq, 400, "Bad request", "consent_request",
+		    "$.agreement: required, an agreement id string");
+		goto out;
+	}
+	rc = store_begin(rq->b->store, 0, &txn);
+	if (rc == STORE_OK)
+		rc = registry_agreement_get(txn, agr, 0, &rec);
+	if (rc == STORE_NOTFOUND || rc == STORE_BADKEY) {
+		http_problem(rq, 404, "Not found", "unknown_agreement",
+		    "unknown agreement '%s'", agr);
+		goto out;
+	}
+	if (rc != STORE_OK) {
+		routes_store_error(rq, rc);
+		goto out;
+	}
+	state = registry_agreement_state(rec);
+	if (state == NULL || strcmp(state, "active") != 0) {
+		http_problem(rq, 409, "Conflict", "agreement_state",
+		    "agreement '%s' is %s; consent can be granted only to an "
+		    "active agreement", agr, state != NULL ? state : "unknown");
+		goto out;
+	}
+	if ((a = registry_agreement_parse(rec)) == NULL) {
+		routes_store_error(rq, STORE_CORRUPT);
+		goto out;
+	}
+	if (consent_new_id(id) != 0) {
+		http_problem(rq, 503, "Service unavailable", NULL,
+		    "no randomness available");
+		goto out;
+	}
+	st->record = consent_new_record(a, rq->subject, body, id, st->now, err,
+	    sizeof(err));
+	if (st->record == NULL) {
+		http_problem(rq, 422, "Unprocessable consent", "consent_terms",
+		    "%s", err);
+		goto out;
+	}
+	snprintf(st->subject, sizeof(st->subject), "%s", rq->subject);
+	snprintf(st->agreement, sizeof(st->agreement), "%s", a->id);
+	store_abort(txn);
+	txn = NULL;
+	if (http_submit(rq, apply_grant, resume_reply) != 0)
+		http_problem(rq, 503, "Service unavailable", NULL,
+		    "the broker is shutting down");
+out:
+	store_abort(txn);
+	agreement_free(a);
+	json_decref(rec);
+	json_decref(body);
+}
+
+/* Writer side of a revoke: only the subject's own; idempotent. */
+static int
+apply_revoke(struct store_txn *txn, struct wop *op)
+{
+	struct rq *rq = op->arg;
+	struct cstate *st = rq->data;
+	json_t *rec = NULL;
+	const char *subject, *state;
+	char ts[32];
+	enum store_err rc;
+
+	rc = store_get(txn, ST_CONSENTS, st->id, &rec);
+	if (rc == STORE_NOTFOUND || rc == STORE_BADKEY ||
+	    (rc == STORE_OK && (jsonu_get_str(rec, "subject", &subject) != 0 ||
+	    strcmp(subject, st->subject) != 0))) {
+		json_decref(rec);
+		return wresult_fail(&st->res, 404, "Not found", "consent_owner",
+		    "you have no consent '%s'", st->id);
+	}
+	if (rc != STORE_OK)
+		goto store_fail;
+	if (jsonu_get_str(rec, "stored_state", &state) == 0 &&
+	    strcmp(state, "revoked") != 0) {
+		timeu_format(st->now, ts, sizeof(ts));
+		if (json_object_set_new(rec, "stored_state",
+		    json_string("revoked")) != 0 ||
+		    json_object_set_new(rec, "revoked_at", json_string(ts)) != 0) {
+			rc = STORE_NOMEM;
+			goto store_fail;
+		}
+		if ((rc = store_put(txn, ST_CONSENTS, st->id, rec)) != STORE_OK)
+			goto store_fail;
+	}
+	st->res.http = 200;
+	st->res.out = consent_public(rec, st->now);
+	json_decref(rec);
+	return 0;
+store_fail:
+	json_decref(rec);
+	op->store_err = rc;
+	return WOP_STORE_FAILED;
+}
+
+static void
+revoke(struct rq *rq, const char *id)
+{
+	struct cstate *st;
+
+	if (routes_auth_citizen(rq) != 0 || (st = cstate_new(rq)) == NULL)
+		return;
+	snprintf(st->id, sizeof(st->id), "%s", id);
+	snprintf(st->subject, sizeof(st->subject), "%s", rq->subject);
+	if (http_submit(rq, apply_revoke, resume_reply) != 0)
+		http_problem(rq, 503, "Service unavailable", NULL,
+		    "the broker is shutting down");
+}
+
+struct list_ctx {
+	struct store_txn *txn;
+	json_t *arr;
+	int64_t now;
+	enum store_err err;
+};
+
+static int
+list_one(void *arg, const char *key, size_t keylen, json_t *value)
+{
+	struct list_ctx *c = arg;
+	const char *id = memrchr(key, STORE_SEP[0], keylen);
+	char idbuf[64];
+	json_t *rec = NULL;
+	size_t n;
+
+	(void)value;
+	if (id == NULL)
+		return 0;
+	n = keylen - (size_t)(id + 1 - key);
+	if (n == 0 || n >= sizeof(idbuf))
+		return 0;
+	memcpy(idbuf, id + 1, n);
+	idbuf[n] = '\0';
+	c->err = store_get(c->txn, ST_CONSENTS, idbuf, &rec);
+	if (c->err != STORE_OK)
+		return 1;
+	json_array_append_new(c->arr, consent_public(rec, c->now));
+	json_decref(rec);
+	return 0;
+}
+
+static void
+list_own(struct rq *rq)
+{
+	struct list_ctx c = { NULL, NULL, 0, STORE_OK };
+	char prefix[STORE_MAX_KEY + 1];
+	enum store_err rc;
+	int n;
+
+	if (routes_auth_citizen(rq) != 0)
+		return;
+	n = snprintf(prefix, sizeof(prefix), "%s" STORE_SEP, rq->subject);
+	if (n < 0 || (size_t)n >= sizeof(prefix)) {
+		http_problem(rq, 400, "Bad request", NULL, "subject too long");
+		return;
+	}
+	c.now = timeu_now();
+	c.arr = json_array();
+	rc = store_begin(rq->b->store, 0, &c.txn);
+	if (rc == STORE_OK)
+		rc = store_scan(c.txn, ST_CONSENT_INDEX, prefix, 0,
+		    ROUTES_MAX_LIST, list_one, &c);
+	if (rc == STORE_OK)
+		rc = c.err;
+	store_abort(c.txn);
+	if (rc != STORE_OK) {
+		json_decref(c.arr);
+		routes_store_error(rq, rc);
+		return;
+	}
+	http_reply_json(rq, 200, json_pack("{s:o}", "consents", c.arr));
+}
+
+static void
+get_own(struct rq *rq, const char *id)
+{
+	struct store_txn *txn = NULL;
+	json_t *rec = NULL;
+	const char *subject;
+	enum store_err rc;
+
+	if (routes_auth_citizen(rq) != 0)
+		return;
+	rc = store_begin(rq->b->store, 0, &txn);
+	if (rc == STORE_OK)
+		rc = store_get(txn, ST_CONSENTS, id, &rec);
+	store_abort(txn);
+	if (rc == STORE_NOTFOUND || rc == STORE_BADKEY ||
+	    (rc == STORE_OK && (jsonu_get_str(rec, "subject", &subject) != 0 ||
+	    strcmp(subject, rq->subject) != 0))) {
+		json_decref(rec);
+		http_problem(rq, 404, "Not found", "consent_owner",
+		    "you have no consent '%s'", id);
+		return;
+	}
+	if (rc != STORE_OK) {
+		routes_store_error(rq, rc);
+		return;
+	}
+	http_reply_json(rq, 200, consent_public(rec, timeu_now()));
+	json_decref(rec);
+}
+
+void
+routes_consents(struct rq *rq, const char *rest)
+{
+	const char *id;
+
+	if (*rest == '\0') {
+		if (rq->method == EVHTTP_REQ_POST)
+			grant(rq);
+		else if (rq->method == EVHTTP_REQ_GET)
+			list_own(rq);
+		else {
+			evhttp_add_header(evhttp_request_get_output_headers(rq->req),
+			    "Allow", "GET, POST");
+			http_problem(rq, 405, "Method not allowed", NULL,
+			    "/v1/consents allows only GET and POST");
+		}
+		return;
+	}
+	id = rest + 1;
+	if (*id == '\0' || strlen(id) > 48 || strchr(id, '/') != NULL) {
+		http_problem(rq, 404, "Not found", NULL, "no resource at %.200s",
+		    rq->path);
+		return;
+	}
+	if (rq->method == EVHTTP_REQ_GET)
+		get_own(rq, id);
+	else if (rq->method == EVHTTP_REQ_DELETE)
+		revoke(rq, id);
+	else {
+		evhttp_add_header(evhttp_request_get_output_headers(rq->req),
+		    "Allow", "GET, DELETE");
+		http_problem(rq, 405, "Method not allowed", NULL,
+		    "/v1/consents/{id} allows only GET and DELETE");
+	}
+}

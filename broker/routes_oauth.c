@@ -1,0 +1,506 @@
+/* OAuth routes: the transfer token (RFC 6749 + RFC 9396 + RFC 8705) and
+ * introspection (RFC 7662). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "b64.h"
+#include "consent.h"
+#include "form.h"
+#include "jsonu.h"
+#include "jws.h"
+#include "policy.h"
+#include "registry.h"
+#include "routes.h"
+#include "timeu.h"
+#include "tokreq.h"
+
+#define TOKEN_TYP "at+jwt"
+
+struct tstate {
+	struct token_request tr;
+	char agreement[AGR_MAX_ID + 1];
+	uint32_t version;
+	char consent_id[64];           /* "" when no consent is used */
+	char counter_key[STORE_MAX_KEY + 1];
+	uint32_t limit;                /* per subject per day; 0: none */
+	json_t *record;                /* the issued token's record */
+	json_t *details;               /* authorization_details of the token */
+	char *token;
+	int64_t now;
+	int ttl;
+	struct policy_result deny;     /* set when the commit-time check fails */
+};
+
+static void
+tstate_free(void *p)
+{
+	struct tstate *st = p;
+
+	if (st == NULL)
+		return;
+	tokreq_free(&st->tr);
+	json_decref(st->record);
+	json_decref(st->details);
+	free(st->token);
+	free(st);
+}
+
+static int
+form_content_type(struct rq *rq)
+{
+	const char *ct = http_header(rq, "Content-Type");
+
+	return ct != NULL &&
+	    strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0;
+}
+
+static void
+deny_policy(struct rq *rq, const struct policy_result *r)
+{
+	http_oauth_error(rq, r->http_status, r->oauth_error, r->rule_name, "%s",
+	    r->description);
+}
+
+/*
+ * Commit-time re-check: between the decision (in a read snapshot) and the
+ * commit, the consent may have been revoked, the agreement suspended or
+ * the day's limit reached. The writer serializes these, so the check here
+ * is the one that counts.
+ */
+static int
+apply_token(struct store_txn *txn, struct wop *op)
+{
+	struct rq *rq = op->arg;
+	struct tstate *st = rq->data;
+	struct policy_result *d = &st->deny;
+	struct consent_view v;
+	json_t *rec = NULL, *ctr = NULL;
+	const char *state;
+	char when[32];
+	int64_t n = 0;
+	enum store_err rc;
+
+	rc = registry_agreement_get(txn, st->agreement, st->version, &rec);
+	if (rc != STORE_OK)
+		goto store_fail;
+	state = registry_agreement_state(rec);
+	if (state == NULL || strcmp(state, "active") != 0) {
+		d->rule = POLICY_NOT_ACTIVE;
+		d->oauth_error = "access_denied";
+		d->http_status = 403;
+		snprintf(d->description, sizeof(d->description),
+		    "agreement '%s' version %u is %s, not active", st->agreement,
+		    st->version, state != NULL ? state : "unknown");
+		goto deny;
+	}
+	json_decref(rec);
+	rec = NULL;
+	if (st->consent_id[0] != '\0') {
+		rc = store_get(txn, ST_CONSENTS, st->consent_id, &rec);
+		if (rc != STORE_OK)
+			goto store_fail;
+		if (consent_view_from_json(rec, st->now, &v) != 0) {
+			rc = STORE_CORRUPT;
+			goto store_fail;
+		}
+		if (v.state != CONSENT_ACTIVE) {
+			d->rule = v.state == CONSENT_REVOKED ?
+			    POLICY_CONSENT_REVOKED : POLICY_CONSENT_EXPIRED;
+			d->oauth_error = "access_denied";
+			d->http_status = 403;
+			timeu_format(v.state == CONSENT_REVOKED ? v.revoked_at :
+			    v.expires_at, when, sizeof(when));
+			snprintf(d->description, sizeof(d->description),
+			    "consent '%s' %s at %s", v.id,
+			    v.state == CONSENT_REVOKED ? "was revoked" : "expired",
+			    when);
+			goto deny;
+		}
+		json_decref(rec);
+		rec = NULL;
+	}
+	if (st->limit != 0) {
+		rc = store_get(txn, ST_COUNTERS, st->counter_key, &ctr);
+		if (rc == STORE_OK) {
+			if (jsonu_get_int(ctr, "n", &n) != 0)
+				n = 0;
+		} else if (rc != STORE_NOTFOUND)
+			goto store_fail;
+		json_decref(ctr);
+		ctr = NULL;
+		if (n >= st->limit) {
+			d->rule = POLICY_LIMIT;
+			d->oauth_error = "access_denied";
+			d->http_status = 403;
+			snprintf(d->description, sizeof(d->description),
+			    "limit exceeded: agreement '%s' allows %u transfers "
+			    "per subject per day, and %lld were issued today",
+			    st->agreement, st->limit, (long long)n);
+			goto deny;
+		}
+		ctr = json_pack("{s:I}", "n", (json_int_t)(n + 1));
+		if (ctr == NULL) {
+			rc = STORE_NOMEM;
+			goto store_fail;
+		}
+		rc = store_put(txn, ST_COUNTERS, st->counter_key, ctr);
+		json_decref(ctr);
+		if (rc != STORE_OK)
+			goto store_fail;
+	}
+	rc = store_put_new(txn, ST_TOKENS,
+	    json_string_value(json_object_get(st->record, "jti")), st->record);
+	if (rc != STORE_OK)
+		goto store_fail;
+	return 0;
+deny:
+	d->rule_name = policy_rule_name(d->rule);
+	json_decref(rec);
+	return 1;
+store_fail:
+	json_decref(rec);
+	op->store_err = rc;
+	return WOP_STORE_FAILED;
+}
+
+static void
+resume_token(struct rq *rq)
+{
+	struct tstate *st = rq->data;
+	json_t *out;
+
+	if (rq->op.status == WOP_STORE_FAILED) {
+		http_oauth_error(rq, 503, "temporarily_unavailable", "store",
+		    "the token could not be recorded (%s); none was issued, "
+		    "retry later", store_strerror(rq->op.store_err));
+		return;
+	}
+	if (rq->op.status != 0) {
+		deny_policy(rq, &st->deny);
+		return;
+	}
+	out = json_pack("{s:s, s:s, s:i, s:O}", "access_token", st->token,
+	    "token_type", "Bearer", "expires_in", st->ttl,
+	    "authorization_details", st->details);
+	evhttp_add_header(evhttp_request_get_output_headers(rq->req), "Pragma",
+	    "no-cache");
+	http_reply_json(rq, 200, out);
+}
+
+/* Builds claims, signs, and fills st->record; 0 or -1. */
+static int
+mint(struct rq *rq, struct tstate *st, const struct agreement *a)
+{
+	unsigned char rnd[16];
+	char jti[32], *claims = NULL;
+	const char *kid;
+	EVP_PKEY *key;
+	json_t *c = NULL, *fields;
+	size_t i;
+	int rc = -1;
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return -1;
+	b64url_encode(rnd, sizeof(rnd), jti);
+	fields = json_array();
+	for (i = 0; fields != NULL && i < st->tr.nfields; i++)
+		json_array_append_new(fields, json_string(st->tr.fields[i]));
+	st->details = json_pack("[{s:s, s:s, s:I, s:s, s:s, s:o}]",
+	    "type", "consented_transfer", "agreement", a->id,
+	    "agreement_version", (json_int_t)a->version, "agreement_hash",
+	    a->hash, "purpose", st->tr.purpose, "fields", fields);
+	if (st->details == NULL)
+		goto out;
+	c = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:O, "
+	    "s:{s:s}}", "iss", rq->b->cfg.issuer, "sub", st->tr.subject,
+	    "aud", a->provider, "client_id", rq->party,
+	    "iat", (json_int_t)st->now, "nbf", (json_int_t)st->now,
+	    "exp", (json_int_t)(st->now + st->ttl), "jti", jti,
+	    "authorization_details", st->details,
+	    "cnf", "x5t#S256", rq->peer->x5t);
+	if (c == NULL)
+		goto out;
+	if (st->consent_id[0] != '\0' &&
+	    json_object_set_new(c, "consent_id", json_string(st->consent_id)))
+		goto out;
+	claims = json_dumps(c, JSON_COMPACT);
+	if (claims == NULL)
+		goto out;
+	key = keyset_current(rq->b->keys, &kid);
+	if (jws_sign_es256(key, kid, TOKEN_TYP, claims, strlen(claims),
+	    &st->token) != JWS_OK)
+		goto out;
+	/* The record keeps the claims (not the token): enough for
+	 * introspection and audit, useless to a thief. */
+	st->record = json_deep_copy(c);
+	if (st->record == NULL ||
+	    json_object_set_new(st->record, "kid", json_string(kid)) != 0)
+		goto out;
+	rc = 0;
+out:
+	free(claims);
+	json_decref(c);
+	return rc;
+}
+
+void
+routes_token(struct rq *rq)
+{
+	struct store_txn *txn = NULL;
+	struct agreement *a = NULL;
+	struct consent_view cv, *cvp = NULL;
+	struct policy_request preq;
+	struct policy_input in;
+	struct policy_result res;
+	struct tstate *st;
+	json_t *rec = NULL, *crec = NULL, *ctr = NULL;
+	const char *oauth, *buf;
+	char err[512], day[24];
+	int64_t n = 0;
+	size_t len;
+	enum store_err rc;
+
+	http_body(rq, &buf, &len);
+	if (len > rq->b->cfg.max_body_bytes) {
+		http_problem(rq, 413, "Payload too large", "body_size",
+		    "request body of %zu bytes exceeds the limit of %zu bytes",
+		    len, rq->b->cfg.max_body_bytes);
+		return;
+	}
+	rc = store_begin(rq->b->store, 0, &txn);
+	if (rc != STORE_OK) {
+		routes_store_error(rq, rc);
+		return;
+	}
+	if (routes_auth_party(rq, txn, 1) != 0)
+		goto out;
+	if (!form_content_type(rq)) {
+		http_oauth_error(rq, 400, "invalid_request", "content_type",
+		    "the token request must be application/x-www-form-urlencoded");
+		goto out;
+	}
+	st = calloc(1, sizeof(*st));
+	if (st == NULL) {
+		http_oauth_error(rq, 503, "temporarily_unavailable", NULL,
+		    "out of memory");
+		goto out;
+	}
+	rq->data = st;
+	rq->data_free = tstate_free;
+	st->now = timeu_now();
+	if (tokreq_parse(buf, len, &st->tr, &oauth, err, sizeof(err)) != 0) {
+		http_oauth_error(rq, 400, oauth, "token_request", "%s", err);
+		goto out;
+	}
+	if (st->tr.client_id != NULL && strcmp(st->tr.client_id, rq->party)) {
+		http_oauth_error(rq, 401, "invalid_client", "client_id",
+		    "client_id '%.64s' does not match the client certificate's "
+		    "party '%s'", st->tr.client_id, rq->party);
+		goto out;
+	}
+	rc = registry_agreement_get(txn, st->tr.agreement, 0, &rec);
+	if (rc == STORE_OK && (a = registry_agreement_parse(rec)) == NULL)
+		rc = STORE_CORRUPT;
+	if (rc != STORE_OK && rc != STORE_NOTFOUND && rc != STORE_BADKEY) {
+		routes_store_error(rq, rc);
+		goto out;
+	}
+	if (a != NULL && a->consent_required) {
+		rc = consent_find_for(txn, st->tr.subject, a->id, st->now, &crec);
+		if (rc != STORE_OK) {
+			routes_store_error(rq, rc);
+			goto out;
+		}
+		if (crec != NULL) {
+			if (consent_view_from_json(crec, st->now, &cv) != 0) {
+				routes_store_error(rq, STORE_CORRUPT);
+				goto out;
+			}
+			cvp = &cv;
+		}
+	}
+	if (a != NULL && a->max_per_subject_per_day != 0) {
+		snprintf(day, sizeof(day), "%lld",
+		    (long long)timeu_day(st->now));
+		if (store_key3(st->counter_key, sizeof(st->counter_key),
+		    st->tr.subject, a->id, day) != 0) {
+			http_oauth_error(rq, 400, "invalid_authorization_details",
+			    "token_request", "subject too long");
+			goto out;
+		}
+		rc = store_get(txn, ST_COUNTERS, st->counter_key, &ctr);
+		if (rc == STORE_OK && jsonu_get_int(ctr, "n", &n) != 0)
+			n = 0;
+		else if (rc != STORE_OK && rc != STORE_NOTFOUND) {
+			routes_store_error(rq, rc);
+			goto out;
+		}
+		st->limit = a->max_per_subject_per_day;
+	}
+	preq.agreement = st->tr.agreement;
+	preq.subject = st->tr.subject;
+	preq.purpose = st->tr.purpose;
+	preq.fields = st->tr.fields;
+	preq.nfields = st->tr.nfields;
+	memset(&in, 0, sizeof(in));
+	in.party = rq->party;
+	in.roles = rq->roles;
+	in.agr = a;
+	in.agr_state = rec != NULL ? registry_agreement_state(rec) : NULL;
+	in.req = &preq;
+	in.consent = cvp;
+	in.transfers_today = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+	in.now = st->now;
+	if (policy_decide(&in, &res) != POLICY_ALLOW) {
+		deny_policy(rq, &res);
+		goto out;
+	}
+	snprintf(st->agreement, sizeof(st->agreement), "%s", a->id);
+	st->version = a->version;
+	if (a->consent_required)
+		snprintf(st->consent_id, sizeof(st->consent_id), "%s", cv.id);
+	st->ttl = (int)a->token_ttl_seconds < rq->b->cfg.max_token_ttl_s ?
+	    (int)a->token_ttl_seconds : rq->b->cfg.max_token_ttl_s;
+	store_abort(txn);
+	txn = NULL;
+	if (mint(rq, st, a) != 0) {
+		http_oauth_error(rq, 500, "server_error", NULL,
+		    "the token could not be signed");
+		goto out;
+	}
+	if (http_submit(rq, apply_token, resume_token) != 0)
+		http_oauth_error(rq, 503, "temporarily_unavailable", NULL,
+		    "the broker is shutting down");
+out:
+	store_abort(txn);
+	agreement_free(a);
+	json_decref(rec);
+	json_decref(crec);
+	json_decref(ctr);
+}
+
+/* ---- introspection ------------------------------------------------------ */
+
+static json_t *
+inactive(void)
+{
+	return json_pack("{s:b}", "active", 0);
+}
+
+/* Decides whether token is active for provider; returns the answer. */
+static json_t *
+introspect(struct rq *rq, struct store_txn *txn, const char *token)
+{
+	struct jws_parsed p = { 0 };
+	struct consent_view v;
+	EVP_PKEY *pub;
+	json_t *rec = NULL, *out = NULL, *crec = NULL, *arec = NULL;
+	const char *iss, *aud, *jti, *cid, *agr;
+	char err[256];
+	int64_t exp, now = timeu_now(), ver;
+	enum store_err rc;
+	const char *state;
+
+	if (jws_parse(token, strlen(token), &p, err, sizeof(err)) != JWS_OK ||
+	    jws_check_header(&p, TOKEN_TYP, err, sizeof(err)) != JWS_OK ||
+	    p.kid == NULL || (pub = keyset_find(rq->b->keys, p.kid)) == NULL ||
+	    jws_verify_es256(pub, &p) != JWS_OK)
+		goto inactive;
+	if (jsonu_get_str(p.claims, "iss", &iss) != 0 ||
+	    strcmp(iss, rq->b->cfg.issuer) != 0 ||
+	    jsonu_get_str(p.claims, "aud", &aud) != 0 ||
+	    strcmp(aud, rq->party) != 0 ||
+	    jsonu_get_int(p.claims, "exp", &exp) != 0 || now >= exp ||
+	    jsonu_get_str(p.claims, "jti", &jti) != 0)
+		goto inactive;
+	rc = store_get(txn, ST_TOKENS, jti, &rec);
+	if (rc != STORE_OK)
+		goto inactive;
+	/* Live state: revoked consent or a non-active agreement ends it. */
+	if (jsonu_get_str(rec, "consent_id", &cid) == 0) {
+		if (store_get(txn, ST_CONSENTS, cid, &crec) != STORE_OK ||
+		    consent_view_from_json(crec, now, &v) != 0 ||
+		    v.state != CONSENT_ACTIVE)
+			goto inactive;
+	}
+	agr = json_string_value(json_object_get(json_array_get(
+	    json_object_get(rec, "authorization_details"), 0), "agreement"));
+	ver = json_integer_value(json_object_get(json_array_get(
+	    json_object_get(rec, "authorization_details"), 0),
+	    "agreement_version"));
+	if (agr == NULL || ver < 1 || ver > UINT32_MAX ||
+	    registry_agreement_get(txn, agr, (uint32_t)ver, &arec) != STORE_OK ||
+	    (state = registry_agreement_state(arec)) == NULL ||
+	    strcmp(state, "active") != 0)
+		goto inactive;
+	out = json_deep_copy(p.claims);
+	if (out != NULL) {
+		json_object_set_new(out, "active", json_true());
+		json_object_set_new(out, "token_type", json_string("Bearer"));
+	}
+	goto done;
+inactive:
+	out = inactive();
+done:
+	jws_parsed_free(&p);
+	json_decref(rec);
+	json_decref(crec);
+	json_decref(arec);
+	return out;
+}
+
+void
+routes_introspect(struct rq *rq)
+{
+	struct store_txn *txn = NULL;
+	struct form f = { 0 };
+	const char *buf, *token;
+	char err[256];
+	size_t len;
+	enum store_err rc;
+	json_t *out;
+
+	http_body(rq, &buf, &len);
+	if (len > rq->b->cfg.max_body_bytes) {
+		http_problem(rq, 413, "Payload too large", "body_size",
+		    "request body of %zu bytes exceeds the limit of %zu bytes",
+		    len, rq->b->cfg.max_body_bytes);
+		return;
+	}
+	rc = store_begin(rq->b->store, 0, &txn);
+	if (rc != STORE_OK) {
+		routes_store_error(rq, rc);
+		return;
+	}
+	if (routes_auth_party(rq, txn, 1) != 0)
+		goto out;
+	if (!(rq->roles & ROLE_PROVIDER)) {
+		http_oauth_error(rq, 403, "unauthorized_client", "provider_role",
+		    "party '%s' does not have the provider role", rq->party);
+		goto out;
+	}
+	if (!form_content_type(rq)) {
+		http_oauth_error(rq, 400, "invalid_request", "content_type",
+		    "the introspection request must be "
+		    "application/x-www-form-urlencoded");
+		goto out;
+	}
+	if (form_parse(buf, len, &f, err, sizeof(err)) != 0) {
+		http_oauth_error(rq, 400, "invalid_request", "form", "%s", err);
+		goto out;
+	}
+	token = form_get(&f, "token");
+	if (token == NULL || *token == '\0') {
+		http_oauth_error(rq, 400, "invalid_request", "form",
+		    "token: missing");
+		goto out;
+	}
+	out = introspect(rq, txn, token);
+	http_reply_json(rq, 200, out);
+out:
+	form_free(&f);
+	store_abort(txn);
+}

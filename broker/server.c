@@ -1,0 +1,673 @@
+/*
+ * HTTPS server: N worker threads, each with its own event base and evhttp
+ * on a dup of one shared listening socket; TLS through bufferevent_openssl.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "http.h"
+#include "jsonu.h"
+#include "timeu.h"
+
+struct worker {
+	struct server *srv;
+	int idx;
+	pthread_t thread;
+	struct event_base *base;
+	struct evhttp *http;
+	struct evhttp_bound_socket *bound;
+	struct event *done_ev;     /* writer completions arrive here */
+	struct event *stop_ev;
+	struct event *grace_ev;
+	pthread_mutex_t mu;
+	struct rq *done_head;      /* completed writes, linked via op.next */
+	int stopping;
+	long inflight;
+	int started;
+};
+
+struct server {
+	struct broker *b;
+	int fd;
+	unsigned port;
+	int nworkers;
+	struct worker *workers;
+	int grace_s;
+};
+
+static int peer_idx = -1;
+
+/* ---- TLS ---------------------------------------------------------------- */
+
+static int
+verify_keep_going(int ok, X509_STORE_CTX *ctx)
+{
+	/* The handshake completes either way; routes read the verify result
+	 * and refuse with a clear message, which beats a TLS alert. */
+	(void)ok;
+	(void)ctx;
+	return 1;
+}
+
+static void
+peer_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+    void *argp)
+{
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	free(ptr);
+}
+
+SSL_CTX *
+server_tls_ctx(const char *cert, const char *key, const char *ca, char *err,
+    size_t errlen)
+{
+	SSL_CTX *ctx;
+	STACK_OF(X509_NAME) *names;
+	unsigned long e;
+
+	if (peer_idx < 0)
+		peer_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, peer_free);
+	ctx = SSL_CTX_new(TLS_server_method());
+	if (ctx == NULL)
+		goto ssl_fail;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
+	    SSL_OP_CIPHER_SERVER_PREFERENCE);
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
+		snprintf(err, errlen, "%s: cannot load certificate", cert);
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		snprintf(err, errlen, "%s: cannot load key (or it does not match "
+		    "%s)", key, cert);
+		goto fail;
+	}
+	if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
+		snprintf(err, errlen, "%s: cannot load CA certificate", ca);
+		goto fail;
+	}
+	names = SSL_load_client_CA_file(ca);
+	if (names != NULL)
+		SSL_CTX_set_client_CA_list(ctx, names);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_keep_going);
+	SSL_CTX_set_verify_depth(ctx, 4);
+	SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"consentd", 8);
+	return ctx;
+ssl_fail:
+	e = ERR_get_error();
+	snprintf(err, errlen, "TLS: %s", ERR_error_string(e, NULL));
+fail:
+	ERR_clear_error();
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+static const struct peer *
+peer_of(struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev;
+	struct peer *p;
+	X509 *cert;
+	SSL *ssl;
+
+	if (evcon == NULL)
+		return NULL;
+	bev = evhttp_connection_get_bufferevent(evcon);
+	ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+	if (ssl == NULL)
+		return NULL;
+	p = SSL_get_ex_data(ssl, peer_idx);
+	if (p != NULL)
+		return p;
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return NULL;
+	cert = SSL_get0_peer_certificate(ssl);
+	if (cert != NULL) {
+		p->has_cert = 1;
+		p->verify = SSL_get_verify_result(ssl);
+		if (jwk_spki_pin_hex(cert, p->pin) != 0 ||
+		    jwk_x5t_s256(cert, p->x5t) != 0)
+			p->verify = X509_V_ERR_UNSPECIFIED;
+	}
+	if (SSL_set_ex_data(ssl, peer_idx, p) != 1) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* ---- replies and the request log ---------------------------------------- */
+
+static void
+log_request(struct rq *rq, int status)
+{
+	json_t *j;
+	char ts[32], *line;
+	double ms = (double)(timeu_mono_us() - rq->t0_us) / 1000.0;
+	const char *m;
+
+	switch (rq->method) {
+	case EVHTTP_REQ_GET: m = "GET"; break;
+	case EVHTTP_REQ_POST: m = "POST"; break;
+	case EVHTTP_REQ_DELETE: m = "DELETE"; break;
+	case EVHTTP_REQ_PUT: m = "PUT"; break;
+	case EVHTTP_REQ_HEAD: m = "HEAD"; break;
+	default: m = "OTHER"; break;
+	}
+	timeu_format(timeu_now(), ts, sizeof(ts));
+	j = json_pack("{s:s, s:s, s:s, s:i, s:f, s:i}", "time", ts, "method", m,
+	    "path", rq->path != NULL ? rq->path : "", "status", status, "ms", ms,
+	    "thread", rq->w->idx);
+	if (j == NULL)
+		return;
+	if (rq->party[0] != '\0')
+		json_object_set_new(j, "party", json_string(rq->party));
+	if (rq->subject[0] != '\0')
+		json_object_set_new(j, "citizen", json_true());
+	if (rq->rule != NULL)
+		json_object_set_new(j, "rule", json_string(rq->rule));
+	line = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(4));
+	json_decref(j);
+	if (line != NULL) {
+		fprintf(stderr, "%s\n", line);
+		free(line);
+	}
+}
+
+static void
+rq_end(struct rq *rq)
+{
+	struct worker *w = rq->w;
+
+	if (rq->data_free != NULL)
+		rq->data_free(rq->data);
+	free(rq);
+	w->inflight--;
+	if (w->stopping && w->inflight == 0)
+		event_base_loopexit(w->base, NULL);
+}
+
+void
+http_reply_text(struct rq *rq, int status, const char *ctype,
+    const char *body, size_t len)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(rq->req);
+	struct evbuffer *out = evbuffer_new();
+
+	evhttp_add_header(h, "Content-Type", ctype);
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+	if (out != NULL)
+		evbuffer_add(out, body, len);
+	evhttp_send_reply(rq->req, status, NULL, out);
+	if (out != NULL)
+		evbuffer_free(out);
+	log_request(rq, status);
+	rq_end(rq);
+}
+
+void
+http_reply_json(struct rq *rq, int status, json_t *body)
+{
+	char *s = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+
+	json_decref(body);
+	if (s == NULL) {
+		static const char oom[] =
+		    "{\"type\":\"about:blank\",\"title\":\"Out of memory\","
+		    "\"status\":503}";
+		http_reply_text(rq, 503, "application/problem+json", oom,
+		    sizeof(oom) - 1);
+		return;
+	}
+	http_reply_text(rq, status, "application/json", s, strlen(s));
+	free(s);
+}
+
+void
+http_problem(struct rq *rq, int status, const char *title, const char *rule,
+    const char *fmt, ...)
+{
+	char detail[1024], *s;
+	va_list ap;
+	json_t *j;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	rq->rule = rule;
+	j = json_pack("{s:s, s:s, s:i, s:s}", "type", "about:blank", "title",
+	    title, "status", status, "detail", detail);
+	if (j != NULL && rule != NULL)
+		json_object_set_new(j, "rule", json_string(rule));
+	s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (s == NULL) {
+		http_reply_text(rq, status, "application/problem+json", "{}", 2);
+		return;
+	}
+	http_reply_text(rq, status, "application/problem+json", s, strlen(s));
+	free(s);
+}
+
+void
+http_oauth_error(struct rq *rq, int status, const char *code,
+    const char *rule, const char *fmt, ...)
+{
+	char desc[1024];
+	va_list ap;
+	json_t *j;
+
+	va_start(ap, fmt);
+	vsnprintf(desc, sizeof(desc), fmt, ap);
+	va_end(ap);
+	rq->rule = rule != NULL ? rule : code;
+	j = json_pack("{s:s, s:s}", "error", code, "error_description", desc);
+	if (j != NULL && status == 401)
+		evhttp_add_header(evhttp_request_get_output_headers(rq->req),
+		    "WWW-Authenticate", "Mutual-TLS");
+	http_reply_json(rq, status, j);
+}
+
+void
+http_body(struct rq *rq, const char **buf, size_t *len)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(rq->req);
+
+	*len = evbuffer_get_length(in);
+	*buf = *len > 0 ? (const char *)evbuffer_pullup(in, -1) : "";
+}
+
+const char *
+http_header(struct rq *rq, const char *name)
+{
+	return evhttp_find_header(evhttp_request_get_input_headers(rq->req),
+	    name);
+}
+
+/* ---- writer hand-off ---------------------------------------------------- */
+
+static void
+op_done(struct wop *op)
+{
+	struct rq *rq = op->arg;
+	struct worker *w = rq->w;
+	int was_empty;
+
+	pthread_mutex_lock(&w->mu);
+	was_empty = w->done_head == NULL;
+	op->next = w->done_head == NULL ? NULL : &w->done_head->op;
+	w->done_head = rq;
+	pthread_mutex_unlock(&w->mu);
+	if (was_empty)
+		event_active(w->done_ev, EV_READ, 0);
+}
+
+static void
+on_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct rq *list, *rq, *rev = NULL;
+	struct wop *next;
+
+	(void)fd;
+	(void)what;
+	pthread_mutex_lock(&w->mu);
+	list = w->done_head;
+	w->done_head = NULL;
+	pthread_mutex_unlock(&w->mu);
+	/* The list is newest first; resume in submission order. */
+	while (list != NULL) {
+		next = list->op.next;
+		list->op.next = rev != NULL ? &rev->op : NULL;
+		rev = list;
+		list = next != NULL ? next->arg : NULL;
+	}
+	while (rev != NULL) {
+		rq = rev;
+		next = rq->op.next;
+		rev = next != NULL ? next->arg : NULL;
+		rq->op.next = NULL;
+		rq->resume(rq);
+	}
+}
+
+int
+http_submit(struct rq *rq, wop_apply_fn apply, void (*resume)(struct rq *))
+{
+	rq->op.apply = apply;
+	rq->op.done = op_done;
+	rq->op.arg = rq;
+	rq->op.status = 0;
+	rq->resume = resume;
+	return writer_submit(rq->b->writer, &rq->op);
+}
+
+/* ---- request entry ------------------------------------------------------ */
+
+static void
+on_request(struct evhttp_request *req, void *arg)
+{
+	struct worker *w = arg;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	struct rq *rq;
+
+	rq = calloc(1, sizeof(*rq));
+	if (rq == NULL) {
+		evhttp_send_error(req, 503, "Out of memory");
+		return;
+	}
+	rq->req = req;
+	rq->w = w;
+	rq->b = w->srv->b;
+	rq->t0_us = timeu_mono_us();
+	rq->method = evhttp_request_get_command(req);
+	rq->path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	rq->query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+	rq->peer = peer_of(req);
+	w->inflight++;
+	if (rq->path == NULL || rq->path[0] != '/') {
+		rq->path = "";
+		http_problem(rq, 400, "Bad request", NULL,
+		    "the request target must be an absolute path");
+		return;
+	}
+	routes_dispatch(rq);
+}
+
+static struct bufferevent *
+make_bev(struct event_base *base, void *arg)
+{
+	struct worker *w = arg;
+	struct bufferevent *bev;
+	SSL *ssl = SSL_new(w->srv->b->tls);
+
+	if (ssl == NULL)
+		return NULL;
+	bev = bufferevent_openssl_socket_new(base, -1, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
+}
+
+static void
+on_grace(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	fprintf(stderr, "{\"event\":\"shutdown\",\"thread\":%d,"
+	    "\"abandoned_requests\":%ld}\n", w->idx, w->inflight);
+	event_base_loopexit(w->base, NULL);
+}
+
+static void
+on_stop(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct timeval tv = { w->srv->grace_s, 0 };
+
+	(void)fd;
+	(void)what;
+	w->stopping = 1;
+	if (w->bound != NULL) {
+		evhttp_del_accept_socket(w->http, w->bound);
+		w->bound = NULL;
+	}
+	if (w->inflight == 0) {
+		event_base_loopexit(w->base, NULL);
+		return;
+	}
+	w->grace_ev = evtimer_new(w->base, on_grace, w);
+	if (w->grace_ev != NULL)
+		evtimer_add(w->grace_ev, &tv);
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	event_base_dispatch(w->base);
+	return NULL;
+}
+
+static int
+listen_socket(const struct config *c, unsigned *port, char *err,
+    size_t errlen)
+{
+	struct sockaddr_in6 a6;
+	struct sockaddr_in a4;
+	struct sockaddr_storage got;
+	socklen_t gotlen = sizeof(got);
+	int fd = -1, one = 1, v6 = 0;
+
+	memset(&a4, 0, sizeof(a4));
+	memset(&a6, 0, sizeof(a6));
+	if (inet_pton(AF_INET, c->listen_host, &a4.sin_addr) == 1) {
+		a4.sin_family = AF_INET;
+		a4.sin_port = htons(c->listen_port);
+	} else if (inet_pton(AF_INET6, c->listen_host, &a6.sin6_addr) == 1) {
+		a6.sin6_family = AF_INET6;
+		a6.sin6_port = htons(c->listen_port);
+		v6 = 1;
+	} else if (strcmp(c->listen_host, "localhost") == 0) {
+		a4.sin_family = AF_INET;
+		a4.sin_port = htons(c->listen_port);
+		a4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	} else {
+		snprintf(err, errlen, "listen: '%s' is not an IP address",
+		    c->listen_host);
+		return -1;
+	}
+	fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto sys_fail;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
+		goto sys_fail;
+	if ((v6 ? bind(fd, (struct sockaddr *)&a6, sizeof(a6)) :
+	    bind(fd, (struct sockaddr *)&a4, sizeof(a4))) != 0)
+		goto sys_fail;
+	if (listen(fd, 1024) != 0 || evutil_make_socket_nonblocking(fd) != 0)
+		goto sys_fail;
+	if (getsockname(fd, (struct sockaddr *)&got, &gotlen) != 0)
+		goto sys_fail;
+	*port = got.ss_family == AF_INET6 ?
+	    ntohs(((struct sockaddr_in6 *)&got)->sin6_port) :
+	    ntohs(((struct sockaddr_in *)&got)->sin_port);
+	return fd;
+sys_fail:
+	snprintf(err, errlen, "listen on %s:%u: %s", c->listen_host,
+	    (unsigned)c->listen_port, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+static int
+worker_init(struct worker *w, char *err, size_t errlen)
+{
+	const struct config *c = &w->srv->b->cfg;
+	int fd;
+
+	pthread_mutex_init(&w->mu, NULL);
+	w->base = event_base_new();
+	w->http = w->base != NULL ? evhttp_new(w->base) : NULL;
+	if (w->http == NULL) {
+		snprintf(err, errlen, "cannot create event loop");
+		return -1;
+	}
+	evhttp_set_bevcb(w->http, make_bev, w);
+	evhttp_set_gencb(w->http, on_request, w);
+	evhttp_set_timeout(w->http, c->request_timeout_s);
+	evhttp_set_max_headers_size(w->http, (ev_ssize_t)c->max_header_bytes);
+	/* Bodies up to 4x our limit reach the routes, which answer 413 with
+	 * a problem document; beyond that evhttp itself answers 413. */
+	evhttp_set_max_body_size(w->http, (ev_ssize_t)c->max_body_bytes * 4);
+	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT | EVHTTP_REQ_HEAD |
+	    EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
+	w->done_ev = event_new(w->base, -1, 0, on_done, w);
+	w->stop_ev = event_new(w->base, -1, 0, on_stop, w);
+	if (w->done_ev == NULL || w->stop_ev == NULL) {
+		snprintf(err, errlen, "cannot create events");
+		return -1;
+	}
+	fd = dup(w->srv->fd);
+	if (fd < 0) {
+		snprintf(err, errlen, "dup: %s", strerror(errno));
+		return -1;
+	}
+	w->bound = evhttp_accept_socket_with_handle(w->http, fd);
+	if (w->bound == NULL) {
+		close(fd);
+		snprintf(err, errlen, "cannot accept on the listening socket");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+worker_free(struct worker *w)
+{
+	struct rq *rq;
+	struct wop *next;
+
+	/* Requests whose writes completed after the loop ended: the store has
+	 * them; their connections are gone, so only our memory is freed. */
+	while ((rq = w->done_head) != NULL) {
+		next = rq->op.next;
+		w->done_head = next != NULL ? next->arg : NULL;
+		if (rq->data_free != NULL)
+			rq->data_free(rq->data);
+		free(rq);
+	}
+	if (w->http != NULL)
+		evhttp_free(w->http);
+	if (w->done_ev != NULL)
+		event_free(w->done_ev);
+	if (w->stop_ev != NULL)
+		event_free(w->stop_ev);
+	if (w->grace_ev != NULL)
+		event_free(w->grace_ev);
+	if (w->base != NULL)
+		event_base_free(w->base);
+	pthread_mutex_destroy(&w->mu);
+}
+
+struct server *
+server_start(struct broker *b, char *err, size_t errlen)
+{
+	struct server *s;
+	int i;
+
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->b = b;
+	s->grace_s = 10;
+	s->fd = listen_socket(&b->cfg, &s->port, err, errlen);
+	if (s->fd < 0) {
+		free(s);
+		return NULL;
+	}
+	s->nworkers = b->cfg.threads;
+	s->workers = calloc((size_t)s->nworkers, sizeof(*s->workers));
+	if (s->workers == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	for (i = 0; i < s->nworkers; i++) {
+		s->workers[i].srv = s;
+		s->workers[i].idx = i;
+		if (worker_init(&s->workers[i], err, errlen) != 0)
+			goto fail;
+	}
+	for (i = 0; i < s->nworkers; i++) {
+		if (pthread_create(&s->workers[i].thread, NULL, worker_main,
+		    &s->workers[i]) != 0) {
+			snprintf(err, errlen, "cannot start worker thread");
+			goto fail;
+		}
+		s->workers[i].started = 1;
+	}
+	return s;
+fail:
+	server_stop(s, 0);
+	server_free(s);
+	return NULL;
+}
+
+unsigned
+server_port(const struct server *s)
+{
+	return s->port;
+}
+
+void
+server_stop(struct server *s, int grace_s)
+{
+	int i;
+
+	if (s == NULL || s->workers == NULL)
+		return;
+	s->grace_s = grace_s;
+	for (i = 0; i < s->nworkers; i++)
+		if (s->workers[i].started)
+			event_active(s->workers[i].stop_ev, EV_READ, 0);
+	for (i = 0; i < s->nworkers; i++)
+		if (s->workers[i].started) {
+			pthread_join(s->workers[i].thread, NULL);
+			s->workers[i].started = 0;
+		}
+}
+
+void
+server_free(struct server *s)
+{
+	int i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; s->workers != NULL && i < s->nworkers; i++)
+		worker_free(&s->workers[i]);
+	free(s->workers);
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s);
+}

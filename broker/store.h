@@ -1,0 +1,152 @@
+/*
+ * The broker's store: named tables of JSON records under string keys, read
+ * in snapshots and written in transactions. LMDB is the embedded backend
+ * (store_lmdb.c); the interface is kept narrow (get, put, delete, prefix
+ * scan, nested savepoints) so a replicated SQL database can sit behind it.
+ */
+#ifndef CB_STORE_H
+#define CB_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+enum store_err {
+	STORE_OK = 0,
+	STORE_NOTFOUND,   /* no record under that key */
+	STORE_EXISTS,     /* put_new on a key that has a record */
+	STORE_FULL,       /* the store is out of space: retry later (503) */
+	STORE_CORRUPT,    /* a stored record is not valid JSON */
+	STORE_BUSY,       /* too many readers */
+	STORE_IO,         /* any other backend failure */
+	STORE_NOMEM,
+	STORE_BADKEY      /* empty, too long, or a control character */
+};
+
+/* Tables. Keys are printable strings; STORE_SEP joins parts of a key. */
+enum store_table {
+	ST_META = 0,        /* "schema" -> {"version": N}                    */
+	ST_PARTIES,         /* party id -> party record                      */
+	ST_PINS,            /* SPKI pin hex -> {"party": id}                 */
+	ST_AGREEMENTS,      /* id SEP %010u version -> agreement record      */
+	ST_CONSENTS,        /* consent id -> consent record                  */
+	ST_CONSENT_INDEX,   /* subject SEP agreement SEP consent id -> {}    */
+	ST_TOKENS,          /* jti -> issued token record                    */
+	ST_COUNTERS,        /* subject SEP agreement SEP day -> {"n": N}     */
+	ST__COUNT
+};
+
+#define STORE_SEP "\x1f"
+#define STORE_MAX_KEY 480   /* LMDB's default key limit is 511 bytes */
+#define STORE_MAX_VALUE (256 * 1024)
+
+struct store;
+struct store_txn;
+
+/* Static message for a code. */
+const char *store_strerror(enum store_err e);
+
+/*
+ * Opens (creating when create != 0) the LMDB store in directory dir with a
+ * map of map_bytes. The store is shared by every thread. NULL with a reason
+ * in err.
+ */
+struct store *store_open_lmdb(const char *dir, size_t map_bytes, int create,
+    char *err, size_t errlen);
+
+/* Closes s; every transaction must have ended. NULL is a no-op. */
+void store_close(struct store *s);
+
+/*
+ * Begins a read snapshot (write == 0) or the write transaction (write != 0,
+ * one at a time per process: the writer thread owns it). Read snapshots are
+ * cheap and may be used from any thread, one thread at a time.
+ */
+enum store_err store_begin(struct store *s, int write, struct store_txn **out);
+
+/*
+ * Begins a nested transaction (savepoint) inside a write transaction; the
+ * parent must not be used until the child is committed or aborted.
+ */
+enum store_err store_begin_nested(struct store_txn *parent,
+    struct store_txn **out);
+
+/*
+ * Commits (durably, for the outermost write transaction) and frees txn.
+ * On failure nothing of txn is kept and txn is freed all the same.
+ * Ending a read snapshot with commit is the same as abort.
+ */
+enum store_err store_commit(struct store_txn *txn);
+
+/* Abandons and frees txn; NULL is a no-op. */
+void store_abort(struct store_txn *txn);
+
+/*
+ * Reads the record under key. *out gets a new reference the caller
+ * decrefs. STORE_NOTFOUND when absent.
+ */
+enum store_err store_get(struct store_txn *txn, enum store_table t,
+    const char *key, json_t **out);
+
+/* Writes (replacing) the record under key. */
+enum store_err store_put(struct store_txn *txn, enum store_table t,
+    const char *key, const json_t *value);
+
+/* Writes the record only if key has none; STORE_EXISTS otherwise. */
+enum store_err store_put_new(struct store_txn *txn, enum store_table t,
+    const char *key, const json_t *value);
+
+/* Deletes the record under key; STORE_NOTFOUND when absent. */
+enum store_err store_del(struct store_txn *txn, enum store_table t,
+    const char *key);
+
+/*
+ * Calls fn for each record whose key starts with prefix, in key order
+ * (reverse order when reverse != 0), until fn returns non-zero (which
+ * stops the scan and is not an error) or limit records were seen
+ * (0: no limit). value is borrowed for the call only.
+ */
+typedef int (*store_scan_fn)(void *arg, const char *key, size_t keylen,
+    json_t *value);
+enum store_err store_scan(struct store_txn *txn, enum store_table t,
+    const char *prefix, int reverse, size_t limit, store_scan_fn fn,
+    void *arg);
+
+/* Builds "a SEP b [SEP c]" into out; 0, or -1 (too long or bad part). */
+int store_key2(char *out, size_t outlen, const char *a, const char *b);
+int store_key3(char *out, size_t outlen, const char *a, const char *b,
+    const char *c);
+
+/* Backend vtable; one per backend, see store_lmdb.c. */
+struct store_ops {
+	const char *name;
+	void (*close)(struct store *s);
+	enum store_err (*begin)(struct store *s, struct store_txn *parent,
+	    int write, struct store_txn **out);
+	enum store_err (*commit)(struct store_txn *txn);
+	void (*abort)(struct store_txn *txn);
+	enum store_err (*get)(struct store_txn *txn, enum store_table t,
+	    const char *key, size_t keylen, const char **val, size_t *vallen);
+	enum store_err (*put)(struct store_txn *txn, enum store_table t,
+	    const char *key, size_t keylen, const char *val, size_t vallen,
+	    int nooverwrite);
+	enum store_err (*del)(struct store_txn *txn, enum store_table t,
+	    const char *key, size_t keylen);
+	enum store_err (*scan)(struct store_txn *txn, enum store_table t,
+	    const char *prefix, size_t prefixlen, int reverse, size_t limit,
+	    int (*fn)(void *arg, const char *key, size_t keylen,
+		const char *val, size_t vallen), void *arg);
+};
+
+/* The header every backend's handles start with. */
+struct store {
+	const struct store_ops *ops;
+};
+
+struct store_txn {
+	struct store *store;
+	int write;
+};
+
+#endif

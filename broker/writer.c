@@ -1,0 +1,211 @@
+/* The writer thread: one write transaction and one fsync per group of ops. */
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "writer.h"
+
+struct writer {
+	struct store *store;
+	int group_max;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct wop *head, *tail;
+	int stopping;
+	struct writer_stats stats;
+};
+
+static void
+run_group(struct writer *w, struct wop *list)
+{
+	struct store_txn *txn = NULL, *sp;
+	struct wop *op, *next;
+	enum store_err rc;
+	int n = 0;
+
+	rc = store_begin(w->store, 1, &txn);
+	for (op = list; op != NULL; op = op->next) {
+		n++;
+		op->store_err = STORE_OK;
+		if (rc != STORE_OK) {
+			op->status = WOP_STORE_FAILED;
+			op->store_err = rc;
+			continue;
+		}
+		if ((rc = store_begin_nested(txn, &sp)) != STORE_OK) {
+			op->status = WOP_STORE_FAILED;
+			op->store_err = rc;
+			rc = STORE_OK;  /* the group itself may still commit */
+			continue;
+		}
+		op->status = op->apply(sp, op);
+		if (op->status == 0) {
+			if ((rc = store_commit(sp)) != STORE_OK) {
+				op->status = WOP_STORE_FAILED;
+				op->store_err = rc;
+				rc = STORE_OK;
+			}
+		} else
+			store_abort(sp);
+	}
+	if (txn != NULL) {
+		rc = store_commit(txn);
+		if (rc != STORE_OK) {
+			/* Nothing of the group is kept: every op fails. */
+			for (op = list; op != NULL; op = op->next)
+				if (op->status == 0) {
+					op->status = WOP_STORE_FAILED;
+					op->store_err = rc;
+				}
+		}
+	}
+	pthread_mutex_lock(&w->mu);
+	w->stats.groups++;
+	w->stats.ops += (unsigned long long)n;
+	if (rc != STORE_OK)
+		w->stats.failed_groups++;
+	pthread_mutex_unlock(&w->mu);
+	for (op = list; op != NULL; op = next) {
+		next = op->next;
+		op->next = NULL;
+		op->done(op);
+	}
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct writer *w = arg;
+	struct wop *list, *cut;
+	int n;
+
+	for (;;) {
+		pthread_mutex_lock(&w->mu);
+		while (w->head == NULL && !w->stopping)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (w->head == NULL && w->stopping) {
+			pthread_mutex_unlock(&w->mu);
+			break;
+		}
+		/* Take up to group_max ops off the front. */
+		list = w->head;
+		cut = list;
+		for (n = 1; n < w->group_max && cut->next != NULL; n++)
+			cut = cut->next;
+		w->head = cut->next;
+		if (w->head == NULL)
+			w->tail = NULL;
+		cut->next = NULL;
+		pthread_mutex_unlock(&w->mu);
+		run_group(w, list);
+	}
+	return NULL;
+}
+
+struct writer *
+writer_start(struct store *s, int group_max)
+{
+	struct writer *w;
+
+	w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return NULL;
+	w->store = s;
+	w->group_max = group_max > 0 ? group_max : 1;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+		pthread_cond_destroy(&w->cv);
+		pthread_mutex_destroy(&w->mu);
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+int
+writer_submit(struct writer *w, struct wop *op)
+{
+	pthread_mutex_lock(&w->mu);
+	if (w->stopping) {
+		pthread_mutex_unlock(&w->mu);
+		return -1;
+	}
+	op->next = NULL;
+	if (w->tail != NULL)
+		w->tail->next = op;
+	else
+		w->head = op;
+	w->tail = op;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	return 0;
+}
+
+struct waiter {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;
+};
+
+static void
+waiter_done(struct wop *op)
+{
+	struct waiter *wt = op->arg;
+
+	pthread_mutex_lock(&wt->mu);
+	wt->done = 1;
+	pthread_cond_signal(&wt->cv);
+	pthread_mutex_unlock(&wt->mu);
+}
+
+int
+writer_run(struct writer *w, struct wop *op)
+{
+	struct waiter wt;
+	void *arg = op->arg;
+	wop_done_fn done = op->done;
+
+	pthread_mutex_init(&wt.mu, NULL);
+	pthread_cond_init(&wt.cv, NULL);
+	wt.done = 0;
+	op->arg = &wt;
+	op->done = waiter_done;
+	if (writer_submit(w, op) != 0) {
+		op->status = WOP_STORE_FAILED;
+		op->store_err = STORE_IO;
+		wt.done = 1;
+	}
+	pthread_mutex_lock(&wt.mu);
+	while (!wt.done)
+		pthread_cond_wait(&wt.cv, &wt.mu);
+	pthread_mutex_unlock(&wt.mu);
+	pthread_cond_destroy(&wt.cv);
+	pthread_mutex_destroy(&wt.mu);
+	op->arg = arg;
+	op->done = done;
+	return op->status;
+}
+
+void
+writer_stop(struct writer *w)
+{
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stopping = 1;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
+	free(w);
+}
+
+void
+writer_get_stats(struct writer *w, struct writer_stats *out)
+{
+	pthread_mutex_lock(&w->mu);
+	*out = w->stats;
+	pthread_mutex_unlock(&w->mu);
+}

@@ -1,0 +1,67 @@
+/*
+ * The single writer thread. Every change to the store goes through it: it
+ * takes all pending operations into one write transaction (group commit),
+ * applies each in its own savepoint so one failing operation does not spoil
+ * the others, commits with one fsync, and only then completes them.
+ */
+#ifndef CB_WRITER_H
+#define CB_WRITER_H
+
+#include "store.h"
+
+struct wop;
+
+/*
+ * Applies op inside txn (a savepoint of the group's transaction). Returns
+ * 0 to keep its changes, or non-zero (kept in op->status) to roll them back.
+ * Runs on the writer thread; must not block on anything but the store.
+ */
+typedef int (*wop_apply_fn)(struct store_txn *txn, struct wop *op);
+
+/*
+ * Called once per operation after the group committed (op->status 0) or
+ * failed (op->status non-zero; op->store_err says why when the store
+ * failed). Runs on the writer thread; it must hand op back to its owner
+ * quickly (e.g. post it to an event loop) and not touch the store.
+ */
+typedef void (*wop_done_fn)(struct wop *op);
+
+struct wop {
+	wop_apply_fn apply;
+	wop_done_fn done;
+	void *arg;                 /* the owner's */
+	int status;                /* set by apply; WOP_STORE_FAILED on store errors */
+	enum store_err store_err;  /* the store's error, if any */
+	struct wop *next;          /* queue link, the writer's */
+};
+
+/* status when the store (not the operation's own rules) failed. */
+#define WOP_STORE_FAILED (-1000)
+
+struct writer;
+
+/* Starts the writer thread over s; NULL on failure. */
+struct writer *writer_start(struct store *s, int group_max);
+
+/*
+ * Queues op. Never blocks for long; op must stay valid until its done
+ * callback runs. Fails (-1) once writer_stop has begun.
+ */
+int writer_submit(struct writer *w, struct wop *op);
+
+/* Queues op and waits for it; returns op->status. For tools and tests. */
+int writer_run(struct writer *w, struct wop *op);
+
+/*
+ * Stops accepting operations, commits everything queued, joins the thread
+ * and frees w. NULL is a no-op.
+ */
+void writer_stop(struct writer *w);
+
+/* Counters for logs and benchmarks. */
+struct writer_stats {
+	unsigned long long groups, ops, failed_groups;
+};
+void writer_get_stats(struct writer *w, struct writer_stats *out);
+
+#endif

@@ -1,0 +1,45 @@
+/* Bounded, strict JSON parsing and RFC 8785 canonical serialization on jansson. */
+#ifndef CB_JSONU_H
+#define CB_JSONU_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+/* Default nesting bound for untrusted JSON (objects and arrays). */
+#define JSONU_MAX_DEPTH 16
+
+/*
+ * Parses exactly len bytes as one JSON value. Rejects: nesting deeper than
+ * max_depth, duplicate object keys, NUL bytes, invalid UTF-8, trailing data.
+ * Returns a new reference, or NULL with a one-line reason in err
+ * (e.g. "line 1 column 7: duplicate object key").
+ */
+json_t *jsonu_parse(const char *buf, size_t len, size_t max_depth, char *err,
+    size_t errlen);
+
+/*
+ * RFC 8785 (JCS) serialization of v: no whitespace, object members sorted
+ * by key (byte order, which equals UTF-16 order for the ASCII keys we use),
+ * strings with minimal escapes. Real numbers are refused (we never sign
+ * them). Returns a malloc'd NUL-terminated string, or NULL on a real number
+ * or ENOMEM.
+ */
+char *jsonu_canonical(const json_t *v);
+
+/* Hex SHA-256 of jsonu_canonical(v) into out[65]; 0 or -1. */
+int jsonu_canonical_sha256_hex(const json_t *v, char out[65]);
+
+/*
+ * Typed member getters. Each returns 0 when key is present with the type,
+ * 1 when absent (out untouched), -1 when present with another type.
+ */
+int jsonu_get_str(const json_t *obj, const char *key, const char **out);
+int jsonu_get_int(const json_t *obj, const char *key, int64_t *out);
+int jsonu_get_bool(const json_t *obj, const char *key, int *out);
+
+/* Dumps v compactly (keys in insertion order); caller frees. */
+char *jsonu_dump(const json_t *v);
+
+#endif

@@ -1,0 +1,80 @@
+/* Compact JWS (RFC 7515) with ES256 on OpenSSL EVP keys that are loaded once. */
+#ifndef CB_JWS_H
+#define CB_JWS_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+
+/* Longest compact token we parse; longer ones are malformed. */
+#define JWS_MAX_TOKEN 16384
+/* Nesting bound for header and claims JSON. */
+#define JWS_MAX_DEPTH 8
+
+enum jws_err {
+	JWS_OK = 0,
+	JWS_MALFORMED,     /* not three base64url parts, bad JSON, too long */
+	JWS_BAD_ALG,       /* alg is not ES256 (or none, HS256, ...) */
+	JWS_BAD_TYP,       /* typ is not the one expected */
+	JWS_UNKNOWN_KEY,   /* kid missing or not known to the caller */
+	JWS_BAD_SIGNATURE, /* signature does not verify */
+	JWS_NOMEM,
+	JWS_INTERNAL       /* OpenSSL failed in a way input cannot cause */
+};
+
+/* Static message for a code. */
+const char *jws_strerror(enum jws_err e);
+
+/*
+ * Signs payload (JSON claims, used as given) with an EC P-256 private key.
+ * The protected header is {"alg":"ES256","typ":typ,"kid":kid}. typ may be
+ * NULL to leave it out. On success *out is a new NUL-terminated compact JWS
+ * the caller frees. Returns JWS_OK, JWS_NOMEM or JWS_INTERNAL.
+ * Safe to call from many threads with one key.
+ */
+enum jws_err jws_sign_es256(EVP_PKEY *key, const char *kid, const char *typ,
+    const char *payload, size_t payload_len, char **out);
+
+/* A token split and decoded, before its signature is checked. */
+struct jws_parsed {
+	json_t *header;       /* owned */
+	json_t *claims;       /* owned */
+	const char *alg;      /* borrowed from header */
+	const char *typ;      /* borrowed from header, or NULL */
+	const char *kid;      /* borrowed from header, or NULL */
+	char *signing_input;  /* owned: "<b64 header>.<b64 payload>" */
+	size_t signing_input_len;
+	unsigned char sig[132];
+	size_t sig_len;
+};
+
+/*
+ * Splits and decodes a compact JWS: three parts, strict base64url, header
+ * and claims each a JSON object (no duplicate keys, depth bound), alg a
+ * string. It checks nothing else: call jws_check_header and
+ * jws_verify_es256 next. On failure out holds nothing to free and err says
+ * what was wrong. Returns JWS_OK, JWS_MALFORMED or JWS_NOMEM.
+ */
+enum jws_err jws_parse(const char *token, size_t len, struct jws_parsed *out,
+    char *err, size_t errlen);
+
+/*
+ * Checks alg is exactly "ES256" and, when typ is not NULL, that the header
+ * typ equals it (case-insensitively, as RFC 7515 allows, also with an
+ * "application/" prefix). Returns JWS_OK, JWS_BAD_ALG or JWS_BAD_TYP.
+ */
+enum jws_err jws_check_header(const struct jws_parsed *p, const char *typ,
+    char *err, size_t errlen);
+
+/*
+ * Verifies the ES256 signature (64-byte r||s) of p with an EC P-256 public
+ * key. Returns JWS_OK or JWS_BAD_SIGNATURE (also for a wrong-sized
+ * signature), JWS_NOMEM, JWS_INTERNAL.
+ */
+enum jws_err jws_verify_es256(EVP_PKEY *pub, const struct jws_parsed *p);
+
+/* Frees what jws_parse allocated; safe on a zeroed or freed struct. */
+void jws_parsed_free(struct jws_parsed *p);
+
+#endif
