@@ -49,6 +49,7 @@ INTEG_BIN := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(INT
 BINS := $(BUILD)/consentd $(BUILD)/consentctl
 
 .PHONY: all run test check asan unit integration install clean deps
+.SECONDARY:
 all: $(BINS)
 
 deps:

@@ -69,7 +69,8 @@ struct agreement *agreement_parse(const char *buf, size_t len, char *err,
 
 /*
  * As agreement_parse for a document already parsed. Takes its own
- * reference to doc (the caller keeps theirs).
+ * reference to doc (the caller keeps theirs). The struct's strings point
+ * into doc: the caller must not modify doc while the agreement lives.
  */
 struct agreement *agreement_from_json(json_t *doc, char *err, size_t errlen);
 

@@ -264,7 +264,8 @@ canon_value(struct sbuf *b, const json_t *v, int depth)
 			keys[i].v = json_object_iter_value(it);
 			i++;
 		}
-		qsort(keys, i, sizeof(*keys), key_cmp);
+		if (i > 1)
+			qsort(keys, i, sizeof(*keys), key_cmp);
 		sb_add(b, "{", 1);
 		for (n = i, i = 0; i < n && !b->failed; i++) {
 			if (i > 0)

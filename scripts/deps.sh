@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="build-essential pkg-config libssl-dev libevent-dev liblmdb-dev
-libjansson-dev libcurl4-openssl-dev libcmocka-dev libjwt-dev curl openssl"
+libjansson-dev libcurl4-openssl-dev libcmocka-dev libjwt-dev curl openssl jq"
 
 missing=""
 for p in $PKGS; do
