@@ -13,6 +13,7 @@ DATA    ?= var/dev
 LISTEN  ?= 127.0.0.1:8443
 CC      ?= cc
 SAN     ?=
+VERSION := 0.1.0
 
 PKGS := openssl libevent libevent_openssl libevent_pthreads lmdb jansson libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -28,12 +29,17 @@ OPT  := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 LDSAN := -fsanitize=address,undefined
 endif
 
-CPPFLAGS += -D_GNU_SOURCE -I. -Icommon -Ikeys -Iagreements -Ibroker
-CFLAGS   += -std=c11 $(OPT) $(WARN) -fPIC $(PKG_CFLAGS) -pthread
+CPPFLAGS += -D_GNU_SOURCE -I. -Icommon -Ikeys -Iagreements -Ibroker -Iclient
+CFLAGS   += -std=c11 $(OPT) $(WARN) -fPIC -fvisibility=hidden $(PKG_CFLAGS) -pthread
 LDFLAGS  += $(LDSAN) -pthread
 
 LIB_SRC := $(wildcard common/*.c) $(wildcard keys/*.c) agreements/agreement.c
 BROKER_SRC := $(filter-out broker/consentd.c,$(wildcard broker/*.c))
+LC_SRC := $(wildcard client/lc_*.c)
+# libconsent carries the shared code it needs; its symbols other than the
+# consent_* API are hidden in the shared object.
+LIBCONSENT_SRC := $(LC_SRC) common/b64.c common/jsonu.c common/timeu.c \
+	common/fsu.c keys/jws.c keys/jwk.c
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 BUNIT_SRC := $(wildcard tests/unit/broker/test_*.c)
 INTEG_SRC := $(wildcard tests/integration/test_*.c)
@@ -42,15 +48,18 @@ INTEG_LIB_SRC := $(filter-out $(INTEG_SRC),$(wildcard tests/integration/*.c))
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 LIB_OBJ := $(call obj,$(LIB_SRC))
 BROKER_OBJ := $(call obj,$(BROKER_SRC))
+LC_OBJ := $(call obj,$(LC_SRC))
+LIBCONSENT_OBJ := $(call obj,$(LIBCONSENT_SRC))
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC)) \
 	$(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(BUNIT_SRC))
 INTEG_BIN := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(INTEG_SRC))
 
-BINS := $(BUILD)/consentd $(BUILD)/consentctl
+BINS := $(BUILD)/consentd $(BUILD)/consentctl $(BUILD)/demo-provider
+LIBS := $(BUILD)/libconsent.a $(BUILD)/libconsent.so $(BUILD)/libconsent.pc
 
 .PHONY: all run test check asan unit integration install clean deps
 .SECONDARY:
-all: $(BINS)
+all: $(BINS) $(LIBS)
 
 deps:
 	@sh scripts/deps.sh
@@ -68,10 +77,29 @@ $(BUILD)/libbroker.a: $(BROKER_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
+$(BUILD)/liblc.a: $(LC_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/libconsent.a: $(LIBCONSENT_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/libconsent.so: $(LIBCONSENT_OBJ)
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,libconsent.so.0 -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/libconsent.pc: client/libconsent.pc.in
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
+
 $(BUILD)/consentd: $(call obj,broker/consentd.c) $(BUILD)/libbroker.a $(BUILD)/libcb.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/consentctl: $(call obj,client/consentctl.c) $(BUILD)/libbroker.a $(BUILD)/libcb.a
+$(BUILD)/consentctl: $(call obj,client/consentctl.c) $(call obj,client/ctl_client.c) \
+		$(BUILD)/libbroker.a $(BUILD)/liblc.a $(BUILD)/libcb.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# The demo provider uses only the public header and libconsent.a.
+$(BUILD)/demo-provider: $(call obj,client/demo_provider.c) $(BUILD)/libconsent.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/tests/unit/broker/%: $(call obj,tests/unit/broker/%.c) \
@@ -79,12 +107,12 @@ $(BUILD)/tests/unit/broker/%: $(call obj,tests/unit/broker/%.c) \
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
 
-$(BUILD)/tests/unit/%: $(call obj,tests/unit/%.c) $(BUILD)/libcb.a
+$(BUILD)/tests/unit/%: $(call obj,tests/unit/%.c) $(BUILD)/liblc.a $(BUILD)/libcb.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
 
 $(BUILD)/tests/integration/%: $(call obj,tests/integration/%.c) \
-		$(call obj,$(INTEG_LIB_SRC)) $(BUILD)/libcb.a
+		$(call obj,$(INTEG_LIB_SRC)) $(BUILD)/liblc.a $(BUILD)/libcb.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
 
@@ -109,8 +137,17 @@ run: deps
 	@sh scripts/run-dev.sh $(BUILD) $(DATA) $(LISTEN)
 
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+		$(DESTDIR)$(PREFIX)/include \
+		$(DESTDIR)$(PREFIX)/share/consent-broker/agreements
 	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 $(BUILD)/libconsent.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 0755 $(BUILD)/libconsent.so $(DESTDIR)$(PREFIX)/lib/libconsent.so.0
+	ln -sf libconsent.so.0 $(DESTDIR)$(PREFIX)/lib/libconsent.so
+	install -m 0644 $(BUILD)/libconsent.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -m 0644 client/consent.h $(DESTDIR)$(PREFIX)/include/
+	install -m 0644 agreements/examples/*.json \
+		$(DESTDIR)$(PREFIX)/share/consent-broker/agreements/
 
 clean:
 	rm -rf $(BUILD)

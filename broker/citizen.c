@@ -108,7 +108,8 @@ citizen_auth_add_jwks(struct citizen_auth *ca, const char *iss,
     const char *aud, const char *jwks, char *err, size_t errlen)
 {
 	json_t *doc, *keys, *k;
-	const char *kid;
+	const char *kid, *kty, *use, *alg;
+	size_t used = 0;
 	EVP_PKEY *pub;
 	char why[256];
 	size_t i;
@@ -125,6 +126,12 @@ citizen_auth_add_jwks(struct citizen_auth *ca, const char *iss,
 		goto out;
 	}
 	json_array_foreach(keys, i, k) {
+		/* An IdP's set may hold RSA or encryption keys: only ES256
+		 * signing keys with a kid are ours to use. */
+		if (jsonu_get_str(k, "kty", &kty) != 0 || strcmp(kty, "EC") != 0 ||
+		    (jsonu_get_str(k, "use", &use) == 0 && strcmp(use, "sig")) ||
+		    (jsonu_get_str(k, "alg", &alg) == 0 && strcmp(alg, "ES256")))
+			continue;
 		if (jsonu_get_str(k, "kid", &kid) != 0) {
 			snprintf(err, errlen, "JWKS: keys[%zu] has no kid", i);
 			goto out;
@@ -139,6 +146,11 @@ citizen_auth_add_jwks(struct citizen_auth *ca, const char *iss,
 		if (rc != 0)
 			goto out;
 		rc = -1;
+		used++;
+	}
+	if (used == 0) {
+		snprintf(err, errlen, "JWKS: no ES256 signing key");
+		goto out;
 	}
 	rc = 0;
 out:

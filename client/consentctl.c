@@ -14,6 +14,7 @@
 #include "agreement.h"
 #include "broker.h"
 #include "config.h"
+#include "ctl.h"
 #include "fsu.h"
 #include "jsonu.h"
 #include "jwk.h"
@@ -46,6 +47,14 @@ usage(FILE *f)
 	    "  dev citizen-token --data DIR --subject ID [--ttl SECONDS]\n"
 	    "      Print a citizen ID token (JWT) signed by the development\n"
 	    "      issuer; consentd --dev accepts it as a citizen bearer token.\n"
+	    "  request --data DIR --party ID --agreement ID --subject ID\n"
+	    "          --purpose P --fields F1,F2,...\n"
+	    "      Ask the broker for a transfer token as party ID; print it.\n"
+	    "  fetch   (as request) --url URL\n"
+	    "      Get a token and call a provider with it; print the answer.\n"
+	    "  verify --data DIR --token TOKEN|- --provider ID\n"
+	    "         --presenter-cert FILE [--fields F1,...]\n"
+	    "      Verify a token as provider ID would; print claims and verdict.\n"
 	    "  version\n"
 	    "      Print the version.\n"
 	    "\n"
@@ -531,6 +540,12 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "init") == 0)
 		return cmd_init(argc - 1, argv + 1);
+	if (strcmp(argv[1], "request") == 0)
+		return ctl_request(argc - 1, argv + 1);
+	if (strcmp(argv[1], "fetch") == 0)
+		return ctl_fetch(argc - 1, argv + 1);
+	if (strcmp(argv[1], "verify") == 0)
+		return ctl_verify(argc - 1, argv + 1);
 	if (strcmp(argv[1], "dev") == 0 && argc >= 3 &&
 	    strcmp(argv[2], "citizen-token") == 0)
 		return cmd_citizen_token(argc - 2, argv + 2);

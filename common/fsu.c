@@ -98,9 +98,14 @@ fsu_write_file(const char *path, const void *data, size_t len, mode_t mode,
 		if (link(tmp, path) != 0)
 			goto out;
 		linked = 1;
+		/* Before the directory fsync, so no stale copy can reappear. */
+		if (unlink(tmp) != 0)
+			goto out;
 	} else if (rename(tmp, path) != 0) {
 		goto out;
 	}
+	free(tmp);
+	tmp = NULL;
 	if ((dfd = open_parent(path)) < 0 || fsync(dfd) != 0)
 		goto out;
 	ret = 0;
@@ -110,8 +115,7 @@ out:
 		close(fd);
 	if (dfd >= 0)
 		close(dfd);
-	/* After a rename tmp is gone; after a link (or a failure) it goes. */
-	if (tmp != NULL && (excl || ret != 0))
+	if (tmp != NULL)
 		unlink(tmp);
 	/* A failure leaves no new file behind when it can be taken back. */
 	if (linked && ret != 0)
@@ -132,6 +136,8 @@ fsu_read_file(const char *path, size_t max, char **out, size_t *outlen)
 
 	*out = NULL;
 	*outlen = 0;
+	if (max > SIZE_MAX / 2)
+		max = SIZE_MAX / 2; /* keeps max + 2 below from wrapping */
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return -1;
 	if (fstat(fd, &st) != 0)

@@ -24,7 +24,11 @@ int fsu_read_file(const char *path, size_t max, char **out, size_t *outlen);
 /* mkdir -p with mode for each created component; 0 or -1 with errno. */
 int fsu_mkdir_p(const char *path, mode_t mode);
 
-/* Joins dir and name with one '/' into out; 0, or -1 when it does not fit. */
+/*
+ * Joins dir and name with one '/' into out (trailing '/'s of dir and
+ * leading ones of name collapse; an empty dir gives name); 0, or -1 when
+ * it does not fit.
+ */
 int fsu_join(char *out, size_t outlen, const char *dir, const char *name);
 
 #endif

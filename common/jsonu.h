@@ -21,10 +21,13 @@ json_t *jsonu_parse(const char *buf, size_t len, size_t max_depth, char *err,
 
 /*
  * RFC 8785 (JCS) serialization of v: no whitespace, object members sorted
- * by key (byte order, which equals UTF-16 order for the ASCII keys we use),
- * strings with minimal escapes. Real numbers are refused (we never sign
- * them). Returns a malloc'd NUL-terminated string, or NULL on a real number
- * or ENOMEM.
+ * by key in UTF-16 code-unit order as RFC 8785 requires (the same as byte
+ * order except for keys mixing U+E000..U+FFFF with supplementary-plane
+ * characters), strings with minimal escapes. Real numbers are refused (we
+ * never sign them), and so are integers beyond +-(2^53 - 1), which other
+ * JCS implementations (IEEE doubles) would print differently; so is
+ * nesting deeper than 64. Returns a malloc'd NUL-terminated string, or NULL
+ * on those or ENOMEM.
  */
 char *jsonu_canonical(const json_t *v);
 

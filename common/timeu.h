@@ -17,7 +17,9 @@ int timeu_format(int64_t t, char *out, size_t outlen);
 /*
  * Parses an RFC 3339 date-time ("2026-11-22T19:18:20Z", "...+13:00",
  * optional fractional seconds, which are dropped) into Unix seconds.
- * Returns 0, or -1 on anything else (dates are range-checked).
+ * "t" and "z" may be lower case (RFC 3339 section 5.6); a leap second
+ * (":60") counts as the next second. Returns 0, or -1 on anything else
+ * (dates are range-checked; *out is untouched).
  */
 int timeu_parse(const char *s, int64_t *out);
 

@@ -27,8 +27,10 @@ int jwk_thumbprint(EVP_PKEY *pkey, char out[JWK_B64_SHA256_LEN]);
 
 /*
  * Public EVP_PKEY from an EC P-256 JWK (kty EC, crv P-256, x and y of 32
- * bytes each, on the curve). Private members are ignored. NULL with a
- * reason in err on anything else. Caller frees with EVP_PKEY_free.
+ * bytes each in strict base64url, on the curve; "alg", when present,
+ * "ES256" and "use", when present, "sig"). Private members are ignored.
+ * NULL with a reason in err on anything else. Caller frees with
+ * EVP_PKEY_free.
  */
 EVP_PKEY *jwk_to_pkey(const json_t *jwk, char *err, size_t errlen);
 

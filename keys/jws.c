@@ -128,7 +128,8 @@ jws_sign_es256(EVP_PKEY *key, const char *kid, const char *typ,
 	enum jws_err ret = JWS_INTERNAL;
 
 	*out = NULL;
-	if (!jwk_is_p256(key))
+	/* A token longer than jws_parse accepts is a caller's bug. */
+	if (!jwk_is_p256(key) || payload_len > JWS_MAX_TOKEN)
 		goto out;
 	if ((hdr = make_header(kid, typ)) == NULL) {
 		ret = JWS_NOMEM;
@@ -139,8 +140,7 @@ jws_sign_es256(EVP_PKEY *key, const char *kid, const char *typ,
 	p64 = b64url_encoded_len(payload_len);
 	s64 = b64url_encoded_len(ES256_SIG_LEN);
 	cap = h64 + 1 + p64 + 1 + s64 + 1;
-	/* A token longer than jws_parse accepts is a caller's bug. */
-	if (payload_len > JWS_MAX_TOKEN || cap - 1 > JWS_MAX_TOKEN)
+	if (cap - 1 > JWS_MAX_TOKEN)
 		goto out;
 	if ((tok = malloc(cap)) == NULL) {
 		ret = JWS_NOMEM;

@@ -28,9 +28,11 @@ const char *jws_strerror(enum jws_err e);
 
 /*
  * Signs payload (JSON claims, used as given) with an EC P-256 private key.
- * The protected header is {"alg":"ES256","typ":typ,"kid":kid}. typ may be
- * NULL to leave it out. On success *out is a new NUL-terminated compact JWS
- * the caller frees. Returns JWS_OK, JWS_NOMEM or JWS_INTERNAL.
+ * The protected header is {"alg":"ES256","typ":typ,"kid":kid}. typ and kid
+ * may be NULL to leave them out. On success *out is a new NUL-terminated
+ * compact JWS the caller frees. Returns JWS_OK, JWS_NOMEM or JWS_INTERNAL
+ * (also for a key that is not P-256, or a token longer than
+ * JWS_MAX_TOKEN, which jws_parse would refuse).
  * Safe to call from many threads with one key.
  */
 enum jws_err jws_sign_es256(EVP_PKEY *key, const char *kid, const char *typ,
@@ -52,7 +54,10 @@ struct jws_parsed {
 /*
  * Splits and decodes a compact JWS: three parts, strict base64url, header
  * and claims each a JSON object (no duplicate keys, depth bound), alg a
- * string. It checks nothing else: call jws_check_header and
+ * string, typ and kid strings when present, no "crit" (we understand no
+ * extension, RFC 7515 section 4.1.11). An empty signature parses (so that
+ * alg "none" is reported as JWS_BAD_ALG). It checks nothing else: call
+ * jws_check_header and
  * jws_verify_es256 next. On failure out holds nothing to free and err says
  * what was wrong. Returns JWS_OK, JWS_MALFORMED or JWS_NOMEM.
  */
@@ -70,7 +75,7 @@ enum jws_err jws_check_header(const struct jws_parsed *p, const char *typ,
 /*
  * Verifies the ES256 signature (64-byte r||s) of p with an EC P-256 public
  * key. Returns JWS_OK or JWS_BAD_SIGNATURE (also for a wrong-sized
- * signature), JWS_NOMEM, JWS_INTERNAL.
+ * signature or a key that is not P-256), JWS_NOMEM, JWS_INTERNAL.
  */
 enum jws_err jws_verify_es256(EVP_PKEY *pub, const struct jws_parsed *p);
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -52,14 +53,16 @@ keyset_create(const char *dir, char *kid_out, char *err, size_t errlen)
 {
 	char path[4096], kid[JWK_B64_SHA256_LEN], line[JWK_B64_SHA256_LEN + 1];
 	char name[JWK_B64_SHA256_LEN + sizeof(KS_SUFFIX)];
+	char keypath[4096] = "";
 	EVP_PKEY *key = NULL;
-	int ret = -1, saved = 0, n;
+	int ret = -1, saved = 0, n, made = 0;
 
 	if (mkdir(dir, 0700) != 0) {
 		saved = errno;
 		set_errno_err(err, errlen, "cannot create", dir);
 		goto out;
 	}
+	made = 1;
 	if ((key = pki_gen_p256()) == NULL || jwk_thumbprint(key, kid) != 0) {
 		saved = ENOMEM;
 		set_err(err, errlen, "cannot generate an ES256 key");
@@ -77,6 +80,7 @@ keyset_create(const char *dir, char *kid_out, char *err, size_t errlen)
 		set_errno_err(err, errlen, "cannot write", path);
 		goto out;
 	}
+	memcpy(keypath, path, sizeof(keypath));
 	n = snprintf(line, sizeof(line), "%s\n", kid);
 	if (n < 0 || (size_t)n >= sizeof(line) ||
 	    fsu_join(path, sizeof(path), dir, KS_CURRENT) != 0) {
@@ -94,8 +98,14 @@ keyset_create(const char *dir, char *kid_out, char *err, size_t errlen)
 	ret = 0;
 out:
 	EVP_PKEY_free(key);
-	if (ret != 0)
+	if (ret != 0) {
+		/* Take back what was made, so that a retry is not refused. */
+		if (keypath[0] != '\0')
+			unlink(keypath);
+		if (made)
+			rmdir(dir);
 		errno = saved;
+	}
 	return ret;
 }
 

@@ -16,17 +16,19 @@
 struct keyset;
 
 /*
- * Creates dir (mode 0700) with one new key and "current" naming it.
- * Refuses (-1, errno EEXIST) when dir exists. kid_out, when not NULL,
- * gets the new kid (44 bytes). 0 or -1 with a reason in err.
+ * Creates dir (mode 0700; its parent must exist) with one new key and
+ * "current" naming it. Refuses (-1, errno EEXIST) when dir exists; on any
+ * other failure removes what it created. kid_out, when not NULL, gets the
+ * new kid (44 bytes). 0 or -1 with a reason in err.
  */
 int keyset_create(const char *dir, char *kid_out, char *err, size_t errlen);
 
 /*
- * Loads every "*.key" in dir once. Checks each file's name matches its
- * key's thumbprint and that "current" names one of them. NULL with a
- * reason in err. The keyset is read-only afterwards and safe to share
- * between threads.
+ * Loads every "*.key" in dir once (names starting with '.' are skipped;
+ * at most KEYSET_MAX_KEYS). Checks each is an EC P-256 key whose file name
+ * is its thumbprint, and that "current" (a kid and optionally one newline)
+ * names one of them. NULL with a reason in err. The keyset is read-only
+ * afterwards and safe to share between threads.
  */
 struct keyset *keyset_load(const char *dir, char *err, size_t errlen);
 

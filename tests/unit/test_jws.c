@@ -612,9 +612,49 @@ jws_sign_refuses_keys_that_are_not_p256(void **state)
 	EVP_PKEY_free(ed);
 }
 
+static void
+jws_sign_refuses_tokens_longer_than_parse_accepts(void **state)
+{
+	struct fixture *f = *state;
+	struct jws_parsed p;
+	char *payload, *tok = NULL;
+	size_t n, fits = 0;
+
+	payload = malloc(JWS_MAX_TOKEN + 1);
+	assert_non_null(payload);
+	/* Find the longest payload that still signs; it must parse back. */
+	for (n = JWS_MAX_TOKEN / 4 * 3 - 200; n < JWS_MAX_TOKEN; n++) {
+		memset(payload, 'x', n);
+		payload[0] = '"';
+		payload[n - 1] = '"';
+		if (jws_sign_es256(f->key, "k", "at+jwt", payload, n, &tok) !=
+		    JWS_OK) {
+			assert_null(tok);
+			break;
+		}
+		fits = n;
+		free(tok);
+		tok = NULL;
+	}
+	assert_true(fits > 0);
+	assert_true(n < JWS_MAX_TOKEN);
+	memset(payload, 'x', fits);
+	payload[fits - 1] = '}';
+	memcpy(payload, "{\"a\":\"", 6);
+	payload[fits - 2] = '"';
+	assert_int_equal(jws_sign_es256(f->key, "k", "at+jwt", payload, fits,
+	    &tok), JWS_OK);
+	/* One more payload byte adds one or two characters. */
+	assert_in_range(strlen(tok), JWS_MAX_TOKEN - 2, JWS_MAX_TOKEN);
+	assert_int_equal(parse(tok, &p), JWS_OK);
+	jws_parsed_free(&p);
+	free(tok);
+	free(payload);
+}
+
 /*
  * Every token we mint must verify with libjwt 1.10 (ARCHITECTURE section
- * 3). Many tokens, so that r or s with leading zero bytes (1 in 128 each)
+ * 3). Many tokens, so that r or s with leading zero bytes (1 in 256 each)
  * come up; libjwt 1.10 accepts typ "JWT" or none only (see below).
  */
 static void
@@ -627,7 +667,9 @@ jws_tokens_verify_with_libjwt(void **state)
 	struct jws_parsed p;
 	int i, padded = 0;
 
-	for (i = 0; i < 400; i++) {
+	/* At least 400, and on until two had r or s below 2^248. */
+	for (i = 0; i < 400 || padded < 2; i++) {
+		assert_true(i < 20000);
 		snprintf(payload, sizeof(payload),
 		    "{\"sub\":\"citizen-%d\",\"iat\":%d,\"x\":\"\\u00e9\"}", i,
 		    1700000000 + i);
@@ -646,8 +688,8 @@ jws_tokens_verify_with_libjwt(void **state)
 		jws_parsed_free(&p);
 		free(tok);
 	}
-	print_message("%d of 400 signatures had a leading zero byte\n",
-	    padded);
+	print_message("%d of %d signatures had a leading zero byte\n",
+	    padded, i);
 }
 
 /*
@@ -770,6 +812,7 @@ main(void)
 		cmocka_unit_test(jws_parse_rejects_tokens_longer_than_max),
 		cmocka_unit_test(jws_parse_failure_leaves_nothing_to_free),
 		cmocka_unit_test(jws_sign_refuses_keys_that_are_not_p256),
+		cmocka_unit_test(jws_sign_refuses_tokens_longer_than_parse_accepts),
 		cmocka_unit_test(jws_tokens_verify_with_libjwt),
 		cmocka_unit_test(libjwt_1_10_refuses_typ_at_jwt),
 		cmocka_unit_test(jws_verifies_tokens_signed_by_libjwt),

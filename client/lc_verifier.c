@@ -1,0 +1,509 @@
+/* libconsent verifier: checks a transfer token at the receiving provider. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+#include "b64.h"
+#include "fsu.h"
+#include "jsonu.h"
+#include "jwk.h"
+#include "jws.h"
+#include "lc_http.h"
+#include "lc_internal.h"
+#include "lc_replay.h"
+#include "timeu.h"
+
+#define LC_MAX_KEYS 32
+#define LC_JWKS_MAX (256 * 1024)
+#define LC_MAX_LEEWAY 300
+#define LC_TOKEN_TYP "at+jwt"
+
+struct vkey {
+	char kid[128];
+	EVP_PKEY *pub;
+};
+
+struct consent_verifier {
+	char *provider, *issuer, *jwks_url, *jwks_file;
+	struct lc_http_opts http;
+	char *ca_file, *cert_file, *key_file;
+	int leeway, min_refresh;
+	pthread_rwlock_t lock;        /* guards keys */
+	struct vkey keys[LC_MAX_KEYS];
+	size_t nkeys;
+	pthread_mutex_t refresh_mu;
+	int64_t last_refresh_us;
+	struct lc_replay *replay;
+};
+
+static char *
+dup_opt(const char *s)
+{
+	return s != NULL ? strdup(s) : NULL;
+}
+
+static void
+keys_free(struct vkey *k, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		EVP_PKEY_free(k[i].pub);
+}
+
+/* Parses a JWKS into keys (ES256 P-256 keys with a kid; others skipped). */
+static consent_err
+parse_jwks(const char *text, size_t len, struct vkey *keys, size_t *nkeys)
+{
+	json_t *doc, *arr, *k;
+	const char *kid, *kty, *alg;
+	char why[256];
+	size_t i, n = 0;
+	EVP_PKEY *pub;
+
+	*nkeys = 0;
+	doc = jsonu_parse(text, len, 6, why, sizeof(why));
+	if (doc == NULL)
+		return lc_fail(CONSENT_E_CONFIG, "JWKS: %s", why);
+	arr = json_object_get(doc, "keys");
+	if (!json_is_array(arr)) {
+		json_decref(doc);
+		return lc_fail(CONSENT_E_CONFIG, "JWKS: no \"keys\" array");
+	}
+	json_array_foreach(arr, i, k) {
+		if (jsonu_get_str(k, "kty", &kty) != 0 || strcmp(kty, "EC") != 0 ||
+		    (jsonu_get_str(k, "alg", &alg) == 0 && strcmp(alg, "ES256")) ||
+		    jsonu_get_str(k, "kid", &kid) != 0 ||
+		    strlen(kid) >= sizeof(keys[0].kid))
+			continue;
+		if (n == LC_MAX_KEYS)
+			break;
+		pub = jwk_to_pkey(k, why, sizeof(why));
+		if (pub == NULL) {
+			keys_free(keys, n);
+			json_decref(doc);
+			return lc_fail(CONSENT_E_CONFIG, "JWKS: keys[%zu]: %s", i,
+			    why);
+		}
+		snprintf(keys[n].kid, sizeof(keys[n].kid), "%s", kid);
+		keys[n].pub = pub;
+		n++;
+	}
+	json_decref(doc);
+	if (n == 0)
+		return lc_fail(CONSENT_E_CONFIG, "JWKS: no ES256 key with a kid");
+	*nkeys = n;
+	return CONSENT_OK;
+}
+
+/* Loads (or reloads) the key set; replaces the keys only on success. */
+static consent_err
+load_keys(consent_verifier *v)
+{
+	struct vkey fresh[LC_MAX_KEYS], old[LC_MAX_KEYS];
+	char *text = NULL;
+	size_t len = 0, n, nold;
+	long status;
+	consent_err rc;
+
+	memset(fresh, 0, sizeof(fresh));
+	if (v->jwks_file != NULL) {
+		if (fsu_read_file(v->jwks_file, LC_JWKS_MAX, &text, &len) != 0)
+			return lc_fail(CONSENT_E_IO, "JWKS file %s: %s", v->jwks_file,
+			    strerror(errno));
+	} else {
+		rc = lc_http(&v->http, v->jwks_url, NULL, NULL, &status, &text,
+		    &len);
+		if (rc != CONSENT_OK)
+			return rc;
+		if (status != 200) {
+			free(text);
+			return lc_fail(CONSENT_E_HTTP, "JWKS %s: HTTP %ld",
+			    v->jwks_url, status);
+		}
+	}
+	rc = parse_jwks(text, len, fresh, &n);
+	free(text);
+	if (rc != CONSENT_OK)
+		return rc;
+	pthread_rwlock_wrlock(&v->lock);
+	memcpy(old, v->keys, sizeof(old));
+	nold = v->nkeys;
+	memcpy(v->keys, fresh, sizeof(fresh));
+	v->nkeys = n;
+	pthread_rwlock_unlock(&v->lock);
+	keys_free(old, nold);
+	return CONSENT_OK;
+}
+
+/* The key with kid, up-ref'd (caller frees), or NULL. */
+static EVP_PKEY *
+find_key(consent_verifier *v, const char *kid)
+{
+	EVP_PKEY *k = NULL;
+	size_t i;
+
+	pthread_rwlock_rdlock(&v->lock);
+	for (i = 0; i < v->nkeys; i++)
+		if (strcmp(v->keys[i].kid, kid) == 0) {
+			if (EVP_PKEY_up_ref(v->keys[i].pub) == 1)
+				k = v->keys[i].pub;
+			break;
+		}
+	pthread_rwlock_unlock(&v->lock);
+	return k;
+}
+
+/* On an unknown kid: refresh from the URL, at most once per min_refresh. */
+static EVP_PKEY *
+find_key_refreshing(consent_verifier *v, const char *kid)
+{
+	EVP_PKEY *k = find_key(v, kid);
+	int64_t now;
+
+	if (k != NULL || v->jwks_url == NULL)
+		return k;
+	pthread_mutex_lock(&v->refresh_mu);
+	now = timeu_mono_us();
+	if (now - v->last_refresh_us >= (int64_t)v->min_refresh * 1000000) {
+		v->last_refresh_us = now;
+		(void)load_keys(v);
+	}
+	pthread_mutex_unlock(&v->refresh_mu);
+	return find_key(v, kid);
+}
+
+void
+consent_claims_free(struct consent_claims *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	free(c->jti);
+	free(c->subject);
+	free(c->client_id);
+	free(c->provider);
+	free(c->agreement);
+	free(c->agreement_hash);
+	free(c->purpose);
+	free(c->consent_id);
+	for (i = 0; i < c->nfields; i++)
+		free(c->fields[i]);
+	free(c->fields);
+	memset(c, 0, sizeof(*c));
+}
+
+void
+consent_verifier_free(consent_verifier *v)
+{
+	if (v == NULL)
+		return;
+	keys_free(v->keys, v->nkeys);
+	lc_replay_close(v->replay);
+	pthread_rwlock_destroy(&v->lock);
+	pthread_mutex_destroy(&v->refresh_mu);
+	free(v->provider);
+	free(v->issuer);
+	free(v->jwks_url);
+	free(v->jwks_file);
+	free(v->ca_file);
+	free(v->cert_file);
+	free(v->key_file);
+	free(v);
+}
+
+consent_err
+consent_verifier_new(const struct consent_verifier_opts *o,
+    consent_verifier **out, char *detail, size_t detail_len)
+{
+	consent_verifier *v = NULL;
+	consent_err rc;
+
+	lc_clear();
+	if (out == NULL || o == NULL) {
+		rc = lc_fail(CONSENT_E_INVALID_ARG, "no options or no out pointer");
+		goto fail;
+	}
+	*out = NULL;
+	if (o->provider == NULL || o->issuer == NULL ||
+	    (o->jwks_url == NULL) == (o->jwks_file == NULL) ||
+	    (o->jwks_url != NULL && o->ca_file == NULL) ||
+	    o->leeway_s < 0 || o->leeway_s > LC_MAX_LEEWAY) {
+		rc = lc_fail(CONSENT_E_INVALID_ARG, "provider and issuer are "
+		    "required, with exactly one of jwks_url (and ca_file) or "
+		    "jwks_file; leeway_s 0..%d", LC_MAX_LEEWAY);
+		goto fail;
+	}
+	v = calloc(1, sizeof(*v));
+	if (v == NULL) {
+		rc = lc_fail(CONSENT_E_NOMEM, "out of memory");
+		goto fail;
+	}
+	pthread_rwlock_init(&v->lock, NULL);
+	pthread_mutex_init(&v->refresh_mu, NULL);
+	v->provider = strdup(o->provider);
+	v->issuer = strdup(o->issuer);
+	v->jwks_url = dup_opt(o->jwks_url);
+	v->jwks_file = dup_opt(o->jwks_file);
+	v->ca_file = dup_opt(o->ca_file);
+	v->cert_file = dup_opt(o->cert_file);
+	v->key_file = dup_opt(o->key_file);
+	if (v->provider == NULL || v->issuer == NULL ||
+	    (o->jwks_url != NULL && v->jwks_url == NULL) ||
+	    (o->jwks_file != NULL && v->jwks_file == NULL)) {
+		rc = lc_fail(CONSENT_E_NOMEM, "out of memory");
+		goto fail;
+	}
+	v->leeway = o->leeway_s > 0 ? o->leeway_s : 30;
+	v->min_refresh = o->jwks_min_refresh_s > 0 ? o->jwks_min_refresh_s : 10;
+	v->http.ca_file = v->ca_file;
+	v->http.cert_file = v->cert_file;
+	v->http.key_file = v->key_file;
+	v->http.connect_timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 5000;
+	v->http.total_timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 5000;
+	v->http.max_retries = 1;
+	v->http.backoff_ms = 100;
+	if ((rc = load_keys(v)) != CONSENT_OK)
+		goto fail;
+	v->last_refresh_us = timeu_mono_us();
+	if (o->replay_dir != NULL) {
+		v->replay = lc_replay_open(o->replay_dir);
+		if (v->replay == NULL) {
+			rc = CONSENT_E_STORE;
+			goto fail;
+		}
+	}
+	*out = v;
+	return CONSENT_OK;
+fail:
+	lc_copy_detail(detail, detail_len);
+	consent_verifier_free(v);
+	return rc;
+}
+
+const char *
+consent_verifier_detail(const consent_verifier *v)
+{
+	(void)v;
+	return lc_detail();
+}
+
+static char *
+str_claim(const json_t *o, const char *key)
+{
+	const char *s;
+
+	return jsonu_get_str(o, key, &s) == 0 ? strdup(s) : NULL;
+}
+
+/* Copies the claims the caller sees; CONSENT_E_MALFORMED if one is bad. */
+static consent_err
+extract(const json_t *c, struct consent_claims *out)
+{
+	json_t *ad, *fields, *f;
+	int64_t ver;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	ad = json_array_get(json_object_get(c, "authorization_details"), 0);
+	fields = json_object_get(ad, "fields");
+	if (!json_is_object(ad) || !json_is_array(fields) ||
+	    jsonu_get_int(ad, "agreement_version", &ver) != 0 || ver < 1 ||
+	    ver > UINT32_MAX)
+		return lc_fail(CONSENT_E_MALFORMED,
+		    "claim authorization_details[0] missing or malformed");
+	out->jti = str_claim(c, "jti");
+	out->subject = str_claim(c, "sub");
+	out->client_id = str_claim(c, "client_id");
+	out->provider = str_claim(c, "aud");
+	out->agreement = str_claim(ad, "agreement");
+	out->agreement_hash = str_claim(ad, "agreement_hash");
+	out->purpose = str_claim(ad, "purpose");
+	out->consent_id = str_claim(c, "consent_id");
+	out->agreement_version = (uint32_t)ver;
+	jsonu_get_int(c, "iat", &out->iat);
+	jsonu_get_int(c, "nbf", &out->nbf);
+	jsonu_get_int(c, "exp", &out->exp);
+	out->fields = calloc(json_array_size(fields) + 1, sizeof(char *));
+	if (out->fields == NULL)
+		goto nomem;
+	json_array_foreach(fields, i, f) {
+		if (!json_is_string(f)) {
+			consent_claims_free(out);
+			return lc_fail(CONSENT_E_MALFORMED,
+			    "authorization_details[0].fields[%zu] is not a string",
+			    i);
+		}
+		if ((out->fields[i] = strdup(json_string_value(f))) == NULL)
+			goto nomem;
+		out->nfields = i + 1;
+	}
+	if (out->jti == NULL || out->subject == NULL || out->client_id == NULL ||
+	    out->provider == NULL || out->agreement == NULL ||
+	    out->purpose == NULL) {
+		consent_claims_free(out);
+		return lc_fail(CONSENT_E_MALFORMED, "a required claim (jti, sub, "
+		    "client_id, aud, agreement, purpose) is missing");
+	}
+	return CONSENT_OK;
+nomem:
+	consent_claims_free(out);
+	return lc_fail(CONSENT_E_NOMEM, "out of memory");
+}
+
+static consent_err
+verify(consent_verifier *v, const char *token, const unsigned char *der,
+    size_t derlen, const char *const *fields, size_t nfields,
+    struct consent_claims *claims, int record)
+{
+	struct jws_parsed p = { 0 };
+	struct consent_claims cl = { 0 };
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	char why[256], x5t[JWK_B64_SHA256_LEN];
+	const char *iss, *aud, *bound;
+	EVP_PKEY *key = NULL;
+	int64_t now = timeu_now(), exp, nbf;
+	consent_err rc;
+	size_t i, j;
+	int found;
+
+	lc_clear();
+	if (claims != NULL)
+		memset(claims, 0, sizeof(*claims));
+	if (v == NULL || token == NULL || (nfields > 0 && fields == NULL))
+		return lc_fail(CONSENT_E_INVALID_ARG, "verifier or token is NULL");
+	switch (jws_parse(token, strlen(token), &p, why, sizeof(why))) {
+	case JWS_OK:
+		break;
+	case JWS_NOMEM:
+		return lc_fail(CONSENT_E_NOMEM, "out of memory");
+	default:
+		return lc_fail(CONSENT_E_MALFORMED, "%s", why);
+	}
+	if (jws_check_header(&p, LC_TOKEN_TYP, why, sizeof(why)) != JWS_OK) {
+		rc = lc_fail(CONSENT_E_BAD_ALG, "%s", why);
+		goto out;
+	}
+	if (p.kid == NULL) {
+		rc = lc_fail(CONSENT_E_UNKNOWN_KEY, "token header has no kid");
+		goto out;
+	}
+	if ((key = find_key_refreshing(v, p.kid)) == NULL) {
+		rc = lc_fail(CONSENT_E_UNKNOWN_KEY,
+		    "kid '%.64s' is not in the broker's key set", p.kid);
+		goto out;
+	}
+	if (jws_verify_es256(key, &p) != JWS_OK) {
+		rc = lc_fail(CONSENT_E_BAD_SIGNATURE,
+		    "signature does not verify with key '%.64s'", p.kid);
+		goto out;
+	}
+	if (jsonu_get_str(p.claims, "iss", &iss) != 0) {
+		rc = lc_fail(CONSENT_E_MALFORMED, "claim iss missing");
+		goto out;
+	}
+	if (strcmp(iss, v->issuer) != 0) {
+		rc = lc_fail(CONSENT_E_WRONG_ISSUER,
+		    "iss is '%.128s', expected '%.128s'", iss, v->issuer);
+		goto out;
+	}
+	if (jsonu_get_str(p.claims, "aud", &aud) != 0) {
+		rc = lc_fail(CONSENT_E_MALFORMED, "claim aud missing or not a "
+		    "string");
+		goto out;
+	}
+	if (strcmp(aud, v->provider) != 0) {
+		rc = lc_fail(CONSENT_E_WRONG_AUDIENCE,
+		    "token is for provider '%.64s', not '%.64s'", aud,
+		    v->provider);
+		goto out;
+	}
+	if (jsonu_get_int(p.claims, "exp", &exp) != 0) {
+		rc = lc_fail(CONSENT_E_MALFORMED, "claim exp missing or not an "
+		    "integer");
+		goto out;
+	}
+	if (jsonu_get_int(p.claims, "nbf", &nbf) < 0 ||
+	    jsonu_get_int(p.claims, "nbf", &nbf) == 1)
+		nbf = 0;
+	if (nbf != 0 && now + v->leeway < nbf) {
+		rc = lc_fail(CONSENT_E_NOT_YET_VALID,
+		    "nbf is %lld, %lld s in the future", (long long)nbf,
+		    (long long)(nbf - now));
+		goto out;
+	}
+	if (now - v->leeway >= exp) {
+		rc = lc_fail(CONSENT_E_EXPIRED, "exp was %lld, %lld s ago",
+		    (long long)exp, (long long)(now - exp));
+		goto out;
+	}
+	bound = json_string_value(json_object_get(json_object_get(p.claims,
+	    "cnf"), "x5t#S256"));
+	if (bound == NULL) {
+		rc = lc_fail(CONSENT_E_BINDING, "token has no cnf.x5t#S256");
+		goto out;
+	}
+	if (der == NULL || derlen == 0) {
+		rc = lc_fail(CONSENT_E_BINDING,
+		    "no client certificate was presented");
+		goto out;
+	}
+	SHA256(der, derlen, md);
+	b64url_encode(md, sizeof(md), x5t);
+	if (strcmp(x5t, bound) != 0) {
+		rc = lc_fail(CONSENT_E_BINDING, "token is bound to certificate "
+		    "%.44s; presented %s", bound, x5t);
+		goto out;
+	}
+	if ((rc = extract(p.claims, &cl)) != CONSENT_OK)
+		goto out;
+	for (i = 0; i < nfields; i++) {
+		found = 0;
+		for (j = 0; j < cl.nfields && !found; j++)
+			found = fields[i] != NULL &&
+			    strcmp(fields[i], cl.fields[j]) == 0;
+		if (!found) {
+			rc = lc_fail(CONSENT_E_FIELD_SCOPE,
+			    "field '%.128s' is not in the token's scope",
+			    fields[i] != NULL ? fields[i] : "(null)");
+			goto out;
+		}
+	}
+	if (record && v->replay != NULL &&
+	    (rc = lc_replay_check(v->replay, cl.jti, exp + v->leeway, now)) !=
+	    CONSENT_OK)
+		goto out;
+	rc = CONSENT_OK;
+	if (claims != NULL) {
+		*claims = cl;
+		memset(&cl, 0, sizeof(cl));
+	}
+out:
+	consent_claims_free(&cl);
+	EVP_PKEY_free(key);
+	jws_parsed_free(&p);
+	return rc;
+}
+
+consent_err
+consent_verify(consent_verifier *v, const char *token,
+    const unsigned char *cert_der, size_t cert_der_len,
+    const char *const *fields, size_t nfields, struct consent_claims *claims)
+{
+	return verify(v, token, cert_der, cert_der_len, fields, nfields, claims,
+	    1);
+}
+
+consent_err
+consent_verify_peek(consent_verifier *v, const char *token,
+    const unsigned char *cert_der, size_t cert_der_len,
+    const char *const *fields, size_t nfields, struct consent_claims *claims)
+{
+	return verify(v, token, cert_der, cert_der_len, fields, nfields, claims,
+	    0);
+}

@@ -1,0 +1,749 @@
+/* Unit tests for consent records (broker/consent.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "agreement.h"
+#include "consent.h"
+#include "store.h"
+#include "timeu.h"
+
+#define ERRLEN 512
+#define DAY 86400
+
+/* Consent-based, at most 90 days; child.sex is optional. */
+static const char consent_doc[] =
+	"{\"id\":\"cns-test\",\"version\":1,\"title\":\"Consent test\","
+	"\"provider\":\"dia\",\"recipients\":[\"ird\"],"
+	"\"purposes\":[\"issue-ird-number\"],"
+	"\"fields\":[{\"name\":\"child.given_names\",\"description\":\"G.\"},"
+	"{\"name\":\"child.sex\",\"description\":\"S.\",\"optional\":true},"
+	"{\"name\":\"child.family_name\",\"description\":\"F.\"}],"
+	"\"legal_basis\":{\"type\":\"consent\"},"
+	"\"consent\":{\"required\":true,\"max_duration_days\":90},"
+	"\"token_ttl_seconds\":300,"
+	"\"retention\":{\"days\":30,\"disposal\":\"delete\"},"
+	"\"onward_sharing\":{\"allowed\":false}}";
+
+/* Consent-based without a maximum duration. */
+static const char open_doc[] =
+	"{\"id\":\"cns-open\",\"version\":1,\"title\":\"Open-ended\","
+	"\"provider\":\"dia\",\"recipients\":[\"ird\"],"
+	"\"purposes\":[\"issue-ird-number\"],"
+	"\"fields\":[{\"name\":\"child.given_names\",\"description\":\"G.\"}],"
+	"\"legal_basis\":{\"type\":\"consent\"},\"consent\":{\"required\":true},"
+	"\"token_ttl_seconds\":300,"
+	"\"retention\":{\"days\":30,\"disposal\":\"delete\"},"
+	"\"onward_sharing\":{\"allowed\":false}}";
+
+static const char statute_doc[] =
+	"{\"id\":\"cns-statute\",\"version\":1,\"title\":\"Statute\","
+	"\"provider\":\"dia\",\"recipients\":[\"msd\"],"
+	"\"purposes\":[\"update-benefit-household\"],"
+	"\"fields\":[{\"name\":\"registration.number\",\"description\":\"R.\"}],"
+	"\"legal_basis\":{\"type\":\"statute\",\"reference\":\"Act 2021, s 1\"},"
+	"\"consent\":{\"required\":false},\"token_ttl_seconds\":300,"
+	"\"retention\":{\"days\":30,\"disposal\":\"delete\"},"
+	"\"onward_sharing\":{\"allowed\":false}}";
+
+struct fx {
+	struct agreement *agr, *open, *statute;
+	int64_t now;
+	char err[ERRLEN];
+};
+
+static int64_t
+at(const char *rfc3339)
+{
+	int64_t t = 0;
+
+	assert_int_equal(timeu_parse(rfc3339, &t), 0);
+	return t;
+}
+
+static struct agreement *
+parse(const char *doc)
+{
+	char err[ERRLEN] = "";
+	struct agreement *a = agreement_parse(doc, strlen(doc), err, sizeof(err));
+
+	if (a == NULL)
+		fail_msg("agreement_parse: %s", err);
+	return a;
+}
+
+static json_t *
+js(const char *text)
+{
+	json_error_t e;
+	json_t *j = json_loads(text, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e);
+
+	if (j == NULL)
+		fail_msg("json_loads(%s): %s", text, e.text);
+	return j;
+}
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	f->agr = parse(consent_doc);
+	f->open = parse(open_doc);
+	f->statute = parse(statute_doc);
+	f->now = at("2026-02-01T12:00:00Z");
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	agreement_free(f->agr);
+	agreement_free(f->open);
+	agreement_free(f->statute);
+	free(f);
+	return 0;
+}
+
+/* consent_new_record on body text; the record or a failure with needle. */
+static json_t *
+new_rec(struct fx *f, const struct agreement *a, const char *body)
+{
+	json_t *b = js(body), *rec;
+
+	f->err[0] = '\0';
+	rec = consent_new_record(a, "citizen-42", b, "cns_00000000000000000000000000000001",
+	    f->now, f->err, sizeof(f->err));
+	json_decref(b);
+	return rec;
+}
+
+static void
+expect_refused(struct fx *f, const struct agreement *a, const char *body,
+    const char *needle)
+{
+	json_t *rec = new_rec(f, a, body);
+
+	if (rec != NULL) {
+		char *s = json_dumps(rec, JSON_COMPACT);
+
+		fail_msg("accepted %s as %s", body, s != NULL ? s : "?");
+	}
+	if (strstr(f->err, needle) == NULL)
+		fail_msg("error \"%s\" lacks \"%s\"", f->err, needle);
+}
+
+static void
+expect_fields(const json_t *rec, const char *const *names, size_t n)
+{
+	json_t *fields = json_object_get(rec, "fields");
+	size_t i;
+
+	assert_true(json_is_array(fields));
+	assert_int_equal(json_array_size(fields), n);
+	for (i = 0; i < n; i++)
+		assert_string_equal(json_string_value(json_array_get(fields, i)),
+		    names[i]);
+}
+
+static const char *
+str(const json_t *rec, const char *key)
+{
+	const char *s = json_string_value(json_object_get(rec, key));
+
+	if (s == NULL)
+		fail_msg("record has no string \"%s\"", key);
+	return s;
+}
+
+static void
+new_consent_defaults_to_all_fields_and_max_duration(void **state)
+{
+	struct fx *f = *state;
+	static const char *const all[] = {
+		"child.given_names", "child.sex", "child.family_name"
+	};
+	char want[32];
+	json_t *rec = new_rec(f, f->agr, "{\"agreement\":\"cns-test\"}");
+
+	if (rec == NULL)
+		fail_msg("consent_new_record: %s", f->err);
+	expect_fields(rec, all, 3);
+	assert_string_equal(str(rec, "id"), "cns_00000000000000000000000000000001");
+	assert_string_equal(str(rec, "subject"), "citizen-42");
+	assert_string_equal(str(rec, "agreement"), "cns-test");
+	assert_int_equal(json_integer_value(json_object_get(rec,
+	    "agreement_version")), 1);
+	assert_string_equal(str(rec, "agreement_hash"), f->agr->hash);
+	assert_string_equal(str(rec, "stored_state"), "active");
+	assert_string_equal(str(rec, "granted_at"), "2026-02-01T12:00:00Z");
+	timeu_format(f->now + 90 * DAY, want, sizeof(want));
+	assert_string_equal(str(rec, "expires_at"), want);
+	assert_null(json_object_get(rec, "revoked_at"));
+	json_decref(rec);
+}
+
+static void
+new_consent_without_maximum_does_not_expire_by_default(void **state)
+{
+	struct fx *f = *state;
+	json_t *rec = new_rec(f, f->open, "{\"agreement\":\"cns-open\"}");
+
+	if (rec == NULL)
+		fail_msg("consent_new_record: %s", f->err);
+	assert_null(json_object_get(rec, "expires_at"));
+	json_decref(rec);
+}
+
+static void
+new_consent_may_leave_out_optional_field(void **state)
+{
+	struct fx *f = *state;
+	static const char *const two[] = {
+		"child.family_name", "child.given_names"
+	};
+	json_t *rec = new_rec(f, f->agr, "{\"agreement\":\"cns-test\","
+	    "\"fields\":[\"child.family_name\",\"child.given_names\"]}");
+
+	if (rec == NULL)
+		fail_msg("consent_new_record: %s", f->err);
+	expect_fields(rec, two, 2);
+	json_decref(rec);
+}
+
+static void
+new_consent_refuses_leaving_out_required_field(void **state)
+{
+	expect_refused(*state, ((struct fx *)*state)->agr,
+	    "{\"agreement\":\"cns-test\",\"fields\":[\"child.given_names\","
+	    "\"child.sex\"]}",
+	    "field 'child.family_name' is required");
+}
+
+static void
+new_consent_refuses_unknown_field(void **state)
+{
+	expect_refused(*state, ((struct fx *)*state)->agr,
+	    "{\"agreement\":\"cns-test\",\"fields\":[\"child.given_names\","
+	    "\"child.family_name\",\"child.tax_number\"]}",
+	    "field 'child.tax_number' is not in agreement 'cns-test'");
+}
+
+static void
+new_consent_refuses_duplicate_field(void **state)
+{
+	expect_refused(*state, ((struct fx *)*state)->agr,
+	    "{\"agreement\":\"cns-test\",\"fields\":[\"child.given_names\","
+	    "\"child.family_name\",\"child.given_names\"]}",
+	    "duplicate field 'child.given_names'");
+}
+
+static void
+new_consent_refuses_bad_fields_member(void **state)
+{
+	struct fx *f = *state;
+
+	expect_refused(f, f->agr, "{\"agreement\":\"cns-test\",\"fields\":[]}",
+	    "$.fields");
+	expect_refused(f, f->agr,
+	    "{\"agreement\":\"cns-test\",\"fields\":\"child.sex\"}", "$.fields");
+	expect_refused(f, f->agr, "{\"agreement\":\"cns-test\",\"fields\":"
+	    "[\"child.given_names\",\"child.family_name\",3]}", "$.fields");
+}
+
+static void
+new_consent_refuses_past_expiry(void **state)
+{
+	struct fx *f = *state;
+
+	expect_refused(f, f->agr, "{\"agreement\":\"cns-test\","
+	    "\"expires_at\":\"2026-01-31T00:00:00Z\"}",
+	    "'2026-01-31T00:00:00Z' is not in the future");
+	/* Now itself is not in the future either. */
+	expect_refused(f, f->agr, "{\"agreement\":\"cns-test\","
+	    "\"expires_at\":\"2026-02-01T12:00:00Z\"}", "not in the future");
+}
+
+static void
+new_consent_refuses_expiry_beyond_maximum(void **state)
+{
+	struct fx *f = *state;
+
+	/* now + 90 days + 1 s */
+	expect_refused(f, f->agr, "{\"agreement\":\"cns-test\","
+	    "\"expires_at\":\"2026-05-02T12:00:01Z\"}",
+	    "$.expires_at: agreement 'cns-test' allows consent for at most 90 "
+	    "days");
+}
+
+static void
+new_consent_accepts_expiry_at_maximum(void **state)
+{
+	struct fx *f = *state;
+	json_t *rec = new_rec(f, f->agr, "{\"agreement\":\"cns-test\","
+	    "\"expires_at\":\"2026-05-02T12:00:00Z\"}");
+
+	if (rec == NULL)
+		fail_msg("consent_new_record: %s", f->err);
+	assert_string_equal(str(rec, "expires_at"), "2026-05-02T12:00:00Z");
+	json_decref(rec);
+}
+
+static void
+new_consent_normalises_expiry_offset(void **state)
+{
+	struct fx *f = *state;
+	json_t *rec = new_rec(f, f->agr, "{\"agreement\":\"cns-test\","
+	    "\"expires_at\":\"2026-03-01T13:00:00+13:00\"}");
+
+	if (rec == NULL)
+		fail_msg("consent_new_record: %s", f->err);
+	assert_string_equal(str(rec, "expires_at"), "2026-03-01T00:00:00Z");
+	json_decref(rec);
+}
+
+static void
+new_consent_refuses_malformed_expiry(void **state)
+{
+	struct fx *f = *state;
+
+	expect_refused(f, f->agr, "{\"agreement\":\"cns-test\","
+	    "\"expires_at\":\"next tuesday\"}",
+	    "$.expires_at: 'next tuesday' is not an RFC 3339 date-time");
+	expect_refused(f, f->agr, "{\"agreement\":\"cns-test\","
+	    "\"expires_at\":\"2026-02-30T00:00:00Z\"}", "$.expires_at");
+	expect_refused(f, f->agr, "{\"agreement\":\"cns-test\","
+	    "\"expires_at\":1780000000}", "$.expires_at: must be");
+}
+
+static void
+new_consent_refused_for_statutory_agreement(void **state)
+{
+	struct fx *f = *state;
+
+	expect_refused(f, f->statute, "{\"agreement\":\"cns-statute\"}",
+	    "agreement 'cns-statute' does not use consent");
+}
+
+static void
+new_consent_refuses_unknown_body_member(void **state)
+{
+	struct fx *f = *state;
+
+	expect_refused(f, f->agr, "{\"agreement\":\"cns-test\",\"purpose\":\"x\"}",
+	    "$.purpose: unknown member");
+}
+
+static void
+new_consent_refuses_non_object_body(void **state)
+{
+	struct fx *f = *state;
+
+	expect_refused(f, f->agr, "[\"cns-test\"]", "body must be a JSON object");
+}
+
+/* ---- consent_view_from_json ---- */
+
+static const char stored_text[] =
+	"{\"fields\":[\"child.given_names\",\"child.family_name\"],"
+	"\"id\":\"cns_1\",\"subject\":\"citizen-42\",\"agreement\":\"cns-test\","
+	"\"agreement_version\":2,\"agreement_hash\":\"abc\","
+	"\"stored_state\":\"active\",\"granted_at\":\"2026-01-01T00:00:00Z\","
+	"\"expires_at\":\"2026-03-01T00:00:00Z\"}";
+
+static void
+view_decodes_active_record(void **state)
+{
+	struct fx *f = *state;
+	json_t *rec = js(stored_text);
+	struct consent_view v;
+
+	assert_int_equal(consent_view_from_json(rec, f->now, &v), 0);
+	assert_string_equal(v.id, "cns_1");
+	assert_string_equal(v.subject, "citizen-42");
+	assert_string_equal(v.agreement, "cns-test");
+	assert_int_equal(v.version, 2);
+	assert_string_equal(v.agreement_hash, "abc");
+	assert_int_equal(v.state, CONSENT_ACTIVE);
+	assert_int_equal(v.granted_at, at("2026-01-01T00:00:00Z"));
+	assert_int_equal(v.expires_at, at("2026-03-01T00:00:00Z"));
+	assert_int_equal(v.revoked_at, 0);
+	assert_int_equal(v.nfields, 2);
+	assert_true(consent_covers(&v, "child.family_name"));
+	assert_false(consent_covers(&v, "child.sex"));
+	assert_string_equal(consent_state_name(v.state), "active");
+	json_decref(rec);
+}
+
+static void
+view_applies_expiry_at_now(void **state)
+{
+	json_t *rec = js(stored_text);
+	struct consent_view v;
+	int64_t exp = at("2026-03-01T00:00:00Z");
+
+	(void)state;
+	assert_int_equal(consent_view_from_json(rec, exp - 1, &v), 0);
+	assert_int_equal(v.state, CONSENT_ACTIVE);
+	assert_int_equal(consent_view_from_json(rec, exp, &v), 0);
+	assert_int_equal(v.state, CONSENT_EXPIRED);
+	assert_string_equal(consent_state_name(v.state), "expired");
+	assert_int_equal(consent_view_from_json(rec, exp + 365 * DAY, &v), 0);
+	assert_int_equal(v.state, CONSENT_EXPIRED);
+	json_decref(rec);
+}
+
+static void
+view_without_expiry_never_expires(void **state)
+{
+	json_t *rec = js(stored_text);
+	struct consent_view v;
+
+	(void)state;
+	json_object_del(rec, "expires_at");
+	assert_int_equal(consent_view_from_json(rec, at("2099-01-01T00:00:00Z"),
+	    &v), 0);
+	assert_int_equal(v.state, CONSENT_ACTIVE);
+	assert_int_equal(v.expires_at, 0);
+	json_decref(rec);
+}
+
+static void
+view_reports_revoked(void **state)
+{
+	struct fx *f = *state;
+	json_t *rec = js(stored_text);
+	struct consent_view v;
+
+	json_object_set_new(rec, "stored_state", json_string("revoked"));
+	json_object_set_new(rec, "revoked_at",
+	    json_string("2026-01-15T00:00:00Z"));
+	assert_int_equal(consent_view_from_json(rec, f->now, &v), 0);
+	assert_int_equal(v.state, CONSENT_REVOKED);
+	assert_int_equal(v.revoked_at, at("2026-01-15T00:00:00Z"));
+	assert_string_equal(consent_state_name(v.state), "revoked");
+	/* Revoked stays revoked after the expiry too. */
+	assert_int_equal(consent_view_from_json(rec, at("2027-01-01T00:00:00Z"),
+	    &v), 0);
+	assert_int_equal(v.state, CONSENT_REVOKED);
+	json_decref(rec);
+}
+
+static void
+view_rejects_malformed_records(void **state)
+{
+	struct fx *f = *state;
+	static const struct {
+		const char *key;
+		const char *json;   /* NULL: delete the member */
+	} breaks[] = {
+		{ "id", NULL }, { "id", "1" }, { "subject", NULL },
+		{ "agreement", NULL }, { "agreement_version", NULL },
+		{ "agreement_version", "0" }, { "agreement_version", "\"2\"" },
+		{ "agreement_version", "4294967296" },
+		{ "stored_state", NULL }, { "stored_state", "\"paused\"" },
+		{ "granted_at", "\"yesterday\"" }, { "expires_at", "17" },
+		{ "revoked_at", "\"2026-13-01T00:00:00Z\"" },
+		{ "agreement_hash", "5" },
+		{ "fields", NULL }, { "fields", "\"child.sex\"" },
+		{ "fields", "[\"a\",1]" },
+	};
+	struct consent_view v;
+	size_t i;
+
+	for (i = 0; i < sizeof(breaks) / sizeof(breaks[0]); i++) {
+		json_t *rec = js(stored_text);
+
+		if (breaks[i].json == NULL)
+			json_object_del(rec, breaks[i].key);
+		else
+			json_object_set_new(rec, breaks[i].key, js(breaks[i].json));
+		if (consent_view_from_json(rec, f->now, &v) == 0)
+			fail_msg("accepted record with %s = %s", breaks[i].key,
+			    breaks[i].json != NULL ? breaks[i].json : "(absent)");
+		json_decref(rec);
+	}
+}
+
+static void
+view_round_trips_new_record(void **state)
+{
+	struct fx *f = *state;
+	json_t *rec = new_rec(f, f->agr, "{\"agreement\":\"cns-test\"}");
+	struct consent_view v;
+
+	assert_non_null(rec);
+	assert_int_equal(consent_view_from_json(rec, f->now, &v), 0);
+	assert_int_equal(v.state, CONSENT_ACTIVE);
+	assert_int_equal(v.granted_at, f->now);
+	assert_int_equal(v.expires_at, f->now + 90 * DAY);
+	assert_int_equal(v.nfields, 3);
+	assert_int_equal(consent_view_from_json(rec, f->now + 90 * DAY, &v), 0);
+	assert_int_equal(v.state, CONSENT_EXPIRED);
+	json_decref(rec);
+}
+
+static void
+public_view_has_state_not_stored_state(void **state)
+{
+	struct fx *f = *state;
+	json_t *rec = js(stored_text), *pub;
+
+	pub = consent_public(rec, at("2026-04-01T00:00:00Z"));
+	assert_non_null(pub);
+	assert_null(json_object_get(pub, "stored_state"));
+	assert_string_equal(str(pub, "state"), "expired");
+	assert_string_equal(str(rec, "stored_state"), "active");
+	json_decref(pub);
+	pub = consent_public(rec, f->now);
+	assert_string_equal(str(pub, "state"), "active");
+	json_decref(pub);
+	json_decref(rec);
+}
+
+/* ---- consent_subject_ok ---- */
+
+static void
+subject_ok_accepts_printable_ids(void **state)
+{
+	char s[CONSENT_MAX_SUBJECT + 1];
+
+	(void)state;
+	assert_int_equal(consent_subject_ok("citizen-42"), 0);
+	assert_int_equal(consent_subject_ok("Jane Doe"), 0);
+	assert_int_equal(consent_subject_ok("urn:nz:realme:FLT1234"), 0);
+	assert_int_equal(consent_subject_ok("T\xc4\x81ne"), 0);   /* Tāne */
+	memset(s, 'a', CONSENT_MAX_SUBJECT);
+	s[CONSENT_MAX_SUBJECT] = '\0';
+	assert_int_equal(consent_subject_ok(s), 0);
+}
+
+static void
+subject_ok_rejects_empty_overlong_and_edge_spaces(void **state)
+{
+	char s[CONSENT_MAX_SUBJECT + 2];
+
+	(void)state;
+	assert_int_equal(consent_subject_ok(""), -1);
+	assert_int_equal(consent_subject_ok(" x"), -1);
+	assert_int_equal(consent_subject_ok("x "), -1);
+	assert_int_equal(consent_subject_ok(" "), -1);
+	memset(s, 'a', CONSENT_MAX_SUBJECT + 1);
+	s[CONSENT_MAX_SUBJECT + 1] = '\0';
+	assert_int_equal(consent_subject_ok(s), -1);
+}
+
+static void
+subject_ok_rejects_ascii_controls(void **state)
+{
+	(void)state;
+	assert_int_equal(consent_subject_ok("a\tb"), -1);
+	assert_int_equal(consent_subject_ok("a\nb"), -1);
+	assert_int_equal(consent_subject_ok("a\x1f" "b"), -1);   /* STORE_SEP */
+	assert_int_equal(consent_subject_ok("a\x7f" "b"), -1);
+	assert_int_equal(consent_subject_ok("\x1b[2J"), -1);
+}
+
+static void
+subject_ok_rejects_c1_controls(void **state)
+{
+	(void)state;
+	/* U+0085 NEL and U+009B CSI, encoded in UTF-8. */
+	assert_int_equal(consent_subject_ok("a\xc2\x85" "b"), -1);
+	assert_int_equal(consent_subject_ok("\xc2\x9b" "2J"), -1);
+}
+
+static void
+subject_ok_rejects_invalid_utf8(void **state)
+{
+	(void)state;
+	assert_int_equal(consent_subject_ok("a\xff" "b"), -1);
+	assert_int_equal(consent_subject_ok("a\xc3"), -1);
+	assert_int_equal(consent_subject_ok("\xc0\xaf"), -1);   /* overlong '/' */
+}
+
+/* ---- consent_new_id ---- */
+
+static void
+new_id_is_prefixed_random_hex(void **state)
+{
+	char a[40], b[40];
+	size_t i;
+
+	(void)state;
+	assert_int_equal(consent_new_id(a), 0);
+	assert_int_equal(consent_new_id(b), 0);
+	assert_int_equal(strlen(a), 36);
+	assert_memory_equal(a, "cns_", 4);
+	for (i = 4; i < 36; i++)
+		assert_non_null(strchr("0123456789abcdef", a[i]));
+	assert_string_not_equal(a, b);
+}
+
+/* ---- consent_find_for, on a temporary store ---- */
+
+struct sfx {
+	char dir[64];
+	struct store *s;
+};
+
+static void
+put_consent(struct store_txn *txn, const char *id, const char *stored_state,
+    const char *granted, const char *expires)
+{
+	json_t *rec = js(stored_text), *empty = json_object();
+	char key[STORE_MAX_KEY + 1];
+
+	json_object_set_new(rec, "id", json_string(id));
+	json_object_set_new(rec, "stored_state", json_string(stored_state));
+	json_object_set_new(rec, "granted_at", json_string(granted));
+	json_object_set_new(rec, "expires_at", json_string(expires));
+	assert_int_equal(store_put(txn, ST_CONSENTS, id, rec), STORE_OK);
+	assert_int_equal(store_key3(key, sizeof(key), "citizen-42", "cns-test",
+	    id), 0);
+	assert_int_equal(store_put(txn, ST_CONSENT_INDEX, key, empty), STORE_OK);
+	json_decref(rec);
+	json_decref(empty);
+}
+
+static void
+open_store(struct sfx *sf)
+{
+	char err[ERRLEN] = "";
+
+	snprintf(sf->dir, sizeof(sf->dir), "/tmp/cb-consent-XXXXXX");
+	assert_non_null(mkdtemp(sf->dir));
+	sf->s = store_open_lmdb(sf->dir, (size_t)16 << 20, 1, err, sizeof(err));
+	if (sf->s == NULL)
+		fail_msg("store_open_lmdb: %s", err);
+}
+
+static void
+close_store(struct sfx *sf)
+{
+	char p[128];
+
+	store_close(sf->s);
+	snprintf(p, sizeof(p), "%s/data.mdb", sf->dir);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/lock.mdb", sf->dir);
+	unlink(p);
+	assert_int_equal(rmdir(sf->dir), 0);
+}
+
+static void
+find_for_prefers_unexpired_active_consent(void **state)
+{
+	struct fx *f = *state;
+	struct sfx sf;
+	struct store_txn *txn = NULL;
+	json_t *rec = NULL;
+
+	open_store(&sf);
+	assert_int_equal(store_begin(sf.s, 1, &txn), STORE_OK);
+	/* The active one is the oldest; later ones are revoked or expired. */
+	put_consent(txn, "cns_b", "active", "2025-12-01T00:00:00Z",
+	    "2026-06-01T00:00:00Z");
+	put_consent(txn, "cns_a", "revoked", "2026-01-20T00:00:00Z",
+	    "2026-06-01T00:00:00Z");
+	put_consent(txn, "cns_c", "active", "2026-01-25T00:00:00Z",
+	    "2026-01-26T00:00:00Z");
+	assert_int_equal(store_commit(txn), STORE_OK);
+
+	assert_int_equal(store_begin(sf.s, 0, &txn), STORE_OK);
+	assert_int_equal(consent_find_for(txn, "citizen-42", "cns-test", f->now,
+	    &rec), STORE_OK);
+	assert_non_null(rec);
+	assert_string_equal(str(rec, "id"), "cns_b");
+	json_decref(rec);
+	store_abort(txn);
+	close_store(&sf);
+}
+
+static void
+find_for_falls_back_to_latest_granted(void **state)
+{
+	struct fx *f = *state;
+	struct sfx sf;
+	struct store_txn *txn = NULL;
+	json_t *rec = NULL;
+
+	open_store(&sf);
+	assert_int_equal(store_begin(sf.s, 1, &txn), STORE_OK);
+	put_consent(txn, "cns_a", "revoked", "2026-01-20T00:00:00Z",
+	    "2026-06-01T00:00:00Z");
+	put_consent(txn, "cns_b", "active", "2025-12-01T00:00:00Z",
+	    "2026-01-01T00:00:00Z");
+	put_consent(txn, "cns_c", "revoked", "2025-11-01T00:00:00Z",
+	    "2026-06-01T00:00:00Z");
+	assert_int_equal(store_commit(txn), STORE_OK);
+
+	assert_int_equal(store_begin(sf.s, 0, &txn), STORE_OK);
+	assert_int_equal(consent_find_for(txn, "citizen-42", "cns-test", f->now,
+	    &rec), STORE_OK);
+	assert_non_null(rec);
+	assert_string_equal(str(rec, "id"), "cns_a");
+	json_decref(rec);
+	/* Another subject, or another agreement, has none. */
+	assert_int_equal(consent_find_for(txn, "citizen-4", "cns-test", f->now,
+	    &rec), STORE_OK);
+	assert_null(rec);
+	assert_int_equal(consent_find_for(txn, "citizen-42", "cns-tes", f->now,
+	    &rec), STORE_OK);
+	assert_null(rec);
+	store_abort(txn);
+	close_store(&sf);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(new_consent_defaults_to_all_fields_and_max_duration),
+		T(new_consent_without_maximum_does_not_expire_by_default),
+		T(new_consent_may_leave_out_optional_field),
+		T(new_consent_refuses_leaving_out_required_field),
+		T(new_consent_refuses_unknown_field),
+		T(new_consent_refuses_duplicate_field),
+		T(new_consent_refuses_bad_fields_member),
+		T(new_consent_refuses_past_expiry),
+		T(new_consent_refuses_expiry_beyond_maximum),
+		T(new_consent_accepts_expiry_at_maximum),
+		T(new_consent_normalises_expiry_offset),
+		T(new_consent_refuses_malformed_expiry),
+		T(new_consent_refused_for_statutory_agreement),
+		T(new_consent_refuses_unknown_body_member),
+		T(new_consent_refuses_non_object_body),
+		T(view_decodes_active_record),
+		T(view_applies_expiry_at_now),
+		T(view_without_expiry_never_expires),
+		T(view_reports_revoked),
+		T(view_rejects_malformed_records),
+		T(view_round_trips_new_record),
+		T(public_view_has_state_not_stored_state),
+		T(subject_ok_accepts_printable_ids),
+		T(subject_ok_rejects_empty_overlong_and_edge_spaces),
+		T(subject_ok_rejects_ascii_controls),
+		T(subject_ok_rejects_c1_controls),
+		T(subject_ok_rejects_invalid_utf8),
+		T(new_id_is_prefixed_random_hex),
+		T(find_for_prefers_unexpired_active_consent),
+		T(find_for_falls_back_to_latest_granted),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
