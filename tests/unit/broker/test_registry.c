@@ -1,0 +1,480 @@
+/* Unit tests for party and agreement records (broker/registry.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "agreement.h"
+#include "policy.h"
+#include "registry.h"
+#include "store.h"
+#include "timeu.h"
+
+#define ERRLEN 512
+
+#define PIN_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define PIN_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define PIN_C "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+
+static const char agr_doc[] =
+	"{\"id\":\"reg-test\",\"version\":1,\"title\":\"Registry test\","
+	"\"provider\":\"dia\",\"recipients\":[\"ird\"],"
+	"\"purposes\":[\"issue-ird-number\"],"
+	"\"fields\":[{\"name\":\"child.given_names\",\"description\":\"G.\"}],"
+	"\"legal_basis\":{\"type\":\"consent\"},\"consent\":{\"required\":true},"
+	"\"token_ttl_seconds\":300,"
+	"\"retention\":{\"days\":30,\"disposal\":\"delete\"},"
+	"\"onward_sharing\":{\"allowed\":false}}";
+
+struct fx {
+	char dir[64];
+	struct store *s;
+	struct store_txn *txn;   /* a write transaction, aborted at the end */
+};
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	char err[ERRLEN] = "";
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/cb-registry-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	f->s = store_open_lmdb(f->dir, (size_t)16 << 20, 1, err, sizeof(err));
+	if (f->s == NULL)
+		fail_msg("store_open_lmdb: %s", err);
+	assert_int_equal(store_begin(f->s, 1, &f->txn), STORE_OK);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+	char p[128];
+
+	store_abort(f->txn);
+	store_close(f->s);
+	snprintf(p, sizeof(p), "%s/data.mdb", f->dir);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/lock.mdb", f->dir);
+	unlink(p);
+	assert_int_equal(rmdir(f->dir), 0);
+	free(f);
+	return 0;
+}
+
+static const char *
+str(const json_t *rec, const char *key)
+{
+	const char *s = json_string_value(json_object_get(rec, key));
+
+	if (s == NULL)
+		fail_msg("record has no string \"%s\"", key);
+	return s;
+}
+
+/* ---- parties ---- */
+
+static void
+party_is_found_by_its_pin(void **state)
+{
+	struct fx *f = *state;
+	static const char *const roles[] = { "requester", "auditor", NULL };
+	json_t *p = NULL, *pins;
+
+	assert_int_equal(registry_put_party(f->txn, "ird", "Inland Revenue",
+	    roles, PIN_A), STORE_OK);
+	assert_int_equal(registry_party_by_pin(f->txn, PIN_A, &p), STORE_OK);
+	assert_non_null(p);
+	assert_string_equal(str(p, "id"), "ird");
+	assert_string_equal(str(p, "name"), "Inland Revenue");
+	assert_int_equal(registry_party_roles(p), ROLE_REQUESTER | ROLE_AUDITOR);
+	pins = json_object_get(p, "pins");
+	assert_int_equal(json_array_size(pins), 1);
+	assert_string_equal(json_string_value(json_array_get(pins, 0)), PIN_A);
+	json_decref(p);
+}
+
+static void
+unknown_pin_is_not_found(void **state)
+{
+	struct fx *f = *state;
+	json_t *p = NULL;
+
+	assert_int_equal(registry_party_by_pin(f->txn, PIN_C, &p),
+	    STORE_NOTFOUND);
+	assert_null(p);
+}
+
+static void
+party_without_pin_is_stored(void **state)
+{
+	struct fx *f = *state;
+	static const char *const roles[] = { "registrar", NULL };
+	json_t *p = NULL;
+
+	assert_int_equal(registry_put_party(f->txn, "dia", "Internal Affairs",
+	    roles, NULL), STORE_OK);
+	assert_int_equal(store_get(f->txn, ST_PARTIES, "dia", &p), STORE_OK);
+	assert_int_equal(json_array_size(json_object_get(p, "pins")), 0);
+	assert_int_equal(registry_party_roles(p), ROLE_REGISTRAR);
+	json_decref(p);
+}
+
+static void
+pin_of_another_party_is_refused(void **state)
+{
+	struct fx *f = *state;
+	static const char *const roles[] = { "requester", NULL };
+	json_t *p = NULL;
+
+	assert_int_equal(registry_put_party(f->txn, "ird", "IRD", roles, PIN_A),
+	    STORE_OK);
+	assert_int_equal(registry_put_party(f->txn, "msd", "MSD", roles, PIN_A),
+	    STORE_EXISTS);
+	/* The pin still maps to its owner, and msd was not created. */
+	assert_int_equal(registry_party_by_pin(f->txn, PIN_A, &p), STORE_OK);
+	assert_string_equal(str(p, "id"), "ird");
+	json_decref(p);
+	assert_int_equal(store_get(f->txn, ST_PARTIES, "msd", &p),
+	    STORE_NOTFOUND);
+}
+
+static void
+replacing_party_keeps_pins_and_adds_new_one(void **state)
+{
+	struct fx *f = *state;
+	static const char *const r1[] = { "requester", NULL };
+	static const char *const r2[] = { "provider", "requester", NULL };
+	json_t *p = NULL, *pins;
+
+	assert_int_equal(registry_put_party(f->txn, "ird", "IRD", r1, PIN_A),
+	    STORE_OK);
+	/* The same pin again is not a conflict and is not listed twice. */
+	assert_int_equal(registry_put_party(f->txn, "ird", "IRD", r1, PIN_A),
+	    STORE_OK);
+	assert_int_equal(registry_put_party(f->txn, "ird", "Inland Revenue", r2,
+	    PIN_B), STORE_OK);
+	assert_int_equal(registry_party_by_pin(f->txn, PIN_B, &p), STORE_OK);
+	assert_string_equal(str(p, "name"), "Inland Revenue");
+	assert_int_equal(registry_party_roles(p), ROLE_REQUESTER | ROLE_PROVIDER);
+	pins = json_object_get(p, "pins");
+	assert_int_equal(json_array_size(pins), 2);
+	assert_string_equal(json_string_value(json_array_get(pins, 0)), PIN_A);
+	assert_string_equal(json_string_value(json_array_get(pins, 1)), PIN_B);
+	json_decref(p);
+	assert_int_equal(registry_party_by_pin(f->txn, PIN_A, &p), STORE_OK);
+	json_decref(p);
+}
+
+static void
+bad_role_is_refused(void **state)
+{
+	struct fx *f = *state;
+	static const char *const roles[] = { "requester", "superuser", NULL };
+	json_t *p = NULL;
+
+	assert_int_equal(registry_put_party(f->txn, "ird", "IRD", roles, PIN_A),
+	    STORE_BADKEY);
+	assert_int_equal(store_get(f->txn, ST_PARTIES, "ird", &p),
+	    STORE_NOTFOUND);
+	assert_int_equal(registry_party_by_pin(f->txn, PIN_A, &p),
+	    STORE_NOTFOUND);
+}
+
+static void
+bad_party_id_is_refused(void **state)
+{
+	struct fx *f = *state;
+	static const char *const roles[] = { "requester", NULL };
+	static const char *const bad[] = {
+		"", "IRD", "-ird", "ird_2", "ird 2", "ird" STORE_SEP "x",
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (registry_put_party(f->txn, bad[i], "x", roles, NULL) !=
+		    STORE_BADKEY)
+			fail_msg("party id \"%s\" accepted", bad[i]);
+	assert_int_equal(registry_put_party(f->txn, "ird-2", "x", roles, NULL),
+	    STORE_OK);
+}
+
+static void
+party_roles_ignore_unknown_and_non_string(void **state)
+{
+	json_t *p = json_pack("{s:[s,i,s,s]}", "roles", "admin", 3, "root",
+	    "provider");
+
+	(void)state;
+	assert_int_equal(registry_party_roles(p), ROLE_ADMIN | ROLE_PROVIDER);
+	json_decref(p);
+	p = json_object();
+	assert_int_equal(registry_party_roles(p), 0);
+	json_decref(p);
+}
+
+/* ---- agreements ---- */
+
+static void
+put_version(struct fx *f, const char *id, uint32_t v, const char *state)
+{
+	json_t *rec = json_pack("{s:s, s:I, s:s}", "id", id, "version",
+	    (json_int_t)v, "state", state);
+
+	assert_non_null(rec);
+	assert_int_equal(registry_agreement_put(f->txn, rec), STORE_OK);
+	json_decref(rec);
+}
+
+/* Expects the effective version of id to be v in state. */
+static void
+expect_effective(struct fx *f, const char *id, uint32_t v, const char *state)
+{
+	json_t *rec = NULL;
+
+	assert_int_equal(registry_agreement_get(f->txn, id, 0, &rec), STORE_OK);
+	assert_non_null(rec);
+	assert_int_equal(json_integer_value(json_object_get(rec, "version")), v);
+	assert_string_equal(registry_agreement_state(rec), state);
+	json_decref(rec);
+}
+
+static void
+effective_version_of_draft_only_is_the_draft(void **state)
+{
+	struct fx *f = *state;
+
+	put_version(f, "agr", 1, "draft");
+	expect_effective(f, "agr", 1, "draft");
+}
+
+static void
+effective_version_of_drafts_only_is_the_highest(void **state)
+{
+	struct fx *f = *state;
+
+	put_version(f, "agr", 1, "draft");
+	put_version(f, "agr", 2, "draft");
+	expect_effective(f, "agr", 2, "draft");
+}
+
+static void
+effective_version_skips_newer_draft(void **state)
+{
+	struct fx *f = *state;
+
+	put_version(f, "agr", 1, "active");
+	put_version(f, "agr", 2, "draft");
+	expect_effective(f, "agr", 1, "active");
+}
+
+static void
+effective_version_is_newer_active(void **state)
+{
+	struct fx *f = *state;
+
+	put_version(f, "agr", 1, "superseded");
+	put_version(f, "agr", 2, "active");
+	put_version(f, "agr", 3, "draft");
+	expect_effective(f, "agr", 2, "active");
+}
+
+static void
+effective_version_may_be_suspended_or_terminated(void **state)
+{
+	struct fx *f = *state;
+
+	put_version(f, "agr", 1, "superseded");
+	put_version(f, "agr", 2, "suspended");
+	expect_effective(f, "agr", 2, "suspended");
+	put_version(f, "agr", 2, "terminated");
+	expect_effective(f, "agr", 2, "terminated");
+}
+
+static void
+versions_order_numerically(void **state)
+{
+	struct fx *f = *state;
+	json_t *rec = NULL;
+
+	put_version(f, "agr", 9, "active");
+	put_version(f, "agr", 10, "active");
+	put_version(f, "agr", 11, "draft");
+	expect_effective(f, "agr", 10, "active");
+	assert_int_equal(registry_agreement_latest(f->txn, "agr", &rec),
+	    STORE_OK);
+	assert_int_equal(json_integer_value(json_object_get(rec, "version")), 11);
+	json_decref(rec);
+}
+
+static void
+agreement_ids_sharing_a_prefix_are_separate(void **state)
+{
+	struct fx *f = *state;
+	json_t *rec = NULL;
+
+	put_version(f, "agr-2", 5, "active");
+	put_version(f, "agr", 1, "draft");
+	put_version(f, "agr-2", 6, "draft");
+	expect_effective(f, "agr", 1, "draft");
+	assert_int_equal(registry_agreement_latest(f->txn, "agr", &rec),
+	    STORE_OK);
+	assert_int_equal(json_integer_value(json_object_get(rec, "version")), 1);
+	json_decref(rec);
+	assert_int_equal(registry_agreement_get(f->txn, "ag", 0, &rec),
+	    STORE_NOTFOUND);
+	assert_null(rec);
+}
+
+static void
+latest_is_highest_version_in_any_state(void **state)
+{
+	struct fx *f = *state;
+	json_t *rec = NULL;
+
+	assert_int_equal(registry_agreement_latest(f->txn, "agr", &rec),
+	    STORE_NOTFOUND);
+	assert_null(rec);
+	put_version(f, "agr", 1, "active");
+	put_version(f, "agr", 2, "draft");
+	assert_int_equal(registry_agreement_latest(f->txn, "agr", &rec),
+	    STORE_OK);
+	assert_int_equal(json_integer_value(json_object_get(rec, "version")), 2);
+	assert_string_equal(registry_agreement_state(rec), "draft");
+	json_decref(rec);
+}
+
+static void
+exact_version_is_read(void **state)
+{
+	struct fx *f = *state;
+	json_t *rec = NULL;
+
+	put_version(f, "agr", 1, "superseded");
+	put_version(f, "agr", 2, "active");
+	assert_int_equal(registry_agreement_get(f->txn, "agr", 1, &rec),
+	    STORE_OK);
+	assert_string_equal(registry_agreement_state(rec), "superseded");
+	json_decref(rec);
+	assert_int_equal(registry_agreement_get(f->txn, "agr", 3, &rec),
+	    STORE_NOTFOUND);
+	assert_null(rec);
+}
+
+static void
+unknown_agreement_is_not_found(void **state)
+{
+	struct fx *f = *state;
+	json_t *rec = NULL;
+
+	assert_int_equal(registry_agreement_get(f->txn, "nothing", 0, &rec),
+	    STORE_NOTFOUND);
+	assert_null(rec);
+}
+
+static void
+bad_agreement_ids_and_records_are_refused(void **state)
+{
+	struct fx *f = *state;
+	json_t *rec = NULL;
+
+	assert_int_equal(registry_agreement_get(f->txn, "", 0, &rec),
+	    STORE_BADKEY);
+	assert_int_equal(registry_agreement_get(f->txn, "a\nb", 0, &rec),
+	    STORE_BADKEY);
+	assert_int_equal(registry_agreement_latest(f->txn, "", &rec),
+	    STORE_BADKEY);
+	rec = json_pack("{s:s, s:I}", "id", "agr", "version", (json_int_t)0);
+	assert_int_equal(registry_agreement_put(f->txn, rec), STORE_BADKEY);
+	json_decref(rec);
+	rec = json_pack("{s:I}", "version", (json_int_t)1);
+	assert_int_equal(registry_agreement_put(f->txn, rec), STORE_BADKEY);
+	json_decref(rec);
+	rec = json_pack("{s:s, s:s}", "id", "agr", "version", "1");
+	assert_int_equal(registry_agreement_put(f->txn, rec), STORE_BADKEY);
+	json_decref(rec);
+}
+
+static void
+agreement_record_round_trips(void **state)
+{
+	struct fx *f = *state;
+	char err[ERRLEN] = "";
+	struct agreement *a = agreement_parse(agr_doc, strlen(agr_doc), err,
+	    sizeof(err)), *b;
+	json_t *rec, *got = NULL;
+	int64_t now = 1767225600;   /* 2026-01-01T00:00:00Z */
+
+	if (a == NULL)
+		fail_msg("agreement_parse: %s", err);
+	rec = registry_agreement_record(a, "draft", "dia", now);
+	assert_non_null(rec);
+	assert_string_equal(str(rec, "id"), "reg-test");
+	assert_string_equal(str(rec, "hash"), a->hash);
+	assert_string_equal(str(rec, "submitted_by"), "dia");
+	assert_string_equal(str(rec, "submitted_at"), "2026-01-01T00:00:00Z");
+	assert_true(json_is_object(json_object_get(rec, "approvals")));
+	assert_int_equal(registry_agreement_put(f->txn, rec), STORE_OK);
+	assert_int_equal(registry_agreement_get(f->txn, "reg-test", 0, &got),
+	    STORE_OK);
+	assert_string_equal(registry_agreement_state(got), "draft");
+	b = registry_agreement_parse(got);
+	assert_non_null(b);
+	assert_string_equal(b->hash, a->hash);
+	assert_int_equal(b->version, 1);
+	agreement_free(b);
+	json_decref(got);
+	json_decref(rec);
+	agreement_free(a);
+
+	/* A stored document that no longer validates is not parsed. */
+	rec = json_pack("{s:s, s:I, s:s, s:{s:s}}", "id", "x", "version",
+	    (json_int_t)1, "state", "draft", "document", "id", "x");
+	assert_null(registry_agreement_parse(rec));
+	json_object_del(rec, "state");
+	assert_null(registry_agreement_state(rec));
+	json_decref(rec);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(party_is_found_by_its_pin),
+		T(unknown_pin_is_not_found),
+		T(party_without_pin_is_stored),
+		T(pin_of_another_party_is_refused),
+		T(replacing_party_keeps_pins_and_adds_new_one),
+		T(bad_role_is_refused),
+		T(bad_party_id_is_refused),
+		cmocka_unit_test(party_roles_ignore_unknown_and_non_string),
+		T(effective_version_of_draft_only_is_the_draft),
+		T(effective_version_of_drafts_only_is_the_highest),
+		T(effective_version_skips_newer_draft),
+		T(effective_version_is_newer_active),
+		T(effective_version_may_be_suspended_or_terminated),
+		T(versions_order_numerically),
+		T(agreement_ids_sharing_a_prefix_are_separate),
+		T(latest_is_highest_version_in_any_state),
+		T(exact_version_is_read),
+		T(unknown_agreement_is_not_found),
+		T(bad_agreement_ids_and_records_are_refused),
+		T(agreement_record_round_trips),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
