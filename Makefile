@@ -33,7 +33,8 @@ CPPFLAGS += -D_GNU_SOURCE -I. -Icommon -Ikeys -Iagreements -Ibroker -Iclient
 CFLAGS   += -std=c11 $(OPT) $(WARN) -fPIC -fvisibility=hidden $(PKG_CFLAGS) -pthread
 LDFLAGS  += $(LDSAN) -pthread
 
-LIB_SRC := $(wildcard common/*.c) $(wildcard keys/*.c) agreements/agreement.c
+LIB_SRC := $(wildcard common/*.c) $(wildcard keys/*.c) agreements/agreement.c \
+	client/merkle.c client/note.c client/logentry.c
 BROKER_SRC := $(filter-out broker/consentd.c,$(wildcard broker/*.c))
 LC_SRC := $(wildcard client/lc_*.c)
 # libconsent carries the shared code it needs; its symbols other than the

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "keyset.h"
 #include "store.h"
+#include "tlog.h"
 #include "writer.h"
 
 /* Data directory layout (relative to --data). */
@@ -20,6 +21,7 @@
 #define DATA_SIGNING_DIR     "keys/signing"
 #define DATA_LOG_KEY         "keys/log-ed25519.key"
 #define DATA_DEV_ISSUER_KEY  "keys/dev-issuer.key"
+#define DATA_PSEUDONYM_KEY   "keys/pseudonym.key"
 #define DEV_ISSUER_SUFFIX    "/dev"
 
 struct broker {
@@ -27,6 +29,7 @@ struct broker {
 	struct store *store;
 	struct writer *writer;
 	struct keyset *keys;
+	struct tlog *log;             /* the audit log */
 	struct citizen_auth *citizens;
 	char dev_issuer[300];        /* "iss" of dev citizen tokens, or "" */
 	SSL_CTX *tls;

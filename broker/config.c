@@ -22,6 +22,7 @@ config_defaults(struct config *c)
 	c->max_token_ttl_s = 600;
 	c->clock_skew_s = 60;
 	c->group_commit_max = 1024;
+	c->log_checkpoint_ms = 1000;
 	snprintf(c->citizen_audience, sizeof(c->citizen_audience),
 	    "consent-broker");
 }
@@ -58,26 +59,34 @@ int
 config_set_listen(struct config *c, const char *hostport, char *err,
     size_t errlen)
 {
-	const char *colon = strrchr(hostport, ':');
+	const char *colon = strrchr(hostport, ':'), *host = hostport;
 	size_t hlen;
 	long port;
 
 	if (colon == NULL || colon == hostport ||
-	    parse_long(colon + 1, 0, 65535, &port) != 0) {
-		snprintf(err, errlen,
-		    "listen: expected HOST:PORT (e.g. 127.0.0.1:8443), got \"%s\"",
-		    hostport);
-		return -1;
-	}
+	    parse_long(colon + 1, 0, 65535, &port) != 0)
+		goto bad;
 	hlen = (size_t)(colon - hostport);
+	/* "[::1]:8443": an IPv6 address in brackets. */
+	if (hostport[0] == '[') {
+		if (hlen < 3 || colon[-1] != ']')
+			goto bad;
+		host++;
+		hlen -= 2;
+	} else if (memchr(hostport, ':', hlen) != NULL)
+		goto bad;
 	if (hlen >= sizeof(c->listen_host)) {
 		snprintf(err, errlen, "listen: host too long");
 		return -1;
 	}
-	memcpy(c->listen_host, hostport, hlen);
+	memcpy(c->listen_host, host, hlen);
 	c->listen_host[hlen] = '\0';
 	c->listen_port = (uint16_t)port;
 	return 0;
+bad:
+	snprintf(err, errlen, "listen: expected HOST:PORT (e.g. 127.0.0.1:8443 "
+	    "or [::1]:8443), got \"%.200s\"", hostport);
+	return -1;
 }
 
 int
@@ -94,6 +103,15 @@ config_set(struct config *c, const char *key, const char *v, char *err,
 			return -1;
 		}
 		return set_str(c->issuer, sizeof(c->issuer), v, key, err, errlen);
+	}
+	if (strcmp(key, "log_origin") == 0) {
+		if (*v == '\0' || strpbrk(v, " +\t") != NULL) {
+			snprintf(err, errlen, "log_origin: must be non-empty, "
+			    "without spaces or '+'");
+			return -1;
+		}
+		return set_str(c->log_origin, sizeof(c->log_origin), v, key, err,
+		    errlen);
 	}
 	if (strcmp(key, "citizen_issuer") == 0)
 		return set_str(c->citizen_issuer, sizeof(c->citizen_issuer), v,
@@ -134,6 +152,7 @@ config_set(struct config *c, const char *key, const char *v, char *err,
 	INTKEY("max_token_ttl_s", max_token_ttl_s, 1, 3600, 1)
 	INTKEY("clock_skew_s", clock_skew_s, 0, 600, 1)
 	INTKEY("group_commit_max", group_commit_max, 1, 65536, 1)
+	INTKEY("log_checkpoint_ms", log_checkpoint_ms, 10, 3600 * 1000, 1)
 #undef INTKEY
 	snprintf(err, errlen, "unknown key \"%s\"", key);
 	return -1;
@@ -217,10 +236,19 @@ config_finish(struct config *c, char *err, size_t errlen)
 		    CONFIG_MAX_THREADS : (int)ncpu;
 	}
 	if (c->issuer[0] == '\0') {
-		n = snprintf(c->issuer, sizeof(c->issuer), "https://%s:%u",
-		    c->listen_host, (unsigned)c->listen_port);
+		n = snprintf(c->issuer, sizeof(c->issuer),
+		    strchr(c->listen_host, ':') != NULL ? "https://[%s]:%u" :
+		    "https://%s:%u", c->listen_host, (unsigned)c->listen_port);
 		if (n < 0 || (size_t)n >= sizeof(c->issuer)) {
 			snprintf(err, errlen, "issuer: too long");
+			return -1;
+		}
+	}
+	if (c->log_origin[0] == '\0') {
+		n = snprintf(c->log_origin, sizeof(c->log_origin), "%s/log",
+		    c->issuer + (strncmp(c->issuer, "https://", 8) == 0 ? 8 : 0));
+		if (n < 0 || (size_t)n >= sizeof(c->log_origin)) {
+			snprintf(err, errlen, "log_origin: too long (set it)");
 			return -1;
 		}
 	}

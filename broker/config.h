@@ -30,6 +30,8 @@ struct config {
 	char citizen_issuer[256];    /* a configured OIDC issuer ("" for none) */
 	char citizen_jwks[PATH_MAX]; /* its JWKS file */
 	char citizen_audience[128];  /* "aud" expected in citizen tokens */
+	char log_origin[200];        /* audit log name ("" = from issuer) */
+	int log_checkpoint_ms;       /* sign checkpoints at most this often */
 };
 
 /* Fills c with the defaults (listen 127.0.0.1:8443, and so on). */

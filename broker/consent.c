@@ -27,13 +27,41 @@ consent_state_name(enum consent_state s)
 int
 consent_subject_ok(const char *s)
 {
-	size_t n = strlen(s), i;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), i, len;
+	uint32_t cp;
 
 	if (n == 0 || n > CONSENT_MAX_SUBJECT || s[0] == ' ' || s[n - 1] == ' ')
 		return -1;
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+	/* Well-formed UTF-8 (RFC 3629) without C0 or C1 controls or DEL. */
+	for (i = 0; i < n; i += len) {
+		if (p[i] < 0x80) {
+			cp = p[i];
+			len = 1;
+		} else if (p[i] >= 0xc2 && p[i] <= 0xdf) {
+			cp = p[i] & 0x1f;
+			len = 2;
+		} else if (p[i] >= 0xe0 && p[i] <= 0xef) {
+			cp = p[i] & 0x0f;
+			len = 3;
+		} else if (p[i] >= 0xf0 && p[i] <= 0xf4) {
+			cp = p[i] & 0x07;
+			len = 4;
+		} else
 			return -1;
+		if (i + len > n)
+			return -1;
+		for (size_t j = 1; j < len; j++) {
+			if ((p[i + j] & 0xc0) != 0x80)
+				return -1;
+			cp = cp << 6 | (p[i + j] & 0x3f);
+		}
+		if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+			return -1;
+		if (cp < 0x20 || (cp >= 0x7f && cp <= 0x9f))
+			return -1;
+	}
 	return 0;
 }
 

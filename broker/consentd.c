@@ -171,6 +171,7 @@ main(int argc, char **argv)
 	const char *o_set[32];
 	int n_set = 0, o_dev = 0, check = 0, ch, sig, i, rc = 1;
 	struct broker b;
+	struct writer_hooks hooks;
 	struct server *srv = NULL;
 	char err[1024], path[PATH_MAX], key[64], *eq;
 	sigset_t sigs;
@@ -243,6 +244,10 @@ main(int argc, char **argv)
 	b.store = store_open_lmdb(path, b.cfg.map_bytes, 0, err, sizeof(err));
 	if (b.store == NULL)
 		goto cfgfail;
+	b.log = tlog_open_dir(b.store, b.cfg.data_dir, b.cfg.log_origin, err,
+	    sizeof(err));
+	if (b.log == NULL)
+		goto cfgfail;
 	if (check) {
 		printf("consentd: configuration OK (%s)\n", b.cfg.data_dir);
 		rc = 0;
@@ -263,7 +268,13 @@ main(int argc, char **argv)
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	b.writer = writer_start(b.store, b.cfg.group_commit_max);
+	/* The log always has a signed checkpoint, even before any entry. */
+	if (tlog_maybe_checkpoint(b.log, 0, 1, NULL) != 0) {
+		snprintf(err, sizeof(err), "cannot sign the audit log checkpoint");
+		goto cfgfail;
+	}
+	tlog_writer_hooks(b.log, b.cfg.log_checkpoint_ms, &hooks);
+	b.writer = writer_start(b.store, b.cfg.group_commit_max, &hooks);
 	if (b.writer == NULL) {
 		snprintf(err, sizeof(err), "cannot start the writer thread");
 		goto cfgfail;
@@ -292,6 +303,7 @@ cfgfail:
 out:
 	server_free(srv);
 	writer_stop(b.writer);
+	tlog_free(b.log);
 	store_close(b.store);
 	keyset_free(b.keys);
 	citizen_auth_free(b.citizens);

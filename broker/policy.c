@@ -109,7 +109,7 @@ policy_decide(const struct policy_input *in, struct policy_result *out)
 		return deny(out, POLICY_NOT_YET_VALID, "access_denied", 403,
 		    "agreement '%s' is not valid until %s", a->id, when);
 	}
-	if (a->valid_until != 0 && in->now >= a->valid_until) {
+	if (a->valid_until != 0 && in->now > a->valid_until) {
 		timeu_format(a->valid_until, when, sizeof(when));
 		return deny(out, POLICY_NO_LONGER_VALID, "access_denied", 403,
 		    "agreement '%s' stopped being valid at %s", a->id, when);

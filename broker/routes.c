@@ -252,6 +252,8 @@ routes_dispatch(struct rq *rq)
 	else if (strncmp(p, "/v1/consents", 12) == 0 &&
 	    (p[12] == '\0' || p[12] == '/'))
 		routes_consents(rq, p + 12);
+	else if (strncmp(p, "/v1/log/", 8) == 0)
+		routes_log(rq, p + 7);
 	else
 		http_problem(rq, 404, "Not found", NULL, "no resource at %.200s",
 		    p);

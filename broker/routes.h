@@ -59,5 +59,6 @@ void routes_agreements(struct rq *rq, const char *rest);
 void routes_consents(struct rq *rq, const char *rest);
 void routes_token(struct rq *rq);
 void routes_introspect(struct rq *rq);
+void routes_log(struct rq *rq, const char *rest);
 
 #endif

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "jsonu.h"
 #include "policy.h"
 #include "registry.h"
@@ -286,7 +287,9 @@ apply_submit(struct store_txn *txn, struct wop *op)
 		rc = STORE_NOMEM;
 		goto store_fail;
 	}
-	if ((rc = registry_agreement_put(txn, rec)) != STORE_OK)
+	if ((rc = registry_agreement_put(txn, rec)) != STORE_OK ||
+	    (rc = audit_agreement(rq->b->log, txn, st->now, "submit", st->party,
+	    rec)) != STORE_OK)
 		goto store_fail;
 	st->res.http = 201;
 	st->res.out = rec;
@@ -333,8 +336,8 @@ submit(struct rq *rq)
 
 /* Marks every other active or suspended version of id superseded. */
 static enum store_err
-supersede_others(struct store_txn *txn, const char *id, int64_t keep,
-    int64_t now)
+supersede_others(struct tlog *l, struct store_txn *txn, const char *id,
+    int64_t keep, int64_t now, const char *actor)
 {
 	json_t *rec = NULL;
 	enum store_err rc = STORE_OK;
@@ -355,6 +358,9 @@ supersede_others(struct store_txn *txn, const char *id, int64_t keep,
 			json_object_set_new(rec, "state", json_string("superseded"));
 			json_object_set_new(rec, "updated_at", json_string(ts));
 			rc = registry_agreement_put(txn, rec);
+			if (rc == STORE_OK)
+				rc = audit_agreement(l, txn, now, "supersede", actor,
+				    rec);
 		}
 		json_decref(rec);
 		rec = NULL;
@@ -426,11 +432,14 @@ apply_approve(struct store_txn *txn, struct wop *op)
 	json_object_set_new(rec, "updated_at", json_string(ts));
 	if (nappr == a->nrecipients + 1) {
 		json_object_set_new(rec, "state", json_string("active"));
-		rc = supersede_others(txn, st->id, ver, st->now);
+		rc = supersede_others(rq->b->log, txn, st->id, ver, st->now,
+		    st->party);
 		if (rc != STORE_OK)
 			goto store_fail;
 	}
-	if ((rc = registry_agreement_put(txn, rec)) != STORE_OK)
+	if ((rc = registry_agreement_put(txn, rec)) != STORE_OK ||
+	    (rc = audit_agreement(rq->b->log, txn, st->now, "approve", st->party,
+	    rec)) != STORE_OK)
 		goto store_fail;
 	st->res.http = 200;
 	st->res.out = json_incref(rec);
@@ -503,7 +512,9 @@ apply_lifecycle(struct store_txn *txn, struct wop *op)
 		rc = STORE_NOMEM;
 		goto store_fail;
 	}
-	if ((rc = registry_agreement_put(txn, rec)) != STORE_OK)
+	if ((rc = registry_agreement_put(txn, rec)) != STORE_OK ||
+	    (rc = audit_agreement(rq->b->log, txn, st->now, verbs[st->action],
+	    st->party, rec)) != STORE_OK)
 		goto store_fail;
 	st->res.http = 200;
 	st->res.out = json_incref(rec);

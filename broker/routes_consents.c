@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "consent.h"
 #include "jsonu.h"
 #include "registry.h"
@@ -92,7 +93,9 @@ apply_grant(struct store_txn *txn, struct wop *op)
 	}
 	empty = json_object();
 	if ((rc = store_put_new(txn, ST_CONSENTS, id, st->record)) != STORE_OK ||
-	    (rc = store_put(txn, ST_CONSENT_INDEX, key, empty)) != STORE_OK)
+	    (rc = store_put(txn, ST_CONSENT_INDEX, key, empty)) != STORE_OK ||
+	    (rc = audit_consent_grant(rq->b->log, txn, st->now, st->record)) !=
+	    STORE_OK)
 		goto store_fail;
 	json_decref(empty);
 	st->res.http = 201;
@@ -206,7 +209,9 @@ apply_revoke(struct store_txn *txn, struct wop *op)
 			rc = STORE_NOMEM;
 			goto store_fail;
 		}
-		if ((rc = store_put(txn, ST_CONSENTS, st->id, rec)) != STORE_OK)
+		if ((rc = store_put(txn, ST_CONSENTS, st->id, rec)) != STORE_OK ||
+		    (rc = audit_consent_revoke(rq->b->log, txn, st->now, rec)) !=
+		    STORE_OK)
 			goto store_fail;
 	}
 	st->res.http = 200;

@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
+#include "audit.h"
 #include "b64.h"
 #include "consent.h"
 #include "form.h"
@@ -29,6 +31,7 @@ struct tstate {
 	json_t *record;                /* the issued token's record */
 	json_t *details;               /* authorization_details of the token */
 	char *token;
+	unsigned char claims_hash[32]; /* SHA-256 of the claims as signed */
 	int64_t now;
 	int ttl;
 	struct policy_result deny;     /* set when the commit-time check fails */
@@ -81,6 +84,7 @@ apply_token(struct store_txn *txn, struct wop *op)
 	const char *state;
 	char when[32];
 	int64_t n = 0;
+	uint64_t index;
 	enum store_err rc;
 
 	rc = registry_agreement_get(txn, st->agreement, st->version, &rec);
@@ -150,6 +154,15 @@ apply_token(struct store_txn *txn, struct wop *op)
 		json_decref(ctr);
 		if (rc != STORE_OK)
 			goto store_fail;
+	}
+	rc = audit_token(rq->b->log, txn, st->now, st->record, st->claims_hash,
+	    &index);
+	if (rc != STORE_OK)
+		goto store_fail;
+	if (json_object_set_new(st->record, "log_index",
+	    json_integer((json_int_t)index)) != 0) {
+		rc = STORE_NOMEM;
+		goto store_fail;
 	}
 	rc = store_put_new(txn, ST_TOKENS,
 	    json_string_value(json_object_get(st->record, "jti")), st->record);
@@ -229,6 +242,7 @@ mint(struct rq *rq, struct tstate *st, const struct agreement *a)
 	claims = json_dumps(c, JSON_COMPACT);
 	if (claims == NULL)
 		goto out;
+	SHA256((const unsigned char *)claims, strlen(claims), st->claims_hash);
 	key = keyset_current(rq->b->keys, &kid);
 	if (jws_sign_es256(key, kid, TOKEN_TYP, claims, strlen(claims),
 	    &st->token) != JWS_OK)

@@ -35,10 +35,15 @@ store_strerror(enum store_err e)
 static int
 key_ok(const char *key, size_t *len)
 {
-	size_t n = strlen(key);
+	size_t n = strlen(key), i;
 
 	if (n == 0 || n > STORE_MAX_KEY)
 		return 0;
+	/* Printable, apart from the separator of key parts. */
+	for (i = 0; i < n; i++)
+		if (((unsigned char)key[i] < 0x20 && key[i] != STORE_SEP[0]) ||
+		    key[i] == 0x7f)
+			return 0;
 	*len = n;
 	return 1;
 }
@@ -224,4 +229,68 @@ store_key3(char *out, size_t outlen, const char *a, const char *b,
 	if (n < 0 || (size_t)n >= outlen || (size_t)n > STORE_MAX_KEY)
 		return -1;
 	return 0;
+}
+
+enum store_err
+store_get_raw(struct store_txn *txn, enum store_table t, const char *key,
+    const unsigned char **val, size_t *vallen)
+{
+	const char *v;
+	size_t keylen;
+	enum store_err rc;
+
+	if (!key_ok(key, &keylen))
+		return STORE_BADKEY;
+	rc = txn->store->ops->get(txn, t, key, keylen, &v, vallen);
+	if (rc == STORE_OK)
+		*val = (const unsigned char *)v;
+	return rc;
+}
+
+enum store_err
+store_put_raw(struct store_txn *txn, enum store_table t, const char *key,
+    const void *val, size_t vallen)
+{
+	size_t keylen;
+
+	if (!txn->write)
+		return STORE_IO;
+	if (!key_ok(key, &keylen))
+		return STORE_BADKEY;
+	return txn->store->ops->put(txn, t, key, keylen, val, vallen, 0);
+}
+
+struct last_ctx {
+	char *out;
+	size_t outlen;
+	int found;
+};
+
+static int
+last_one(void *arg, const char *key, size_t keylen, const char *val,
+    size_t vallen)
+{
+	struct last_ctx *c = arg;
+
+	(void)val;
+	(void)vallen;
+	if (keylen < c->outlen) {
+		memcpy(c->out, key, keylen);
+		c->out[keylen] = '\0';
+		c->found = 1;
+	}
+	return 1;
+}
+
+enum store_err
+store_last_key(struct store_txn *txn, enum store_table t, char *out,
+    size_t outlen)
+{
+	struct last_ctx c = { out, outlen, 0 };
+	enum store_err rc;
+
+	rc = txn->store->ops->scan(txn, t, "", 0, 1, 1, last_one, &c);
+	if (rc != STORE_OK)
+		return rc;
+	return c.found ? STORE_OK : STORE_NOTFOUND;
 }

@@ -34,6 +34,9 @@ enum store_table {
 	ST_CONSENT_INDEX,   /* subject SEP agreement SEP consent id -> {}    */
 	ST_TOKENS,          /* jti -> issued token record                    */
 	ST_COUNTERS,        /* subject SEP agreement SEP day -> {"n": N}     */
+	ST_LOG_ENTRIES,     /* %016llx index -> entry bytes (raw)            */
+	ST_LOG_NODES,       /* %02u:%016llx level:index -> 32-byte hash (raw) */
+	ST_LOG_META,        /* "checkpoint" -> {"note": "..."}               */
 	ST__COUNT
 };
 
@@ -100,6 +103,20 @@ enum store_err store_put_new(struct store_txn *txn, enum store_table t,
 /* Deletes the record under key; STORE_NOTFOUND when absent. */
 enum store_err store_del(struct store_txn *txn, enum store_table t,
     const char *key);
+
+/*
+ * Raw records (tables ST_LOG_ENTRIES and ST_LOG_NODES hold bytes, not
+ * JSON). store_get_raw's *val borrows the store's memory until txn ends.
+ */
+enum store_err store_get_raw(struct store_txn *txn, enum store_table t,
+    const char *key, const unsigned char **val, size_t *vallen);
+enum store_err store_put_raw(struct store_txn *txn, enum store_table t,
+    const char *key, const void *val, size_t vallen);
+
+/* The last key of table t (keys are fixed-width, so the greatest) into
+ * out; STORE_NOTFOUND when the table is empty. */
+enum store_err store_last_key(struct store_txn *txn, enum store_table t,
+    char *out, size_t outlen);
 
 /*
  * Calls fn for each record whose key starts with prefix, in key order

@@ -20,6 +20,9 @@ static const char *const table_names[ST__COUNT] = {
 	[ST_CONSENT_INDEX] = "consent_index",
 	[ST_TOKENS] = "tokens",
 	[ST_COUNTERS] = "counters",
+	[ST_LOG_ENTRIES] = "log_entries",
+	[ST_LOG_NODES] = "log_nodes",
+	[ST_LOG_META] = "log_meta",
 };
 
 struct lstore {

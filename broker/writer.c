@@ -1,6 +1,9 @@
 /* The writer thread: one write transaction and one fsync per group of ops. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "writer.h"
 
@@ -13,7 +16,14 @@ struct writer {
 	struct wop *head, *tail;
 	int stopping;
 	struct writer_stats stats;
+	struct writer_hooks hooks;
 };
+
+#define HOOK(w, name, ...) \
+	do { \
+		if ((w)->hooks.name != NULL) \
+			(w)->hooks.name((w)->hooks.arg, __VA_ARGS__); \
+	} while (0)
 
 static void
 run_group(struct writer *w, struct wop *list)
@@ -23,6 +33,8 @@ run_group(struct writer *w, struct wop *list)
 	enum store_err rc;
 	int n = 0;
 
+	if (w->hooks.group_begin != NULL)
+		w->hooks.group_begin(w->hooks.arg);
 	rc = store_begin(w->store, 1, &txn);
 	for (op = list; op != NULL; op = op->next) {
 		n++;
@@ -38,6 +50,8 @@ run_group(struct writer *w, struct wop *list)
 			rc = STORE_OK;  /* the group itself may still commit */
 			continue;
 		}
+		if (w->hooks.op_begin != NULL)
+			w->hooks.op_begin(w->hooks.arg);
 		op->status = op->apply(sp, op);
 		if (op->status == 0) {
 			if ((rc = store_commit(sp)) != STORE_OK) {
@@ -47,6 +61,7 @@ run_group(struct writer *w, struct wop *list)
 			}
 		} else
 			store_abort(sp);
+		HOOK(w, op_end, op->status == 0);
 	}
 	if (txn != NULL) {
 		rc = store_commit(txn);
@@ -59,6 +74,7 @@ run_group(struct writer *w, struct wop *list)
 				}
 		}
 	}
+	HOOK(w, group_end, txn != NULL && rc == STORE_OK);
 	pthread_mutex_lock(&w->mu);
 	w->stats.groups++;
 	w->stats.ops += (unsigned long long)n;
@@ -79,12 +95,35 @@ writer_main(void *arg)
 	struct wop *list, *cut;
 	int n;
 
+	struct timespec until;
+	long next = -1;
+
 	for (;;) {
 		pthread_mutex_lock(&w->mu);
-		while (w->head == NULL && !w->stopping)
-			pthread_cond_wait(&w->cv, &w->mu);
+		while (w->head == NULL && !w->stopping) {
+			if (next < 0) {
+				pthread_cond_wait(&w->cv, &w->mu);
+			} else {
+				clock_gettime(CLOCK_REALTIME, &until);
+				until.tv_sec += next / 1000;
+				until.tv_nsec += (next % 1000) * 1000000L;
+				if (until.tv_nsec >= 1000000000L) {
+					until.tv_sec++;
+					until.tv_nsec -= 1000000000L;
+				}
+				if (pthread_cond_timedwait(&w->cv, &w->mu, &until) ==
+				    ETIMEDOUT && w->head == NULL &&
+				    w->hooks.tick != NULL) {
+					pthread_mutex_unlock(&w->mu);
+					next = w->hooks.tick(w->hooks.arg, 0);
+					pthread_mutex_lock(&w->mu);
+				}
+			}
+		}
 		if (w->head == NULL && w->stopping) {
 			pthread_mutex_unlock(&w->mu);
+			if (w->hooks.tick != NULL)
+				(void)w->hooks.tick(w->hooks.arg, 1);
 			break;
 		}
 		/* Take up to group_max ops off the front. */
@@ -98,18 +137,22 @@ writer_main(void *arg)
 		cut->next = NULL;
 		pthread_mutex_unlock(&w->mu);
 		run_group(w, list);
+		if (w->hooks.tick != NULL)
+			next = w->hooks.tick(w->hooks.arg, 0);
 	}
 	return NULL;
 }
 
 struct writer *
-writer_start(struct store *s, int group_max)
+writer_start(struct store *s, int group_max, const struct writer_hooks *hooks)
 {
 	struct writer *w;
 
 	w = calloc(1, sizeof(*w));
 	if (w == NULL)
 		return NULL;
+	if (hooks != NULL)
+		w->hooks = *hooks;
 	w->store = s;
 	w->group_max = group_max > 0 ? group_max : 1;
 	pthread_mutex_init(&w->mu, NULL);

@@ -40,8 +40,25 @@ struct wop {
 
 struct writer;
 
-/* Starts the writer thread over s; NULL on failure. */
-struct writer *writer_start(struct store *s, int group_max);
+/*
+ * Optional hooks for state the writer thread owns beside the store (the
+ * audit log's in-memory tree). All run on the writer thread.
+ */
+struct writer_hooks {
+	void *arg;
+	void (*group_begin)(void *arg);
+	void (*group_end)(void *arg, int committed);
+	void (*op_begin)(void *arg);
+	void (*op_end)(void *arg, int kept);
+	/* Periodic work when idle (and with force at stop); returns the ms
+	 * until it wants to run again, or -1 for "only when woken". */
+	long (*tick)(void *arg, int force);
+};
+
+/* Starts the writer thread over s; hooks may be NULL (copied); NULL on
+ * failure. */
+struct writer *writer_start(struct store *s, int group_max,
+    const struct writer_hooks *hooks);
 
 /*
  * Queues op. Never blocks for long; op must stay valid until its done

@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "agreement.h"
+#include "audit.h"
 #include "broker.h"
 #include "config.h"
 #include "ctl.h"
@@ -24,6 +25,7 @@
 #include "registry.h"
 #include "store.h"
 #include "timeu.h"
+#include "tlog.h"
 #include "version.h"
 
 #define CERT_DAYS 825
@@ -163,7 +165,8 @@ cmp_str(const void *a, const void *b)
 
 /* Loads every *.json in adir into the store as active, approved by all. */
 static int
-load_agreements(struct store_txn *txn, const char *adir, int64_t now)
+load_agreements(struct store_txn *txn, struct tlog *log, const char *adir,
+    int64_t now)
 {
 	char *names[MAX_AGREEMENT_FILES], p[PATH_MAX], err[512], ts[32];
 	struct agreement *a = NULL;
@@ -212,7 +215,9 @@ load_agreements(struct store_txn *txn, const char *adir, int64_t now)
 		json_object_set_new(appr, a->provider, json_string(ts));
 		for (j = 0; j < a->nrecipients; j++)
 			json_object_set_new(appr, a->recipients[j], json_string(ts));
-		if ((se = registry_agreement_put(txn, rec)) != STORE_OK) {
+		if ((se = registry_agreement_put(txn, rec)) != STORE_OK ||
+		    (se = audit_agreement(log, txn, now, "load", "consentctl-init",
+		    rec)) != STORE_OK) {
 			fprintf(stderr, "consentctl: %s: %s\n", p,
 			    store_strerror(se));
 			goto out;
@@ -291,6 +296,10 @@ cmd_init(int argc, char **argv)
 	X509 *ca = NULL;
 	struct store *s = NULL;
 	struct store_txn *txn = NULL;
+	struct tlog *log = NULL;
+	struct config cfg;
+	json_t *party = NULL;
+	int64_t now = timeu_now();
 	struct stat st;
 	enum store_err se;
 	int dev = 0, ch, rc = 1, n;
@@ -372,7 +381,12 @@ cmd_init(int argc, char **argv)
 		goto out;
 	EVP_PKEY_free(k);
 	k = NULL;
-	printf("  log key (Ed25519), development citizen-issuer key\n");
+	if (tlog_create_secret(dir) != 0) {
+		fprintf(stderr, "consentctl: pseudonym key: %s\n", strerror(errno));
+		goto out;
+	}
+	printf("  log key (Ed25519), pseudonym key, development citizen-issuer "
+	    "key\n");
 	n = snprintf(conf, sizeof(conf),
 	    "# consentd configuration (see docs/operations.md)\n"
 	    "listen = 127.0.0.1:8443\n"
@@ -392,6 +406,15 @@ cmd_init(int argc, char **argv)
 		fprintf(stderr, "consentctl: %s\n", err);
 		goto out;
 	}
+	config_defaults(&cfg);
+	snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", dir);
+	if (config_set(&cfg, "issuer", issuer, err, sizeof(err)) != 0 ||
+	    config_finish(&cfg, err, sizeof(err)) != 0 ||
+	    (log = tlog_open_dir(s, dir, cfg.log_origin, err, sizeof(err))) ==
+	    NULL) {
+		fprintf(stderr, "consentctl: %s\n", err);
+		goto out;
+	}
 	if ((se = store_begin(s, 1, &txn)) != STORE_OK) {
 		fprintf(stderr, "consentctl: store: %s\n", store_strerror(se));
 		goto out;
@@ -402,6 +425,12 @@ cmd_init(int argc, char **argv)
 			goto out;
 		se = registry_put_party(txn, dev_parties[i].id,
 		    dev_parties[i].name, dev_parties[i].roles, pin);
+		if (se == STORE_OK)
+			se = store_get(txn, ST_PARTIES, dev_parties[i].id, &party);
+		if (se == STORE_OK)
+			se = audit_party(log, txn, now, "consentctl-init", party);
+		json_decref(party);
+		party = NULL;
 		if (se != STORE_OK) {
 			fprintf(stderr, "consentctl: party %s: %s\n",
 			    dev_parties[i].id, store_strerror(se));
@@ -409,7 +438,7 @@ cmd_init(int argc, char **argv)
 		}
 		printf("  party %-9s %s\n", dev_parties[i].id, dev_parties[i].name);
 	}
-	if (load_agreements(txn, adir, timeu_now()) != 0)
+	if (load_agreements(txn, log, adir, now) != 0)
 		goto out;
 	se = store_commit(txn);
 	txn = NULL;
@@ -418,10 +447,18 @@ cmd_init(int argc, char **argv)
 		    store_strerror(se));
 		goto out;
 	}
+	tlog_committed(log);
+	if (tlog_maybe_checkpoint(log, 0, 1, NULL) != 0 ||
+	    tlog_vkey(log, err, sizeof(err)) != 0) {
+		fprintf(stderr, "consentctl: cannot sign the log checkpoint\n");
+		goto out;
+	}
+	printf("  audit log %s, verifier key:\n    %s\n", cfg.log_origin, err);
 	printf("done. start the broker with: consentd --data %s --dev\n", dir);
 	rc = 0;
 out:
 	store_abort(txn);
+	tlog_free(log);
 	store_close(s);
 	EVP_PKEY_free(k);
 	EVP_PKEY_free(cakey);

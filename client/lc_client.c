@@ -112,11 +112,12 @@ consent_client_new(const struct consent_client_opts *o, consent_client **out,
 	size_t n;
 
 	lc_clear();
+	if (out != NULL)
+		*out = NULL;
 	if (out == NULL || o == NULL) {
 		rc = lc_fail(CONSENT_E_INVALID_ARG, "no options or no out pointer");
 		goto fail;
 	}
-	*out = NULL;
 	if (o->broker_url == NULL || o->cert_file == NULL ||
 	    o->key_file == NULL || o->ca_file == NULL) {
 		rc = lc_fail(CONSENT_E_INVALID_ARG, "broker_url, cert_file, "

@@ -225,11 +225,12 @@ consent_verifier_new(const struct consent_verifier_opts *o,
 	consent_err rc;
 
 	lc_clear();
+	if (out != NULL)
+		*out = NULL;
 	if (out == NULL || o == NULL) {
 		rc = lc_fail(CONSENT_E_INVALID_ARG, "no options or no out pointer");
 		goto fail;
 	}
-	*out = NULL;
 	if (o->provider == NULL || o->issuer == NULL ||
 	    (o->jwks_url == NULL) == (o->jwks_file == NULL) ||
 	    (o->jwks_url != NULL && o->ca_file == NULL) ||
@@ -306,6 +307,7 @@ static consent_err
 extract(const json_t *c, struct consent_claims *out)
 {
 	json_t *ad, *fields, *f;
+	const char *missing;
 	int64_t ver;
 	size_t i;
 
@@ -343,12 +345,23 @@ extract(const json_t *c, struct consent_claims *out)
 			goto nomem;
 		out->nfields = i + 1;
 	}
-	if (out->jti == NULL || out->subject == NULL || out->client_id == NULL ||
-	    out->provider == NULL || out->agreement == NULL ||
-	    out->purpose == NULL) {
+	missing = NULL;
+	if (out->jti == NULL)
+		missing = "jti";
+	else if (out->subject == NULL)
+		missing = "sub";
+	else if (out->client_id == NULL)
+		missing = "client_id";
+	else if (out->provider == NULL)
+		missing = "aud";
+	else if (out->agreement == NULL)
+		missing = "authorization_details[0].agreement";
+	else if (out->purpose == NULL)
+		missing = "authorization_details[0].purpose";
+	if (missing != NULL) {
 		consent_claims_free(out);
-		return lc_fail(CONSENT_E_MALFORMED, "a required claim (jti, sub, "
-		    "client_id, aud, agreement, purpose) is missing");
+		return lc_fail(CONSENT_E_MALFORMED, "claim %s missing or not a "
+		    "string", missing);
 	}
 	return CONSENT_OK;
 nomem:
@@ -365,12 +378,12 @@ verify(consent_verifier *v, const char *token, const unsigned char *der,
 	struct consent_claims cl = { 0 };
 	unsigned char md[SHA256_DIGEST_LENGTH];
 	char why[256], x5t[JWK_B64_SHA256_LEN];
-	const char *iss, *aud, *bound;
+	const char *iss, *aud, *bound, *nbf_name;
 	EVP_PKEY *key = NULL;
 	int64_t now = timeu_now(), exp, nbf;
 	consent_err rc;
 	size_t i, j;
-	int found;
+	int found, r;
 
 	lc_clear();
 	if (claims != NULL)
@@ -419,7 +432,7 @@ verify(consent_verifier *v, const char *token, const unsigned char *der,
 	}
 	if (strcmp(aud, v->provider) != 0) {
 		rc = lc_fail(CONSENT_E_WRONG_AUDIENCE,
-		    "token is for provider '%.64s', not '%.64s'", aud,
+		    "aud is '%.64s', not this provider '%.64s'", aud,
 		    v->provider);
 		goto out;
 	}
@@ -428,12 +441,21 @@ verify(consent_verifier *v, const char *token, const unsigned char *der,
 		    "integer");
 		goto out;
 	}
-	if (jsonu_get_int(p.claims, "nbf", &nbf) < 0 ||
-	    jsonu_get_int(p.claims, "nbf", &nbf) == 1)
-		nbf = 0;
-	if (nbf != 0 && now + v->leeway < nbf) {
+	/* nbf, or iat when there is no nbf (consent.h); either may be absent,
+	 * but not of another type. */
+	nbf_name = "nbf";
+	if ((r = jsonu_get_int(p.claims, "nbf", &nbf)) == 1) {
+		nbf_name = "iat";
+		r = jsonu_get_int(p.claims, "iat", &nbf);
+	}
+	if (r < 0) {
+		rc = lc_fail(CONSENT_E_MALFORMED, "claim %s is not an integer",
+		    nbf_name);
+		goto out;
+	}
+	if (r == 0 && now + v->leeway < nbf) {
 		rc = lc_fail(CONSENT_E_NOT_YET_VALID,
-		    "nbf is %lld, %lld s in the future", (long long)nbf,
+		    "%s is %lld, %lld s in the future", nbf_name, (long long)nbf,
 		    (long long)(nbf - now));
 		goto out;
 	}
@@ -449,15 +471,15 @@ verify(consent_verifier *v, const char *token, const unsigned char *der,
 		goto out;
 	}
 	if (der == NULL || derlen == 0) {
-		rc = lc_fail(CONSENT_E_BINDING,
+		rc = lc_fail(CONSENT_E_BINDING, "token has cnf.x5t#S256 but "
 		    "no client certificate was presented");
 		goto out;
 	}
 	SHA256(der, derlen, md);
 	b64url_encode(md, sizeof(md), x5t);
 	if (strcmp(x5t, bound) != 0) {
-		rc = lc_fail(CONSENT_E_BINDING, "token is bound to certificate "
-		    "%.44s; presented %s", bound, x5t);
+		rc = lc_fail(CONSENT_E_BINDING, "cnf.x5t#S256 is %.44s; the "
+		    "presented certificate's is %s", bound, x5t);
 		goto out;
 	}
 	if ((rc = extract(p.claims, &cl)) != CONSENT_OK)

@@ -512,30 +512,45 @@ it_server_start(struct it_server *s)
 	return -1;
 }
 
+void
+it_server_signal(struct it_server *s, int sig)
+{
+	if (s != NULL && s->pid > 0)
+		kill(s->pid, sig);
+}
+
 int
-it_server_stop(struct it_server *s)
+it_server_wait(struct it_server *s, long timeout_ms)
 {
 	int status = 0, rc = 0;
 
 	if (s == NULL || s->pid <= 0)
 		return -1;
-	kill(s->pid, SIGTERM);
-	if (!wait_bounded(s->pid, &status, IT_STOP_TIMEOUT_MS)) {
-		fprintf(stderr, "harness: consentd did not exit within %d ms of "
-		    "SIGTERM; killing it\n", IT_STOP_TIMEOUT_MS);
+	if (!wait_bounded(s->pid, &status, timeout_ms)) {
+		fprintf(stderr, "harness: consentd did not exit within %ld ms; "
+		    "killing it\n", timeout_ms);
 		it_server_kill(s);
 		return -1;
 	}
 	s->pid = -1;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		fprintf(stderr, "harness: consentd ended with status 0x%x after "
-		    "SIGTERM (want exit 0)\n", status);
+		fprintf(stderr, "harness: consentd ended with status 0x%x (want "
+		    "exit 0)\n", status);
 		it_server_log_tail(s, IT_TAIL_LINES);
 		rc = -1;
 	}
 	if (it_server_sanitizer_report(s))
 		rc = -1;
 	return rc;
+}
+
+int
+it_server_stop(struct it_server *s)
+{
+	if (s == NULL || s->pid <= 0)
+		return -1;
+	it_server_signal(s, SIGTERM);
+	return it_server_wait(s, IT_STOP_TIMEOUT_MS);
 }
 
 void

@@ -82,6 +82,16 @@ int it_server_start(struct it_server *s);
  */
 int it_server_stop(struct it_server *s);
 
+/* Sends sig to consentd (no wait); for signals while requests run. */
+void it_server_signal(struct it_server *s, int sig);
+
+/*
+ * Waits (bounded) for consentd to exit after a signal sent with
+ * it_server_signal. 0 when it exited with status 0 and logged no sanitizer
+ * report, else -1 (a timeout ends in SIGKILL).
+ */
+int it_server_wait(struct it_server *s, long timeout_ms);
+
 /* SIGKILL (a crash) and reaps it. */
 void it_server_kill(struct it_server *s);
 

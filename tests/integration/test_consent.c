@@ -340,6 +340,40 @@ IT_TEST(wrong_content_type_is_415)
 	it_resp_free(&r);
 }
 
+IT_TEST(concurrent_grants_for_one_agreement_yield_exactly_one_consent)
+{
+	const char *tok = it_citizen_token(s, "racer", 0);
+	struct it_batch_item items[8];
+	struct it_resp r;
+	int created = 0, conflicts = 0;
+	size_t i;
+
+	memset(items, 0, sizeof(items));
+	for (i = 0; i < 8; i++) {
+		items[i].req.method = "POST";
+		items[i].req.path = "/v1/consents";
+		items[i].req.bearer = tok;
+		items[i].req.ctype = "application/json";
+		items[i].req.body = "{\"agreement\":\"" SMARTSTART "\"}";
+	}
+	assert_int_equal(it_batch(s, items, 8, 4, 20000, NULL, NULL), 0);
+	for (i = 0; i < 8; i++) {
+		if (items[i].resp.status == 201)
+			created++;
+		else if (items[i].resp.status == 409)
+			conflicts++;
+		else
+			assert_status(&items[i].resp, 201);
+		it_resp_free(&items[i].resp);
+	}
+	assert_int_equal(created, 1);
+	assert_int_equal(conflicts, 7);
+	it_get(s, NULL, tok, "/v1/consents", &r);
+	assert_status(&r, 200);
+	assert_int_equal(json_array_size(json_object_get(r.json, "consents")), 1);
+	it_resp_free(&r);
+}
+
 int
 main(void)
 {
@@ -367,6 +401,8 @@ main(void)
 		cmocka_unit_test(duplicate_json_keys_are_400),
 		cmocka_unit_test(body_over_64_kib_is_413),
 		cmocka_unit_test(wrong_content_type_is_415),
+		cmocka_unit_test(
+		    concurrent_grants_for_one_agreement_yield_exactly_one_consent),
 		IT_SIGTERM_TEST,
 	};
 

@@ -5,12 +5,16 @@
  */
 #include "harness.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <jwt.h>
 #include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
@@ -207,18 +211,55 @@ IT_TEST(token_is_issued_with_the_rfc9068_profile_claims)
 	it_resp_free(&r);
 }
 
+/*
+ * Why libjwt refused tok: signs tok's claims with the broker's own key
+ * under typ "JWT" and tries again, so the failure message can tell a
+ * signature problem from libjwt's header policy.
+ */
+static void
+explain_libjwt_refusal(const struct it_server *s, const char *tok,
+    const char *pem, int rc)
+{
+	json_t *hdr = it_jwt_part(tok, 0), *c = it_jwt_part(tok, 1);
+	char p[PATH_MAX], err[256], *claims, *as_jwt = NULL;
+	jwt_t *jwt = NULL;
+	EVP_PKEY *key;
+	int rc2 = -1;
+
+	it_fmt(p, sizeof(p), "%s/keys/signing/%s.key", s->data,
+	    it_jstr(hdr, "kid"));
+	key = pki_load_key(p, err, sizeof(err));
+	claims = c != NULL ? json_dumps(c, JSON_COMPACT) : NULL;
+	if (key != NULL && claims != NULL &&
+	    jws_sign_es256(key, it_jstr(hdr, "kid"), "JWT", claims,
+	    strlen(claims), &as_jwt) == JWS_OK)
+		rc2 = jwt_decode(&jwt, as_jwt, (const unsigned char *)pem,
+		    (int)strlen(pem));
+	jwt_free(jwt);
+	EVP_PKEY_free(key);
+	free(claims);
+	free(as_jwt);
+	json_decref(c);
+	fail_msg("libjwt jwt_decode refused the token as minted (%s) with "
+	    "header typ '%s'; the same claims signed by the same broker key "
+	    "with typ 'JWT' are %s by libjwt", strerror(rc), it_jstr(hdr, "typ"),
+	    rc2 == 0 ? "accepted" : "refused too");
+	json_decref(hdr);
+}
+
 IT_TEST(token_verifies_with_libjwt_against_the_jwks_key)
 {
 	char id[64], kid[128], *pem, *tok, *bad;
 	jwt_t *jwt = NULL;
 	size_t n;
+	int rc;
 
 	grant_ok(s, "tok-libjwt", NULL, id);
 	tok = token_ok(s, "tok-libjwt", two_fields);
 	pem = jwks_pem(s, kid);
-	if (jwt_decode(&jwt, tok, (const unsigned char *)pem,
-	    (int)strlen(pem)) != 0)
-		fail_msg("libjwt refused the token");
+	rc = jwt_decode(&jwt, tok, (const unsigned char *)pem, (int)strlen(pem));
+	if (rc != 0)
+		explain_libjwt_refusal(s, tok, pem, rc);
 	assert_int_equal(jwt_get_alg(jwt), JWT_ALG_ES256);
 	assert_string_equal(jwt_get_grant(jwt, "sub"), "tok-libjwt");
 	assert_string_equal(jwt_get_grant(jwt, "aud"), "dia");
@@ -236,6 +277,72 @@ IT_TEST(token_verifies_with_libjwt_against_the_jwks_key)
 	free(bad);
 	free(tok);
 	free(pem);
+}
+
+/* Verifies tok's ES256 signature with OpenSSL alone (not keys/jws.c):
+ * r||s to a DER ECDSA-Sig-Value, then EVP_DigestVerify. 1 valid, else 0. */
+static int
+openssl_verifies(const char *tok, EVP_PKEY *pub)
+{
+	const char *dot2 = strrchr(tok, '.');
+	unsigned char sig[128], *der = NULL;
+	size_t siglen = 0;
+	ECDSA_SIG *es = NULL;
+	BIGNUM *r = NULL, *sv = NULL;
+	EVP_MD_CTX *md = NULL;
+	int derlen, ok = 0;
+
+	if (dot2 == NULL || strlen(dot2 + 1) > 100 ||
+	    b64url_decode(dot2 + 1, strlen(dot2 + 1), sig, &siglen) != 0 ||
+	    siglen != 64)
+		return 0;
+	r = BN_bin2bn(sig, 32, NULL);
+	sv = BN_bin2bn(sig + 32, 32, NULL);
+	es = ECDSA_SIG_new();
+	if (r == NULL || sv == NULL || es == NULL ||
+	    ECDSA_SIG_set0(es, r, sv) != 1)
+		goto out;
+	r = sv = NULL;
+	derlen = i2d_ECDSA_SIG(es, &der);
+	md = EVP_MD_CTX_new();
+	if (derlen <= 0 || md == NULL ||
+	    EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pub) != 1)
+		goto out;
+	ok = EVP_DigestVerify(md, der, (size_t)derlen,
+	    (const unsigned char *)tok, (size_t)(dot2 - tok)) == 1;
+out:
+	BN_free(r);
+	BN_free(sv);
+	ECDSA_SIG_free(es);
+	OPENSSL_free(der);
+	EVP_MD_CTX_free(md);
+	return ok;
+}
+
+IT_TEST(token_signature_verifies_with_openssl_against_the_jwks_key)
+{
+	struct it_resp r;
+	char id[64], err[256], *tok;
+	EVP_PKEY *pub;
+
+	grant_ok(s, "tok-openssl", NULL, id);
+	tok = token_ok(s, "tok-openssl", two_fields);
+	it_get(s, NULL, NULL, "/.well-known/jwks.json", &r);
+	assert_status(&r, 200);
+	pub = jwk_to_pkey(json_array_get(json_object_get(r.json, "keys"), 0),
+	    err, sizeof(err));
+	assert_non_null(pub);
+	assert_true(openssl_verifies(tok, pub));
+	/* And a changed payload does not verify. */
+	{
+		char *dot = strchr(tok, '.');
+
+		dot[3] = dot[3] == 'A' ? 'B' : 'A';
+		assert_false(openssl_verifies(tok, pub));
+	}
+	EVP_PKEY_free(pub);
+	it_resp_free(&r);
+	free(tok);
 }
 
 IT_TEST(statutory_agreement_issues_a_token_without_consent)
@@ -284,17 +391,27 @@ IT_TEST(party_without_the_requester_role_is_unauthorized_client)
 
 IT_TEST(client_id_that_is_not_the_certificates_party_is_invalid_client)
 {
-	char form[256];
+	json_t *d = it_details(SMARTSTART, "tok-clientid", PURPOSE, two_fields);
+	char *form = it_token_form(d), *with;
+	struct it_resp r;
+	char id[64];
+	size_t n;
 
-	it_fmt(form, sizeof(form), "grant_type=client_credentials&"
-	    "client_id=wcc&authorization_details=%s", "%5B%5D");
-	expect_form(s, form, 401, "invalid_client", "client_id 'wcc'");
-	/* client_id naming the certificate's own party is fine (it reaches
-	 * the details check). */
-	it_fmt(form, sizeof(form), "grant_type=client_credentials&"
-	    "client_id=ird&authorization_details=%s", "%5B%5D");
-	expect_form(s, form, 400, "invalid_authorization_details",
-	    "exactly one");
+	assert_non_null(form);
+	n = strlen(form) + 32;
+	with = malloc(n);
+	assert_non_null(with);
+	snprintf(with, n, "%s&client_id=wcc", form);
+	expect_form(s, with, 401, "invalid_client", "client_id 'wcc'");
+	/* client_id naming the certificate's own party is fine. */
+	grant_ok(s, "tok-clientid", NULL, id);
+	snprintf(with, n, "%s&client_id=ird", form);
+	it_post_form(s, "ird", "/oauth2/token", with, &r);
+	assert_status(&r, 200);
+	it_resp_free(&r);
+	free(with);
+	free(form);
+	json_decref(d);
 }
 
 /* ---- the agreement ------------------------------------------------------ */
@@ -514,6 +631,90 @@ IT_TEST(sixth_token_of_the_day_for_one_subject_is_access_denied)
 	/* The limit is per subject: another subject is unaffected. */
 	grant_ok(s, "tok-limit-2", NULL, id);
 	free(token_ok(s, "tok-limit-2", two_fields));
+}
+
+IT_TEST(concurrent_token_requests_never_exceed_the_daily_limit)
+{
+	struct it_batch_item items[12];
+	json_t *d = it_details(SMARTSTART, "tok-race", PURPOSE, two_fields);
+	char *form = it_token_form(d), id[64];
+	int issued = 0, limited = 0;
+	size_t i;
+
+	grant_ok(s, "tok-race", NULL, id);
+	memset(items, 0, sizeof(items));
+	for (i = 0; i < 12; i++) {
+		items[i].req.method = "POST";
+		items[i].req.path = "/oauth2/token";
+		items[i].req.party = "ird";
+		items[i].req.ctype = "application/x-www-form-urlencoded";
+		items[i].req.body = form;
+	}
+	assert_int_equal(it_batch(s, items, 12, 4, 20000, NULL, NULL), 0);
+	for (i = 0; i < 12; i++) {
+		if (items[i].resp.status == 200)
+			issued++;
+		else {
+			assert_oauth_error(&items[i].resp, 403, "access_denied",
+			    "limit exceeded");
+			limited++;
+		}
+		it_resp_free(&items[i].resp);
+	}
+	assert_int_equal(issued, 5);
+	assert_int_equal(limited, 7);
+	free(form);
+	json_decref(d);
+}
+
+/*
+ * A consent is given to the terms the citizen saw: sharing with the
+ * recipients of that version. A later version that adds a recipient must
+ * not let the new recipient use the old consent.
+ */
+IT_TEST(consent_to_v1_does_not_cover_a_recipient_added_in_v2)
+{
+	static const char *const f[] = { "child.given_names", NULL };
+	json_t *doc = it_example_agreement(SMARTSTART);
+	struct it_resp r;
+	char h1[72], h2[72];
+
+	json_object_set_new(doc, "id", json_string("widening-ird-number"));
+	it_submit_agreement(s, "registrar", doc, &r);
+	assert_status(&r, 201);
+	snprintf(h1, sizeof(h1), "%s", it_jstr(r.json, "hash"));
+	it_resp_free(&r);
+	it_approve(s, "dia", "widening-ird-number", 1, h1, &r);
+	it_resp_free(&r);
+	it_approve(s, "ird", "widening-ird-number", 1, h1, &r);
+	assert_string_equal(it_jstr(r.json, "state"), "active");
+	it_resp_free(&r);
+	it_grant(s, "tok-widen", "widening-ird-number", NULL, NULL, NULL, &r);
+	assert_status(&r, 201);
+	it_resp_free(&r);
+	/* v2: the same, plus wcc as a recipient. */
+	json_object_set_new(doc, "version", json_integer(2));
+	json_object_set_new(doc, "previous_hash", json_string(h1));
+	json_object_set_new(doc, "recipients", json_pack("[s, s]", "ird", "wcc"));
+	it_submit_agreement(s, "registrar", doc, &r);
+	assert_status(&r, 201);
+	snprintf(h2, sizeof(h2), "%s", it_jstr(r.json, "hash"));
+	it_resp_free(&r);
+	json_decref(doc);
+	it_approve(s, "dia", "widening-ird-number", 2, h2, &r);
+	it_resp_free(&r);
+	it_approve(s, "ird", "widening-ird-number", 2, h2, &r);
+	it_resp_free(&r);
+	it_approve(s, "wcc", "widening-ird-number", 2, h2, &r);
+	assert_string_equal(it_jstr(r.json, "state"), "active");
+	it_resp_free(&r);
+	it_token(s, "wcc", "widening-ird-number", "tok-widen", PURPOSE, f, &r);
+	if (r.status == 200)
+		fail_msg("wcc, a recipient only since v2, got a token under a "
+		    "consent given to v1, whose only recipient is ird");
+	assert_status(&r, 403);
+	assert_string_equal(it_jstr(r.json, "error"), "access_denied");
+	it_resp_free(&r);
 }
 
 /* ---- malformed requests ------------------------------------------------- */
@@ -822,6 +1023,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(token_is_issued_with_the_rfc9068_profile_claims),
 		cmocka_unit_test(token_verifies_with_libjwt_against_the_jwks_key),
+		cmocka_unit_test(
+		    token_signature_verifies_with_openssl_against_the_jwks_key),
 		cmocka_unit_test(statutory_agreement_issues_a_token_without_consent),
 		cmocka_unit_test(
 		    requester_that_is_not_a_recipient_is_unauthorized_client),
@@ -846,6 +1049,10 @@ main(void)
 		    consent_that_does_not_cover_a_field_is_access_denied),
 		cmocka_unit_test(
 		    sixth_token_of_the_day_for_one_subject_is_access_denied),
+		cmocka_unit_test(
+		    concurrent_token_requests_never_exceed_the_daily_limit),
+		cmocka_unit_test(
+		    consent_to_v1_does_not_cover_a_recipient_added_in_v2),
 		cmocka_unit_test(bad_percent_encoding_is_invalid_request),
 		cmocka_unit_test(missing_grant_type_is_invalid_request),
 		cmocka_unit_test(unsupported_grant_type_is_unsupported_grant_type),

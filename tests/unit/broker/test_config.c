@@ -169,8 +169,9 @@ integer_keys_reject_out_of_range_naming_key_and_range(void **state)
 		bad[2] = "ten";
 		bad[3] = "";
 		bad[4] = "12abc";
-		snprintf(want, sizeof(want), "%s: must be an integer from %ld to %ld",
-		    k, intkeys[i].lo, intkeys[i].hi);
+		snprintf(want, sizeof(want),
+		    "%s: must be an integer from %ld to %ld", k, intkeys[i].lo,
+		    intkeys[i].hi);
 		before = intkey_value(&f->c, k);
 		for (j = 0; j < 5; j++) {
 			snprintf(v, sizeof(v), "%s", bad[j]);

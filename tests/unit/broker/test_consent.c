@@ -18,6 +18,7 @@
 
 #define ERRLEN 512
 #define DAY 86400
+#define CNS_ID "cns_00000000000000000000000000000001"
 
 /* Consent-based, at most 90 days; child.sex is optional. */
 static const char consent_doc[] =
@@ -84,7 +85,8 @@ static json_t *
 js(const char *text)
 {
 	json_error_t e;
-	json_t *j = json_loads(text, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e);
+	json_t *j = json_loads(text, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+	    &e);
 
 	if (j == NULL)
 		fail_msg("json_loads(%s): %s", text, e.text);
@@ -124,8 +126,8 @@ new_rec(struct fx *f, const struct agreement *a, const char *body)
 	json_t *b = js(body), *rec;
 
 	f->err[0] = '\0';
-	rec = consent_new_record(a, "citizen-42", b, "cns_00000000000000000000000000000001",
-	    f->now, f->err, sizeof(f->err));
+	rec = consent_new_record(a, "citizen-42", b, CNS_ID, f->now, f->err,
+	    sizeof(f->err));
 	json_decref(b);
 	return rec;
 }
@@ -181,7 +183,7 @@ new_consent_defaults_to_all_fields_and_max_duration(void **state)
 	if (rec == NULL)
 		fail_msg("consent_new_record: %s", f->err);
 	expect_fields(rec, all, 3);
-	assert_string_equal(str(rec, "id"), "cns_00000000000000000000000000000001");
+	assert_string_equal(str(rec, "id"), CNS_ID);
 	assert_string_equal(str(rec, "subject"), "citizen-42");
 	assert_string_equal(str(rec, "agreement"), "cns-test");
 	assert_int_equal(json_integer_value(json_object_get(rec,

@@ -21,6 +21,7 @@
 
 #define ERRLEN 512
 #define MAP_SMALL ((size_t)16 << 20)
+#define MAP_TINY ((size_t)1 << 20)   /* for running out of space quickly */
 
 struct fx {
 	char dir[64];
@@ -28,10 +29,10 @@ struct fx {
 };
 
 static struct store *
-open_at(const char *dir, int create)
+open_at(const char *dir, size_t map_bytes, int create)
 {
 	char err[ERRLEN] = "";
-	struct store *s = store_open_lmdb(dir, MAP_SMALL, create, err,
+	struct store *s = store_open_lmdb(dir, map_bytes, create, err,
 	    sizeof(err));
 
 	if (s == NULL)
@@ -47,7 +48,7 @@ setup(void **state)
 	assert_non_null(f);
 	snprintf(f->dir, sizeof(f->dir), "/tmp/cb-store-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
-	f->s = open_at(f->dir, 1);
+	f->s = open_at(f->dir, MAP_SMALL, 1);
 	*state = f;
 	return 0;
 }
@@ -232,17 +233,23 @@ keys_with_control_chars_are_refused(void **state)
 	struct fx *f = *state;
 	struct store_txn *txn = NULL;
 	json_t *v = num(1), *out = NULL;
+	enum store_err rc[5];
 
 	/* Keys are printable; only STORE_SEP may join their parts. */
 	assert_int_equal(store_begin(f->s, 1, &txn), STORE_OK);
-	assert_int_equal(store_put(txn, ST_META, "a\nb", v), STORE_BADKEY);
-	assert_int_equal(store_put(txn, ST_META, "a\x01", v), STORE_BADKEY);
-	assert_int_equal(store_put(txn, ST_META, "\x7f", v), STORE_BADKEY);
-	assert_int_equal(store_get(txn, ST_META, "a\tb", &out), STORE_BADKEY);
-	assert_int_equal(store_put(txn, ST_META, "a" STORE_SEP "b", v),
-	    STORE_OK);
+	rc[0] = store_put(txn, ST_META, "a\nb", v);
+	rc[1] = store_put(txn, ST_META, "a\x01", v);
+	rc[2] = store_put(txn, ST_META, "\x7f", v);
+	rc[3] = store_get(txn, ST_META, "a\tb", &out);
+	rc[4] = store_put(txn, ST_META, "a" STORE_SEP "b", v);
+	json_decref(out);
 	store_abort(txn);
 	json_decref(v);
+	assert_int_equal(rc[0], STORE_BADKEY);
+	assert_int_equal(rc[1], STORE_BADKEY);
+	assert_int_equal(rc[2], STORE_BADKEY);
+	assert_int_equal(rc[3], STORE_BADKEY);
+	assert_int_equal(rc[4], STORE_OK);
 }
 
 static void
@@ -688,7 +695,7 @@ static void
 writer_run_applies_and_returns_status(void **state)
 {
 	struct fx *f = *state;
-	struct writer *w = writer_start(f->s, 16);
+	struct writer *w = writer_start(f->s, 16, NULL);
 	struct counter c;
 	struct kvop k;
 	struct writer_stats st;
@@ -724,7 +731,7 @@ static void
 failing_op_is_rolled_back_while_its_group_commits(void **state)
 {
 	struct fx *f = *state;
-	struct writer *w = writer_start(f->s, 64);
+	struct writer *w = writer_start(f->s, 64, NULL);
 	struct counter c;
 	struct gate g;
 	struct kvop k[3];
@@ -762,8 +769,8 @@ failing_op_is_rolled_back_while_its_group_commits(void **state)
 }
 
 #define NTHREADS 4
-#define PER_THREAD 200
-#define GROUP_MAX 64
+#define PER_THREAD 100
+#define GROUP_MAX 32
 
 struct submitter {
 	struct writer *w;
@@ -802,7 +809,7 @@ static void
 writer_groups_ops_from_many_threads(void **state)
 {
 	struct fx *f = *state;
-	struct writer *w = writer_start(f->s, GROUP_MAX);
+	struct writer *w = writer_start(f->s, GROUP_MAX, NULL);
 	struct submitter sub[NTHREADS];
 	pthread_t th[NTHREADS];
 	struct kvop *ops;
@@ -844,7 +851,7 @@ writer_groups_ops_from_many_threads(void **state)
 	writer_stop(w);
 
 	assert_int_equal(get_num(f->s, ST_TOKENS, "t0-000"), 0);
-	assert_int_equal(get_num(f->s, ST_TOKENS, "t3-199"), 3199);
+	assert_int_equal(get_num(f->s, ST_TOKENS, "t3-099"), 3099);
 	assert_int_equal(store_begin(f->s, 0, &txn), STORE_OK);
 	assert_int_equal(store_scan(txn, ST_TOKENS, "t", 0, 0, count_one, &n),
 	    STORE_OK);
@@ -861,7 +868,7 @@ static void
 writer_stop_commits_everything_queued(void **state)
 {
 	struct fx *f = *state;
-	struct writer *w = writer_start(f->s, 8);
+	struct writer *w = writer_start(f->s, 8, NULL);
 	struct counter c;
 	struct gate g;
 	struct kvop k[20];
@@ -891,7 +898,7 @@ static void
 data_survives_close_and_reopen(void **state)
 {
 	struct fx *f = *state;
-	struct writer *w = writer_start(f->s, 8);
+	struct writer *w = writer_start(f->s, 8, NULL);
 	struct counter c;
 	struct kvop k;
 	struct store *s2;
@@ -927,21 +934,28 @@ open_without_create_fails_on_missing_dir(void **state)
 	assert_int_equal(access(dir, F_OK), -1);
 }
 
+#define BLOB (64 * 1024)
+
 static void
 full_store_fails_only_the_op_that_does_not_fit(void **state)
 {
 	struct fx *f = *state;
-	struct writer *w = writer_start(f->s, 16);
+	struct writer *w;
 	struct counter c;
 	struct gate g;
 	struct kvop before, a, big, b, after;
-	char *blob = malloc(200 * 1024 + 1);
+	char *blob = malloc(BLOB + 1);
 	json_t *bv;
 
+	/* The same (still empty) store with a 1 MiB map. */
+	store_close(f->s);
+	f->s = NULL;
+	f->s = open_at(f->dir, MAP_TINY, 0);
+	w = writer_start(f->s, 16, NULL);
 	assert_non_null(w);
 	assert_non_null(blob);
-	memset(blob, 'x', 200 * 1024);
-	blob[200 * 1024] = '\0';
+	memset(blob, 'x', BLOB);
+	blob[BLOB] = '\0';
 	bv = json_pack("{s:s}", "blob", blob);
 	assert_non_null(bv);
 	counter_init(&c);
@@ -949,13 +963,13 @@ full_store_fails_only_the_op_that_does_not_fit(void **state)
 	kv_init(&before, "before", 1, &c);
 	assert_int_equal(writer_run(w, &before.op), 0);
 
-	/* One group: a small op, one that needs ~20 MiB of a 16 MiB map, a small op. */
+	/* One group: small op, one needing ~2.5 MiB of a 1 MiB map, small op. */
 	gate_close(w, &g);
 	kv_init(&a, "a", 2, &c);
 	kv_init(&big, "big", 0, &c);
 	json_decref(big.val);
 	big.val = bv;
-	big.nbig = 100;
+	big.nbig = 40;
 	kv_init(&b, "b", 3, &c);
 	assert_int_equal(writer_submit(w, &a.op), 0);
 	assert_int_equal(writer_submit(w, &big.op), 0);
@@ -1004,7 +1018,8 @@ main(void)
 		T(oversized_value_is_refused_and_not_written),
 		cmocka_unit_test(strerror_names_every_code),
 		cmocka_unit_test(key2_and_key3_join_with_separator),
-		cmocka_unit_test(key_parts_with_control_chars_or_empty_are_refused),
+		cmocka_unit_test(
+		    key_parts_with_control_chars_or_empty_are_refused),
 		cmocka_unit_test(overlong_keys_are_refused),
 		T(scan_forward_visits_prefix_in_key_order),
 		T(scan_reverse_visits_prefix_backwards),

@@ -18,9 +18,10 @@
 #define ERRLEN 512
 
 /* A good authorization_details value; each test varies one thing. */
-#define GOOD_AD                                                            \
-	"[{\"type\":\"consented_transfer\",\"agreement\":\"smartstart-ird-number\"," \
-	"\"subject\":\"citizen-42\",\"purpose\":\"issue-ird-number\","      \
+#define GOOD_AD                                                         \
+	"[{\"type\":\"consented_transfer\","                               \
+	"\"agreement\":\"smartstart-ird-number\","                         \
+	"\"subject\":\"citizen-42\",\"purpose\":\"issue-ird-number\","   \
 	"\"fields\":[\"child.given_names\",\"child.family_name\"]}]"
 
 /* Percent-encodes s as a form value (every non-unreserved byte). */
@@ -49,18 +50,21 @@ urlenc(const char *s)
 	return out;
 }
 
-/* "grant_type=client_credentials&authorization_details=<enc(ad)>". */
-static char *
-body_with(const char *ad)
-{
-	char *enc = urlenc(ad), *body;
-	size_t n = strlen(enc) + 128;
+#define BODY_MAX 8192
 
-	body = malloc(n);
-	assert_non_null(body);
-	snprintf(body, n,
+/*
+ * "grant_type=client_credentials&authorization_details=<enc(ad)>" into
+ * body[BODY_MAX]; nothing is left to free if a later assertion fails.
+ */
+static const char *
+body_with(char *body, const char *ad)
+{
+	char *enc = urlenc(ad);
+	int n = snprintf(body, BODY_MAX,
 	    "grant_type=client_credentials&authorization_details=%s", enc);
+
 	free(enc);
+	assert_true(n > 0 && n < BODY_MAX);
 	return body;
 }
 
@@ -263,7 +267,8 @@ form_rejects_too_many_params(void **state)
 static void
 tokreq_parses_good_request(void **state)
 {
-	char *body = body_with(GOOD_AD);
+	char buf[BODY_MAX];
+	const char *body = body_with(buf, GOOD_AD);
 	struct token_request r;
 	const char *oe = "unset";
 	char err[ERRLEN] = "";
@@ -283,7 +288,6 @@ tokreq_parses_good_request(void **state)
 	tokreq_free(&r);
 	assert_null(r.details);
 	tokreq_free(&r);   /* safe on a zeroed struct */
-	free(body);
 }
 
 static void
@@ -350,11 +354,11 @@ expect_tokreq_error_body(const char *body, size_t len, const char *oauth,
 static void
 expect_ad_error(const char *ad, const char *needle)
 {
-	char *body = body_with(ad);
+	char buf[BODY_MAX];
+	const char *body = body_with(buf, ad);
 
 	expect_tokreq_error_body(body, strlen(body),
 	    "invalid_authorization_details", needle);
-	free(body);
 }
 
 static void
@@ -679,7 +683,8 @@ static void
 tokreq_accepts_max_length_field_name(void **state)
 {
 	char ad[512], name[129];
-	char *body;
+	char buf[BODY_MAX];
+	const char *body;
 	struct token_request r;
 	const char *oe = NULL;
 	char err[ERRLEN] = "";
@@ -690,12 +695,11 @@ tokreq_accepts_max_length_field_name(void **state)
 	snprintf(ad, sizeof(ad), "[{\"type\":\"consented_transfer\","
 	    "\"agreement\":\"a\",\"subject\":\"s\",\"purpose\":\"p\","
 	    "\"fields\":[\"%s\"]}]", name);
-	body = body_with(ad);
+	body = body_with(buf, ad);
 	if (tokreq_parse(body, strlen(body), &r, &oe, err, sizeof(err)) != 0)
 		fail_msg("tokreq_parse: %s", err);
 	assert_int_equal(strlen(r.fields[0]), 128);
 	tokreq_free(&r);
-	free(body);
 }
 
 int

@@ -1,0 +1,205 @@
+/* Building audit log entries from the broker's records. */
+#include <stdio.h>
+#include <string.h>
+
+#include "audit.h"
+#include "b64.h"
+#include "jsonu.h"
+#include "logentry.h"
+#include "timeu.h"
+
+/* Joins the strings of a JSON array with ',' into out; 0 or -1. */
+static int
+join(const json_t *arr, char *out, size_t outlen)
+{
+	const json_t *v;
+	size_t i, used = 0;
+	int n;
+
+	out[0] = '\0';
+	json_array_foreach(arr, i, v) {
+		if (!json_is_string(v))
+			return -1;
+		n = snprintf(out + used, outlen - used, "%s%s", i > 0 ? "," : "",
+		    json_string_value(v));
+		if (n < 0 || (size_t)n >= outlen - used)
+			return -1;
+		used += (size_t)n;
+	}
+	return 0;
+}
+
+static enum store_err
+append(struct tlog *l, struct store_txn *txn, struct le_buf *e,
+    uint64_t *index)
+{
+	const unsigned char *d;
+	uint64_t ix;
+	size_t n;
+
+	if (le_end(e, &d, &n) != 0)
+		return STORE_BADKEY;
+	return tlog_append(l, txn, d, n, index != NULL ? index : &ix);
+}
+
+static int
+hash_field(struct le_buf *e, enum le_tag tag, const char *hex)
+{
+	unsigned char h[32];
+
+	if (hex == NULL || strlen(hex) != 64 || hex_decode(hex, 64, h, 32) != 0)
+		return -1;
+	le_bytes(e, tag, h, 32);
+	return 0;
+}
+
+enum store_err
+audit_party(struct tlog *l, struct store_txn *txn, int64_t now,
+    const char *actor, const json_t *party)
+{
+	struct le_buf e;
+	char roles[512];
+	const char *id;
+	json_t *pins = json_object_get(party, "pins");
+
+	if (jsonu_get_str(party, "id", &id) != 0 ||
+	    join(json_object_get(party, "roles"), roles, sizeof(roles)) != 0)
+		return STORE_CORRUPT;
+	le_begin(&e, LE_PARTY, now);
+	le_str(&e, T_EVENT, "register");
+	le_str(&e, T_ACTOR, actor);
+	le_str(&e, T_PARTY, id);
+	le_str(&e, T_ROLES, roles);
+	if (json_array_size(pins) > 0 &&
+	    json_is_string(json_array_get(pins, json_array_size(pins) - 1)))
+		le_str(&e, T_PIN, json_string_value(json_array_get(pins,
+		    json_array_size(pins) - 1)));
+	return append(l, txn, &e, NULL);
+}
+
+enum store_err
+audit_agreement(struct tlog *l, struct store_txn *txn, int64_t now,
+    const char *event, const char *actor, const json_t *rec)
+{
+	const json_t *doc = json_object_get(rec, "document");
+	const char *id, *hash, *state, *basis;
+	struct le_buf e;
+	int64_t ver, limit = 0;
+
+	if (jsonu_get_str(rec, "id", &id) != 0 ||
+	    jsonu_get_int(rec, "version", &ver) != 0 ||
+	    jsonu_get_str(rec, "hash", &hash) != 0 ||
+	    jsonu_get_str(rec, "state", &state) != 0 ||
+	    jsonu_get_str(json_object_get(doc, "legal_basis"), "type",
+	    &basis) != 0)
+		return STORE_CORRUPT;
+	(void)jsonu_get_int(json_object_get(doc, "limits"),
+	    "transfers_per_subject_per_day", &limit);
+	le_begin(&e, LE_AGREEMENT, now);
+	le_str(&e, T_EVENT, event);
+	le_str(&e, T_ACTOR, actor);
+	le_str(&e, T_AGREEMENT, id);
+	le_u32(&e, T_VERSION, (uint32_t)ver);
+	if (hash_field(&e, T_AGREEMENT_HASH, hash) != 0)
+		return STORE_CORRUPT;
+	le_str(&e, T_STATE, state);
+	le_str(&e, T_BASIS, basis);
+	le_u32(&e, T_LIMIT, (uint32_t)limit);
+	return append(l, txn, &e, NULL);
+}
+
+static enum store_err
+consent_entry(struct tlog *l, struct store_txn *txn, int64_t now,
+    const json_t *c, enum le_type type)
+{
+	const char *id, *subject, *agr, *hash, *exp;
+	unsigned char pseudo[32];
+	char fields[8192];
+	struct le_buf e;
+	int64_t ver, t = 0;
+
+	if (jsonu_get_str(c, "id", &id) != 0 ||
+	    jsonu_get_str(c, "subject", &subject) != 0 ||
+	    jsonu_get_str(c, "agreement", &agr) != 0 ||
+	    jsonu_get_int(c, "agreement_version", &ver) != 0 ||
+	    jsonu_get_str(c, "agreement_hash", &hash) != 0 ||
+	    join(json_object_get(c, "fields"), fields, sizeof(fields)) != 0)
+		return STORE_CORRUPT;
+	tlog_pseudonym(l, subject, pseudo);
+	le_begin(&e, type, now);
+	le_str(&e, T_EVENT, type == LE_CONSENT_GRANT ? "grant" : "revoke");
+	le_str(&e, T_ACTOR, "citizen");
+	le_str(&e, T_AGREEMENT, agr);
+	le_u32(&e, T_VERSION, (uint32_t)ver);
+	if (hash_field(&e, T_AGREEMENT_HASH, hash) != 0)
+		return STORE_CORRUPT;
+	le_str(&e, T_CONSENT, id);
+	le_bytes(&e, T_SUBJECT, pseudo, sizeof(pseudo));
+	if (type == LE_CONSENT_GRANT) {
+		le_str(&e, T_FIELDS, fields);
+		if (jsonu_get_str(c, "expires_at", &exp) == 0 &&
+		    timeu_parse(exp, &t) == 0)
+			le_u64(&e, T_EXPIRES, (uint64_t)t);
+	}
+	return append(l, txn, &e, NULL);
+}
+
+enum store_err
+audit_consent_grant(struct tlog *l, struct store_txn *txn, int64_t now,
+    const json_t *consent)
+{
+	return consent_entry(l, txn, now, consent, LE_CONSENT_GRANT);
+}
+
+enum store_err
+audit_consent_revoke(struct tlog *l, struct store_txn *txn, int64_t now,
+    const json_t *consent)
+{
+	return consent_entry(l, txn, now, consent, LE_CONSENT_REVOKE);
+}
+
+enum store_err
+audit_token(struct tlog *l, struct store_txn *txn, int64_t now,
+    const json_t *claims, const unsigned char claims_hash[32],
+    uint64_t *index)
+{
+	const json_t *ad = json_array_get(json_object_get(claims,
+	    "authorization_details"), 0);
+	const char *sub, *agr, *hash, *cid = NULL, *jti, *client, *aud, *purpose;
+	unsigned char pseudo[32];
+	char fields[8192];
+	struct le_buf e;
+	int64_t ver, exp;
+
+	if (jsonu_get_str(claims, "sub", &sub) != 0 ||
+	    jsonu_get_str(ad, "agreement", &agr) != 0 ||
+	    jsonu_get_int(ad, "agreement_version", &ver) != 0 ||
+	    jsonu_get_str(ad, "agreement_hash", &hash) != 0 ||
+	    jsonu_get_str(ad, "purpose", &purpose) != 0 ||
+	    join(json_object_get(ad, "fields"), fields, sizeof(fields)) != 0 ||
+	    jsonu_get_str(claims, "jti", &jti) != 0 ||
+	    jsonu_get_str(claims, "client_id", &client) != 0 ||
+	    jsonu_get_str(claims, "aud", &aud) != 0 ||
+	    jsonu_get_int(claims, "exp", &exp) != 0 ||
+	    jsonu_get_str(claims, "consent_id", &cid) < 0)
+		return STORE_CORRUPT;
+	tlog_pseudonym(l, sub, pseudo);
+	le_begin(&e, LE_TOKEN, now);
+	le_str(&e, T_EVENT, "issue");
+	le_str(&e, T_ACTOR, client);
+	le_str(&e, T_AGREEMENT, agr);
+	le_u32(&e, T_VERSION, (uint32_t)ver);
+	if (hash_field(&e, T_AGREEMENT_HASH, hash) != 0)
+		return STORE_CORRUPT;
+	if (cid != NULL)
+		le_str(&e, T_CONSENT, cid);
+	le_bytes(&e, T_SUBJECT, pseudo, sizeof(pseudo));
+	le_str(&e, T_FIELDS, fields);
+	le_u64(&e, T_EXPIRES, (uint64_t)exp);
+	le_str(&e, T_JTI, jti);
+	le_bytes(&e, T_CLAIMS_HASH, claims_hash, 32);
+	le_str(&e, T_CLIENT, client);
+	le_str(&e, T_PROVIDER, aud);
+	le_str(&e, T_PURPOSE, purpose);
+	return append(l, txn, &e, index);
+}
