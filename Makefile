@@ -58,7 +58,7 @@ INTEG_BIN := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(INT
 BINS := $(BUILD)/consentd $(BUILD)/consentctl $(BUILD)/demo-provider
 LIBS := $(BUILD)/libconsent.a $(BUILD)/libconsent.so $(BUILD)/libconsent.pc
 
-.PHONY: all run test check asan unit integration install clean deps
+.PHONY: all run test check asan unit integration install clean deps bench
 .SECONDARY:
 all: $(BINS) $(LIBS)
 
@@ -154,3 +154,13 @@ clean:
 	rm -rf $(BUILD)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# make bench: single-thread verifier throughput against raw OpenSSL ES256
+# (BENCH_SECONDS per line, default 2); results also in $(BUILD)/bench.json.
+$(BUILD)/bench/bench_verify: $(call obj,bench/bench_verify.c) $(BUILD)/liblc.a \
+		$(BUILD)/libcb.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+bench: $(BUILD)/bench/bench_verify
+	$(BUILD)/bench/bench_verify $(BUILD)/bench.json

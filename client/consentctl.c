@@ -57,6 +57,11 @@ usage(FILE *f)
 	    "  verify --data DIR --token TOKEN|- --provider ID\n"
 	    "         --presenter-cert FILE [--fields F1,...]\n"
 	    "      Verify a token as provider ID would; print claims and verdict.\n"
+	    "  log vkey --data DIR\n"
+	    "      Print the audit log's verifier key (C2SP signed-note form).\n"
+	    "  log export --data DIR --out FILE\n"
+	    "      Write the latest checkpoint and its entries to FILE, for\n"
+	    "      auditors without network access (consent-audit --log).\n"
 	    "  version\n"
 	    "      Print the version.\n"
 	    "\n"
@@ -469,6 +474,148 @@ out:
 	return rc;
 }
 
+/* ---- log vkey, log export ------------------------------------------------ */
+
+/* Opens DIR's store and log (read-mostly); 0 or -1 with a message. */
+static int
+open_log(const char *dir, struct store **s, struct tlog **log)
+{
+	char p[PATH_MAX], err[512];
+	struct config cfg;
+
+	config_defaults(&cfg);
+	snprintf(cfg.data_dir, sizeof(cfg.data_dir), "%s", dir);
+	if (pathf(p, sizeof(p), dir, CONFIG_FILE) != 0 ||
+	    config_load_file(&cfg, p, 1, err, sizeof(err)) != 0 ||
+	    config_finish(&cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "consentctl: %s\n", err);
+		return -1;
+	}
+	if (pathf(p, sizeof(p), dir, DATA_STORE_DIR) != 0)
+		return -1;
+	*s = store_open_lmdb(p, cfg.map_bytes, 0, err, sizeof(err));
+	if (*s == NULL) {
+		fprintf(stderr, "consentctl: %s\n", err);
+		return -1;
+	}
+	*log = tlog_open_dir(*s, dir, cfg.log_origin, err, sizeof(err));
+	if (*log == NULL) {
+		fprintf(stderr, "consentctl: %s\n", err);
+		store_close(*s);
+		*s = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+put_be32(FILE *f, uint32_t v)
+{
+	unsigned char b[4] = { (unsigned char)(v >> 24), (unsigned char)(v >> 16),
+	    (unsigned char)(v >> 8), (unsigned char)v };
+
+	fwrite(b, 1, 4, f);
+}
+
+static int
+cmd_log(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static const char usage_text[] =
+	    "usage: consentctl log vkey --data DIR\n"
+	    "       consentctl log export --data DIR --out FILE\n"
+	    "vkey prints the log's verifier key (C2SP note form);\n"
+	    "export writes the latest checkpoint and every entry it covers to\n"
+	    "FILE, for consent-audit verify --log FILE.\n";
+	const char *dir = NULL, *outp = NULL, *sub;
+	struct store *s = NULL;
+	struct store_txn *txn = NULL;
+	struct tlog *log = NULL;
+	struct checkpoint cp;
+	const unsigned char *d;
+	char vk[512], err[256], *note = NULL, *sep;
+	FILE *f = NULL;
+	uint64_t i;
+	size_t n;
+	int ch, rc = 1;
+
+	if (argc < 2) {
+		fprintf(stderr, "%s", usage_text);
+		return 2;
+	}
+	sub = argv[1];
+	optind = 1;
+	while ((ch = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'd': dir = optarg; break;
+		case 'o': outp = optarg; break;
+		case 'h': printf("%s", usage_text); return 0;
+		default: fprintf(stderr, "%s", usage_text); return 2;
+		}
+	}
+	if (dir == NULL || (strcmp(sub, "vkey") != 0 &&
+	    strcmp(sub, "export") != 0) ||
+	    (strcmp(sub, "export") == 0 && outp == NULL)) {
+		fprintf(stderr, "%s", usage_text);
+		return 2;
+	}
+	if (open_log(dir, &s, &log) != 0)
+		return 1;
+	if (strcmp(sub, "vkey") == 0) {
+		if (tlog_vkey(log, vk, sizeof(vk)) != 0)
+			goto out;
+		printf("%s\n", vk);
+		rc = 0;
+		goto out;
+	}
+	note = tlog_checkpoint_note(log);
+	if (note == NULL || (sep = strstr(note, "\n\n")) == NULL ||
+	    checkpoint_parse(note, (size_t)(sep - note) + 1, &cp, err,
+	    sizeof(err)) != 0) {
+		fprintf(stderr, "consentctl: the log has no signed checkpoint "
+		    "yet\n");
+		goto out;
+	}
+	if (store_begin(s, 0, &txn) != STORE_OK)
+		goto out;
+	f = fopen(outp, "wbx");
+	if (f == NULL) {
+		fprintf(stderr, "consentctl: %s: %s\n", outp, strerror(errno));
+		goto out;
+	}
+	fprintf(f, "consent-broker-log-export 1\ncheckpoint %zu\n%s"
+	    "entries %llu\n", strlen(note), note, (unsigned long long)cp.size);
+	for (i = 0; i < cp.size; i++) {
+		if (tlog_entry(txn, i, &d, &n) != STORE_OK) {
+			fprintf(stderr, "consentctl: entry %llu missing\n",
+			    (unsigned long long)i);
+			goto out;
+		}
+		put_be32(f, (uint32_t)n);
+		fwrite(d, 1, n, f);
+	}
+	if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0) {
+		fprintf(stderr, "consentctl: %s: write failed\n", outp);
+		goto out;
+	}
+	fprintf(stderr, "exported %llu entries and the checkpoint to %s\n",
+	    (unsigned long long)cp.size, outp);
+	rc = 0;
+out:
+	if (f != NULL)
+		fclose(f);
+	free(note);
+	store_abort(txn);
+	tlog_free(log);
+	store_close(s);
+	return rc;
+}
+
 /* ---- dev citizen-token -------------------------------------------------- */
 
 static int
@@ -577,6 +724,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "init") == 0)
 		return cmd_init(argc - 1, argv + 1);
+	if (strcmp(argv[1], "log") == 0)
+		return cmd_log(argc - 1, argv + 1);
 	if (strcmp(argv[1], "request") == 0)
 		return ctl_request(argc - 1, argv + 1);
 	if (strcmp(argv[1], "fetch") == 0)
