@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "consent.h"
+#include "consent_rec.h"
 #include "citizen.h"
 #include "jsonu.h"
 #include "jwk.h"

@@ -36,6 +36,8 @@ policy_rule_name(enum policy_rule r)
 		return "consent_expired";
 	case POLICY_CONSENT_FIELD:
 		return "consent_fields";
+	case POLICY_CONSENT_VERSION:
+		return "consent_version";
 	case POLICY_LIMIT:
 		return "limit";
 	}
@@ -138,6 +140,33 @@ policy_decide(const struct policy_input *in, struct policy_result *out)
 			timeu_format(c->expires_at, when, sizeof(when));
 			return deny(out, POLICY_CONSENT_EXPIRED, "access_denied",
 			    403, "consent '%s' expired at %s", c->id, when);
+		}
+		if (c->version != a->version) {
+			const struct agreement *o = in->consent_agr;
+
+			if (o == NULL || o->version != c->version)
+				return deny(out, POLICY_CONSENT_VERSION,
+				    "access_denied", 403, "consent '%s' was given "
+				    "for version %u of agreement '%s', which is "
+				    "not known; fresh consent is needed", c->id,
+				    c->version, a->id);
+			/* Narrowing carries consent over; widening does not. */
+			for (i = 0; i < a->nfields; i++)
+				if (agreement_field(o, a->fields[i].name) == NULL)
+					return deny(out, POLICY_CONSENT_VERSION,
+					    "access_denied", 403, "consent '%s' was "
+					    "given for version %u of agreement '%s'; "
+					    "version %u adds field '%s', so fresh "
+					    "consent is needed", c->id, c->version,
+					    a->id, a->version, a->fields[i].name);
+			for (i = 0; i < a->npurposes; i++)
+				if (!agreement_has_purpose(o, a->purposes[i]))
+					return deny(out, POLICY_CONSENT_VERSION,
+					    "access_denied", 403, "consent '%s' was "
+					    "given for version %u of agreement '%s'; "
+					    "version %u adds purpose '%s', so fresh "
+					    "consent is needed", c->id, c->version,
+					    a->id, a->version, a->purposes[i]);
 		}
 		for (i = 0; i < rq->nfields; i++)
 			if (!consent_covers(c, rq->fields[i]))

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "agreement.h"
-#include "consent.h"
+#include "consent_rec.h"
 
 #define ROLE_REQUESTER 0x01u
 #define ROLE_PROVIDER  0x02u
@@ -32,6 +32,8 @@ enum policy_rule {
 	POLICY_CONSENT_REVOKED,
 	POLICY_CONSENT_EXPIRED,
 	POLICY_CONSENT_FIELD,      /* consent does not cover a field */
+	POLICY_CONSENT_VERSION,    /* consent given for a version the current
+	                              one widens (fresh consent needed) */
 	POLICY_LIMIT               /* per-subject daily limit reached */
 };
 
@@ -50,6 +52,9 @@ struct policy_input {
 	const char *agr_state;         /* "active", "suspended", ... */
 	const struct policy_request *req;
 	const struct consent_view *consent;  /* NULL: none found */
+	/* The agreement version the consent was given for, when it is not
+	 * agr's version (NULL otherwise). */
+	const struct agreement *consent_agr;
 	uint32_t transfers_today;      /* tokens already issued today */
 	int64_t now;
 };

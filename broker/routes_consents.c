@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "audit.h"
-#include "consent.h"
+#include "consent_rec.h"
 #include "jsonu.h"
 #include "registry.h"
 #include "routes.h"

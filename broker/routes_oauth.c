@@ -9,7 +9,7 @@
 
 #include "audit.h"
 #include "b64.h"
-#include "consent.h"
+#include "consent_rec.h"
 #include "form.h"
 #include "jsonu.h"
 #include "jws.h"
@@ -264,7 +264,7 @@ void
 routes_token(struct rq *rq)
 {
 	struct store_txn *txn = NULL;
-	struct agreement *a = NULL;
+	struct agreement *a = NULL, *ca = NULL;
 	struct consent_view cv, *cvp = NULL;
 	struct policy_request preq;
 	struct policy_input in;
@@ -334,6 +334,15 @@ routes_token(struct rq *rq)
 				goto out;
 			}
 			cvp = &cv;
+			/* A consent under an earlier version: compare terms. */
+			if (cv.version != a->version) {
+				json_t *orec = NULL;
+
+				if (registry_agreement_get(txn, a->id, cv.version,
+				    &orec) == STORE_OK)
+					ca = registry_agreement_parse(orec);
+				json_decref(orec);
+			}
 		}
 	}
 	if (a != NULL && a->max_per_subject_per_day != 0) {
@@ -366,6 +375,7 @@ routes_token(struct rq *rq)
 	in.agr_state = rec != NULL ? registry_agreement_state(rec) : NULL;
 	in.req = &preq;
 	in.consent = cvp;
+	in.consent_agr = ca;
 	in.transfers_today = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 	in.now = st->now;
 	if (policy_decide(&in, &res) != POLICY_ALLOW) {
@@ -391,6 +401,7 @@ routes_token(struct rq *rq)
 out:
 	store_abort(txn);
 	agreement_free(a);
+	agreement_free(ca);
 	json_decref(rec);
 	json_decref(crec);
 	json_decref(ctr);

@@ -139,7 +139,9 @@ CONSENT_EXPORT consent_err consent_client_get(consent_client *c,
 
 /*
  * consent_client_token then consent_client_get: fetches url with a token
- * for transfer t. A 401 from the provider makes it get a fresh token once.
+ * for transfer t. Providers accept each token once, so the token is
+ * dropped from the cache after this call; a 401 from the provider makes it
+ * get a fresh token and try once more.
  */
 CONSENT_EXPORT consent_err consent_client_fetch(consent_client *c,
     const struct consent_transfer *t, const char *url, long *status,

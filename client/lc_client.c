@@ -407,7 +407,7 @@ consent_client_get(consent_client *c, const char *url, const char *token,
 	return lc_http(&c->http, url, NULL, token, status, body, body_len);
 }
 
-/* Drops the cached token for t (after a provider refused it). */
+/* Drops the cached token for t (used, or refused). */
 static void
 cache_drop(consent_client *c, const struct consent_transfer *t)
 {
@@ -438,11 +438,11 @@ consent_client_fetch(consent_client *c, const struct consent_transfer *t,
 		OPENSSL_cleanse(token, strlen(token));
 		free(token);
 		token = NULL;
+		/* Providers accept each token once: never offer it again. */
+		cache_drop(c, t);
 		if (rc != CONSENT_OK || *status != 401 || attempt == 1)
 			return rc;
-		/* The provider refused the token (e.g. already used): get a
-		 * fresh one once. */
-		cache_drop(c, t);
+		/* Refused (e.g. it expired on the way): one fresh try. */
 		free(*body);
 		*body = NULL;
 	}

@@ -57,8 +57,10 @@ lc_replay_open(const char *dir)
 		return NULL;
 	}
 	r = calloc(1, sizeof(*r));
-	if (r == NULL)
+	if (r == NULL) {
+		lc_fail(CONSENT_E_NOMEM, "out of memory");
 		return NULL;
+	}
 	if ((rc = mdb_env_create(&r->env)) != 0 ||
 	    (rc = mdb_env_set_maxdbs(r->env, 2)) != 0 ||
 	    (rc = mdb_env_set_mapsize(r->env, LC_REPLAY_MAP_BYTES)) != 0 ||

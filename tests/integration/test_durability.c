@@ -474,9 +474,17 @@ IT_TEST(sigterm_with_requests_in_flight_exits_0_and_keeps_every_ack)
 	int round;
 
 	for (round = 0; round < 2; round++) {
+		int64_t t0 = it_now_ms(), t1, t2;
+
 		run_round(m, round, SIGTERM);
+		t1 = it_now_ms();
 		assert_int_equal(it_server_wait(s, IT_STOP_TIMEOUT_MS), 0);
+		t2 = it_now_ms();
 		assert_int_equal(it_server_start(s), 0);
+		fprintf(stderr, "durability: SIGTERM round %d: batch %lld ms, "
+		    "exit %lld ms later, restart %lld ms\n", round,
+		    (long long)(t1 - t0), (long long)(t2 - t1),
+		    (long long)(it_now_ms() - t2));
 		verify(m);
 	}
 	report(m, "SIGTERM");

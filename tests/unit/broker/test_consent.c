@@ -12,7 +12,7 @@
 #include <jansson.h>
 
 #include "agreement.h"
-#include "consent.h"
+#include "consent_rec.h"
 #include "store.h"
 #include "timeu.h"
 

@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "agreement.h"
-#include "consent.h"
+#include "consent_rec.h"
 #include "policy.h"
 #include "timeu.h"
 

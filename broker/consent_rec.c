@@ -6,7 +6,7 @@
 #include <openssl/rand.h>
 
 #include "b64.h"
-#include "consent.h"
+#include "consent_rec.h"
 #include "jsonu.h"
 #include "timeu.h"
 

@@ -2,8 +2,8 @@
  * Consent records: the grant a citizen gives for one agreement. Stored as
  * JSON in ST_CONSENTS, indexed by subject and agreement in ST_CONSENT_INDEX.
  */
-#ifndef CB_CONSENT_H
-#define CB_CONSENT_H
+#ifndef CB_CONSENT_REC_H
+#define CB_CONSENT_REC_H
 
 #include <stddef.h>
 #include <stdint.h>
