@@ -15,7 +15,7 @@ CC      ?= cc
 SAN     ?=
 VERSION := 0.1.0
 
-PKGS := openssl libevent libevent_openssl libevent_pthreads lmdb jansson libcurl
+PKGS := openssl libevent libevent_openssl libevent_pthreads lmdb jansson libcurl zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 TEST_LIBS  := $(shell pkg-config --libs cmocka libjwt 2>/dev/null)

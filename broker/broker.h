@@ -11,6 +11,7 @@
 #include "citizen.h"
 #include "config.h"
 #include "keyset.h"
+#include "status.h"
 #include "store.h"
 #include "tlog.h"
 #include "writer.h"
@@ -30,6 +31,7 @@ struct broker {
 	struct writer *writer;
 	struct keyset *keys;
 	struct tlog *log;             /* the audit log */
+	struct status *status;        /* token status lists */
 	struct citizen_auth *citizens;
 	char dev_issuer[300];        /* "iss" of dev citizen tokens, or "" */
 	SSL_CTX *tls;

@@ -23,6 +23,7 @@ config_defaults(struct config *c)
 	c->clock_skew_s = 60;
 	c->group_commit_max = 1024;
 	c->log_checkpoint_ms = 1000;
+	c->status_ttl_s = 30;
 	snprintf(c->citizen_audience, sizeof(c->citizen_audience),
 	    "consent-broker");
 }
@@ -153,6 +154,7 @@ config_set(struct config *c, const char *key, const char *v, char *err,
 	INTKEY("clock_skew_s", clock_skew_s, 0, 600, 1)
 	INTKEY("group_commit_max", group_commit_max, 1, 65536, 1)
 	INTKEY("log_checkpoint_ms", log_checkpoint_ms, 10, 3600 * 1000, 1)
+	INTKEY("status_ttl_s", status_ttl_s, 1, 3600, 1)
 #undef INTKEY
 	snprintf(err, errlen, "unknown key \"%s\"", key);
 	return -1;

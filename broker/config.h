@@ -32,6 +32,7 @@ struct config {
 	char citizen_audience[128];  /* "aud" expected in citizen tokens */
 	char log_origin[200];        /* audit log name ("" = from issuer) */
 	int log_checkpoint_ms;       /* sign checkpoints at most this often */
+	int status_ttl_s;            /* "ttl" of status list tokens */
 };
 
 /* Fills c with the defaults (listen 127.0.0.1:8443, and so on). */

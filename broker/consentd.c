@@ -248,6 +248,9 @@ main(int argc, char **argv)
 	    sizeof(err));
 	if (b.log == NULL)
 		goto cfgfail;
+	b.status = status_open(b.store, err, sizeof(err));
+	if (b.status == NULL)
+		goto cfgfail;
 	if (check) {
 		printf("consentd: configuration OK (%s)\n", b.cfg.data_dir);
 		rc = 0;
@@ -304,6 +307,7 @@ out:
 	server_free(srv);
 	writer_stop(b.writer);
 	tlog_free(b.log);
+	status_free(b.status);
 	store_close(b.store);
 	keyset_free(b.keys);
 	citizen_auth_free(b.citizens);

@@ -55,6 +55,10 @@ const char *http_header(struct rq *rq, const char *name);
 /* Replies with body (reference stolen) as application/json; ends rq. */
 void http_reply_json(struct rq *rq, int status, json_t *body);
 
+/* As http_reply_text with Cache-Control set to cache_control. */
+void http_reply_cacheable(struct rq *rq, int status, const char *ctype,
+    const char *body, size_t len, const char *cache_control);
+
 /* Replies with a JSON text already serialized; ends rq. */
 void http_reply_text(struct rq *rq, int status, const char *ctype,
     const char *body, size_t len);

@@ -254,6 +254,8 @@ routes_dispatch(struct rq *rq)
 		routes_consents(rq, p + 12);
 	else if (strncmp(p, "/v1/log/", 8) == 0)
 		routes_log(rq, p + 7);
+	else if (strncmp(p, "/v1/status/", 11) == 0)
+		routes_status(rq, p + 11);
 	else
 		http_problem(rq, 404, "Not found", NULL, "no resource at %.200s",
 		    p);

@@ -60,5 +60,6 @@ void routes_consents(struct rq *rq, const char *rest);
 void routes_token(struct rq *rq);
 void routes_introspect(struct rq *rq);
 void routes_log(struct rq *rq, const char *rest);
+void routes_status(struct rq *rq, const char *rest);
 
 #endif

@@ -9,6 +9,7 @@
 #include "policy.h"
 #include "registry.h"
 #include "routes.h"
+#include "status.h"
 #include "timeu.h"
 
 #define REASON_MAX 1024
@@ -505,6 +506,28 @@ apply_lifecycle(struct store_txn *txn, struct wop *op)
 		goto out;
 	}
 	timeu_format(st->now, ts, sizeof(ts));
+	/* Suspension and termination reach tokens already issued. */
+	if (st->action == ACT_SUSPEND || st->action == ACT_TERMINATE) {
+		json_t *lists = json_object();
+		size_t ntok = 0;
+		int64_t ver = 0;
+
+		if (lists == NULL ||
+		    jsonu_get_int(rec, "version", &ver) != 0) {
+			json_decref(lists);
+			rc = STORE_CORRUPT;
+			goto store_fail;
+		}
+		rc = status_revoke_agreement(txn, st->id, (uint32_t)ver, st->now,
+		    lists, &ntok);
+		if (rc != STORE_OK ||
+		    json_object_set_new(rec, "revocation", json_pack("{s:o, s:I, "
+		    "s:s}", "status_lists", lists, "tokens_revoked",
+		    (json_int_t)ntok, "at", ts)) != 0) {
+			rc = rc != STORE_OK ? rc : STORE_NOMEM;
+			goto store_fail;
+		}
+	}
 	if (json_object_set_new(rec, "state", json_string(to)) != 0 ||
 	    json_object_set_new(rec, "reason", json_string(reason)) != 0 ||
 	    json_object_set_new(rec, "changed_by", json_string(st->party)) != 0 ||

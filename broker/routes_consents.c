@@ -7,6 +7,7 @@
 #include "jsonu.h"
 #include "registry.h"
 #include "routes.h"
+#include "status.h"
 #include "timeu.h"
 
 struct cstate {
@@ -185,9 +186,10 @@ apply_revoke(struct store_txn *txn, struct wop *op)
 {
 	struct rq *rq = op->arg;
 	struct cstate *st = rq->data;
-	json_t *rec = NULL;
+	json_t *rec = NULL, *lists;
 	const char *subject, *state;
 	char ts[32];
+	size_t ntok = 0;
 	enum store_err rc;
 
 	rc = store_get(txn, ST_CONSENTS, st->id, &rec);
@@ -203,9 +205,24 @@ apply_revoke(struct store_txn *txn, struct wop *op)
 	if (jsonu_get_str(rec, "stored_state", &state) == 0 &&
 	    strcmp(state, "revoked") != 0) {
 		timeu_format(st->now, ts, sizeof(ts));
+		/* Every outstanding token of this consent is revoked in the
+		 * status lists in this same transaction. */
+		lists = json_object();
+		if (lists == NULL) {
+			rc = STORE_NOMEM;
+			goto store_fail;
+		}
+		rc = status_revoke_consent(txn, st->id, st->now, lists, &ntok);
+		if (rc != STORE_OK) {
+			json_decref(lists);
+			goto store_fail;
+		}
 		if (json_object_set_new(rec, "stored_state",
 		    json_string("revoked")) != 0 ||
-		    json_object_set_new(rec, "revoked_at", json_string(ts)) != 0) {
+		    json_object_set_new(rec, "revoked_at", json_string(ts)) != 0 ||
+		    json_object_set_new(rec, "revocation", json_pack("{s:o, s:I}",
+		    "status_lists", lists, "tokens_revoked", (json_int_t)ntok)) !=
+		    0) {
 			rc = STORE_NOMEM;
 			goto store_fail;
 		}
@@ -302,11 +319,58 @@ list_own(struct rq *rq)
 	http_reply_json(rq, 200, json_pack("{s:o}", "consents", c.arr));
 }
 
+/*
+ * Adds to a revoked consent which providers have fetched a status list
+ * version that includes the revocation: revocation.providers =
+ * [{"party", "seen", "seen_at"}].
+ */
+static void
+revocation_seen(struct rq *rq, json_t *pub)
+{
+	json_t *rev = json_object_get(pub, "revocation");
+	json_t *lists = json_object_get(rev, "status_lists"), *arec = NULL;
+	json_t *providers, *v;
+	struct store_txn *txn = NULL;
+	const char *agr, *provider, *name;
+	uint64_t have, need;
+	int64_t ver, at, last_at = 0;
+	char ts[32];
+	int seen = 1;
+
+	if (jsonu_get_str(pub, "agreement", &agr) != 0 ||
+	    jsonu_get_int(pub, "agreement_version", &ver) != 0 ||
+	    store_begin(rq->b->store, 0, &txn) != STORE_OK)
+		return;
+	if (registry_agreement_get(txn, agr, (uint32_t)ver, &arec) != STORE_OK ||
+	    jsonu_get_str(json_object_get(arec, "document"), "provider",
+	    &provider) != 0)
+		goto out;
+	json_object_foreach(lists, name, v) {
+		need = (uint64_t)json_integer_value(v);
+		if (status_seen(txn, provider, (uint32_t)strtoul(name, NULL, 10),
+		    &have, &at) != STORE_OK || have < need)
+			seen = 0;
+		else if (at > last_at)
+			last_at = at;
+	}
+	providers = json_array();
+	v = json_pack("{s:s, s:b}", "party", provider, "seen", seen);
+	if (v != NULL && seen && last_at > 0) {
+		timeu_format(last_at, ts, sizeof(ts));
+		json_object_set_new(v, "seen_at", json_string(ts));
+	}
+	json_array_append_new(providers, v);
+	json_object_set_new(rev, "providers", providers);
+out:
+	json_decref(arec);
+	store_abort(txn);
+}
+
 static void
 get_own(struct rq *rq, const char *id)
 {
 	struct store_txn *txn = NULL;
-	json_t *rec = NULL;
+	json_t *rec = NULL, *pub;
 	const char *subject;
 	enum store_err rc;
 
@@ -328,8 +392,11 @@ get_own(struct rq *rq, const char *id)
 		routes_store_error(rq, rc);
 		return;
 	}
-	http_reply_json(rq, 200, consent_public(rec, timeu_now()));
+	pub = consent_public(rec, timeu_now());
 	json_decref(rec);
+	if (pub != NULL && json_object_get(pub, "revocation") != NULL)
+		revocation_seen(rq, pub);
+	http_reply_json(rq, 200, pub);
 }
 
 void

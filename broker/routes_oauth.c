@@ -16,6 +16,7 @@
 #include "policy.h"
 #include "registry.h"
 #include "routes.h"
+#include "status.h"
 #include "timeu.h"
 #include "tokreq.h"
 
@@ -32,6 +33,7 @@ struct tstate {
 	json_t *details;               /* authorization_details of the token */
 	char *token;
 	unsigned char claims_hash[32]; /* SHA-256 of the claims as signed */
+	uint64_t status_index;         /* in the token status lists */
 	int64_t now;
 	int ttl;
 	struct policy_result deny;     /* set when the commit-time check fails */
@@ -160,10 +162,20 @@ apply_token(struct store_txn *txn, struct wop *op)
 	if (rc != STORE_OK)
 		goto store_fail;
 	if (json_object_set_new(st->record, "log_index",
-	    json_integer((json_int_t)index)) != 0) {
+	    json_integer((json_int_t)index)) != 0 ||
+	    json_object_set_new(st->record, "status_index",
+	    json_integer((json_int_t)st->status_index)) != 0) {
 		rc = STORE_NOMEM;
 		goto store_fail;
 	}
+	rc = status_track(txn, st->status_index,
+	    json_string_value(json_object_get(st->record, "jti")),
+	    st->now + st->ttl, st->consent_id[0] != '\0' ? st->consent_id : NULL,
+	    st->agreement, st->version, rq->party);
+	if (rc != STORE_OK)
+		goto store_fail;
+	/* Forget a few expired outstanding-token records as we go. */
+	(void)status_prune(txn, st->now, 4);
 	rc = store_put_new(txn, ST_TOKENS,
 	    json_string_value(json_object_get(st->record, "jti")), st->record);
 	if (rc != STORE_OK)
@@ -208,7 +220,7 @@ static int
 mint(struct rq *rq, struct tstate *st, const struct agreement *a)
 {
 	unsigned char rnd[16];
-	char jti[32], *claims = NULL;
+	char jti[32], uri[400], *claims = NULL;
 	const char *kid;
 	EVP_PKEY *key;
 	json_t *c = NULL, *fields;
@@ -238,6 +250,13 @@ mint(struct rq *rq, struct tstate *st, const struct agreement *a)
 		goto out;
 	if (st->consent_id[0] != '\0' &&
 	    json_object_set_new(c, "consent_id", json_string(st->consent_id)))
+		goto out;
+	st->status_index = status_alloc(rq->b->status);
+	if (status_uri(rq->b->cfg.issuer, st->status_index, uri,
+	    sizeof(uri)) != 0 ||
+	    json_object_set_new(c, "status", json_pack("{s:{s:I, s:s}}",
+	    "status_list", "idx", (json_int_t)(st->status_index %
+	    STATUS_LIST_CAP), "uri", uri)) != 0)
 		goto out;
 	claims = json_dumps(c, JSON_COMPACT);
 	if (claims == NULL)

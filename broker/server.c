@@ -218,11 +218,18 @@ void
 http_reply_text(struct rq *rq, int status, const char *ctype,
     const char *body, size_t len)
 {
+	http_reply_cacheable(rq, status, ctype, body, len, "no-store");
+}
+
+void
+http_reply_cacheable(struct rq *rq, int status, const char *ctype,
+    const char *body, size_t len, const char *cache_control)
+{
 	struct evkeyvalq *h = evhttp_request_get_output_headers(rq->req);
 	struct evbuffer *out = evbuffer_new();
 
 	evhttp_add_header(h, "Content-Type", ctype);
-	evhttp_add_header(h, "Cache-Control", "no-store");
+	evhttp_add_header(h, "Cache-Control", cache_control);
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
 	if (out != NULL)
 		evbuffer_add(out, body, len);

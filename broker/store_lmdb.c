@@ -23,6 +23,9 @@ static const char *const table_names[ST__COUNT] = {
 	[ST_LOG_ENTRIES] = "log_entries",
 	[ST_LOG_NODES] = "log_nodes",
 	[ST_LOG_META] = "log_meta",
+	[ST_STATUS_META] = "status_meta",
+	[ST_STATUS_BITS] = "status_bits",
+	[ST_STATUS_OUT] = "status_out",
 };
 
 struct lstore {

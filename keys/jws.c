@@ -91,30 +91,44 @@ out:
 	return ret;
 }
 
-/* r || s (64 bytes) to DER into der (ES256_DER_MAX). Length, or -1. */
+/*
+ * One big-endian 32-byte half of r || s as a DER INTEGER at der: minimal
+ * (leading zero bytes dropped, one kept for zero) and non-negative (a 0x00
+ * in front of a high bit). Returns the bytes written (at most 35).
+ */
+static size_t
+der_uint(const unsigned char *half, unsigned char *der)
+{
+	size_t skip = 0, n, pad;
+
+	while (skip < ES256_HALF - 1 && half[skip] == 0)
+		skip++;
+	n = ES256_HALF - skip;
+	pad = (half[skip] & 0x80) != 0;
+	der[0] = 0x02;
+	der[1] = (unsigned char)(n + pad);
+	der[2] = 0x00;
+	memcpy(der + 2 + pad, half + skip, n);
+	return 2 + pad + n;
+}
+
+/*
+ * r || s (64 bytes) to a DER ECDSA-Sig-Value into der (ES256_DER_MAX),
+ * encoded by hand: it is at most 72 bytes, so every length is one byte,
+ * and the verifier need not allocate BIGNUMs per token. Length, or -1.
+ */
 static int
 raw_to_der(const unsigned char *raw, unsigned char *der)
 {
-	ECDSA_SIG *sig = NULL;
-	BIGNUM *r = NULL, *s = NULL;
-	unsigned char *p = der;
-	int len = -1;
+	size_t len;
 
-	if ((sig = ECDSA_SIG_new()) == NULL ||
-	    (r = BN_bin2bn(raw, ES256_HALF, NULL)) == NULL ||
-	    (s = BN_bin2bn(raw + ES256_HALF, ES256_HALF, NULL)) == NULL)
-		goto out;
-	if (ECDSA_SIG_set0(sig, r, s) != 1)
-		goto out;
-	r = s = NULL;
-	if (i2d_ECDSA_SIG(sig, NULL) > ES256_DER_MAX)
-		goto out;
-	len = i2d_ECDSA_SIG(sig, &p);
-out:
-	BN_free(r);
-	BN_free(s);
-	ECDSA_SIG_free(sig);
-	return len;
+	len = der_uint(raw, der + 2);
+	len += der_uint(raw + ES256_HALF, der + 2 + len);
+	if (len + 2 > ES256_DER_MAX)
+		return -1;
+	der[0] = 0x30;
+	der[1] = (unsigned char)len;
+	return (int)len + 2;
 }
 
 enum jws_err
@@ -384,13 +398,16 @@ jws_verify_es256(EVP_PKEY *pub, const struct jws_parsed *p)
 	    p->sig_len != ES256_SIG_LEN || !jwk_is_p256(pub))
 		goto out;
 	if ((derlen = raw_to_der(p->sig, der)) <= 0) {
-		ret = JWS_NOMEM;
+		ret = JWS_INTERNAL;
 		goto out;
 	}
 	if ((md = EVP_MD_CTX_new()) == NULL) {
 		ret = JWS_NOMEM;
 		goto out;
 	}
+	/* One-shot: lets EVP_DigestVerify finish without copying the
+	 * context. */
+	EVP_MD_CTX_set_flags(md, EVP_MD_CTX_FLAG_FINALISE);
 	if (EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pub) != 1) {
 		ret = JWS_INTERNAL;
 		goto out;

@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="build-essential pkg-config libssl-dev libevent-dev liblmdb-dev
-libjansson-dev libcurl4-openssl-dev libcmocka-dev libjwt-dev curl openssl jq
+libjansson-dev libcurl4-openssl-dev libcmocka-dev libjwt-dev zlib1g-dev curl openssl jq
 python3 python3-jwt python3-cryptography"
 
 missing=""

@@ -44,6 +44,7 @@ struct it_server {
 	int nsets;
 	int starts;                /* how many times it was started */
 	long scanned;              /* log bytes checked for sanitizer reports */
+	long run_start;            /* log offset where the latest run began */
 	int sanitizer_hit;
 	json_t *tokens;            /* cache: subject -> citizen token */
 };
@@ -101,8 +102,13 @@ int it_server_sanitizer_report(struct it_server *s);
 /* Prints the last lines of the consentd log to stderr. */
 void it_server_log_tail(const struct it_server *s, int lines);
 
-/* Number of log lines containing needle (e.g. "\"status\":201"). */
+/*
+ * Number of log lines containing needle (e.g. "\"status\":201"), in the
+ * whole log, or only in the latest run (since the last start) with
+ * it_server_log_count_run.
+ */
 int it_server_log_count(const struct it_server *s, const char *needle);
+int it_server_log_count_run(const struct it_server *s, const char *needle);
 
 /*
  * Fails the running test when any registered consentd log has a sanitizer
@@ -119,10 +125,18 @@ void it_assert_no_sanitizer_reports(void);
 	static void name##_body(struct it_server *s);                   \
 	static void name(void **state)                                  \
 	{                                                               \
+		it_ensure_running(*state);                              \
 		name##_body(*state);                                    \
 		it_assert_no_sanitizer_reports();                       \
 	}                                                               \
 	static void name##_body(struct it_server *s)
+
+/*
+ * Restarts s when an earlier (failed) test left it stopped, so that one
+ * failure does not fail every later test of the file. Fails the test when
+ * it cannot.
+ */
+void it_ensure_running(struct it_server *s);
 
 /* Group setup/teardown: one started server per test file in *state. */
 int it_group_setup(void **state);

@@ -52,6 +52,7 @@ struct dtoken {
 
 struct model {
 	struct it_server *s;
+	int nsubj;                 /* subjects used, at most NSUBJ */
 	char subject[NSUBJ][32];
 	const char *citizen[NSUBJ];
 	struct {
@@ -95,14 +96,16 @@ stop_midway(size_t ndone, void *arg)
 }
 
 static struct model *
-model_new(struct it_server *s, const char *prefix)
+model_new(struct it_server *s, const char *prefix, int nsubj)
 {
 	struct model *m = calloc(1, sizeof(*m));
 	int i;
 
 	assert_non_null(m);
+	assert_true(nsubj > 0 && nsubj <= NSUBJ);
 	m->s = s;
-	for (i = 0; i < NSUBJ; i++) {
+	m->nsubj = nsubj;
+	for (i = 0; i < nsubj; i++) {
 		it_fmt(m->subject[i], sizeof(m->subject[i]), "%s-%02d", prefix, i);
 		m->citizen[i] = it_citizen_token(s, m->subject[i], 0);
 		assert_non_null(m->citizen[i]);
@@ -130,7 +133,7 @@ plan_round(struct model *m, int round, struct op *ops)
 	int i, a, revoking;
 	json_t *d;
 
-	for (i = 0; i < NSUBJ; i++) {
+	for (i = 0; i < m->nsubj; i++) {
 		revoking = -1;
 		for (a = 0; a < NAGR; a++)
 			if (m->c[i][a].st == C_NONE) {
@@ -256,13 +259,13 @@ record(struct model *m, const struct op *o, const struct it_resp *r)
  * once about two thirds of them are answered. With SIGKILL the server is
  * then dead; with SIGTERM the caller waits for its exit.
  */
-static void
+static size_t
 run_round(struct model *m, int round, int sig)
 {
 	struct op *ops = calloc(MAX_OPS, sizeof(*ops));
 	struct it_batch_item *items;
 	struct stopper st = { m->s, 0, sig, 0 };
-	size_t n, i;
+	size_t n, i, answered = 0;
 
 	assert_non_null(ops);
 	n = plan_round(m, round, ops);
@@ -276,12 +279,18 @@ run_round(struct model *m, int round, int sig)
 	    stop_midway, &st), 0);
 	assert_true(st.fired);
 	for (i = 0; i < n; i++) {
+		answered += items[i].resp.status != 0;
+		if (sig == SIGTERM && items[i].resp.status == 0)
+			fprintf(stderr, "durability: after SIGTERM, %s %s got no "
+			    "answer: %s\n", items[i].req.method,
+			    items[i].req.path, items[i].resp.errbuf);
 		record(m, &ops[i], &items[i].resp);
 		it_resp_free(&items[i].resp);
 		free(ops[i].form);
 	}
 	free(items);
 	free(ops);
+	return answered;
 }
 
 static int
@@ -303,7 +312,7 @@ verify_subject(struct model *m, int i)
 	struct it_resp r;
 	json_t *list, *c;
 	const char *state;
-	int a, found[NAGR] = { 0 }, k;
+	int a, found[NAGR] = { 0 };
 	size_t j;
 
 	it_get(m->s, NULL, m->citizen[i], "/v1/consents", &r);
@@ -377,7 +386,6 @@ verify_subject(struct model *m, int i)
 		    m->c[i][a].st == C_ACTIVE ? "active" : "revoked");
 		it_resp_free(&r);
 	}
-	(void)k;
 }
 
 /* Every acknowledged token introspects active iff its consent is. */
@@ -435,7 +443,7 @@ verify(struct model *m)
 {
 	int i;
 
-	for (i = 0; i < NSUBJ; i++)
+	for (i = 0; i < m->nsubj; i++)
 		verify_subject(m, i);
 	verify_tokens(m);
 }
@@ -451,11 +459,11 @@ report(const struct model *m, const char *what)
 
 IT_TEST(acknowledged_operations_survive_repeated_kill_9)
 {
-	struct model *m = model_new(s, "k9");
+	struct model *m = model_new(s, "k9", NSUBJ);
 	int round;
 
 	for (round = 0; round < CYCLES; round++) {
-		run_round(m, round, SIGKILL);
+		(void)run_round(m, round, SIGKILL);
 		assert_true(s->pid < 0);
 		assert_int_equal(it_server_start(s), 0);
 		verify(m);
@@ -470,16 +478,29 @@ IT_TEST(acknowledged_operations_survive_repeated_kill_9)
 
 IT_TEST(sigterm_with_requests_in_flight_exits_0_and_keeps_every_ack)
 {
-	struct model *m = model_new(s, "term");
+	struct model *m = model_new(s, "term", 12);
 	int round;
 
 	for (round = 0; round < 2; round++) {
 		int64_t t0 = it_now_ms(), t1, t2;
+		size_t answered;
+		int logged;
 
-		run_round(m, round, SIGTERM);
+		answered = run_round(m, round, SIGTERM);
 		t1 = it_now_ms();
 		assert_int_equal(it_server_wait(s, IT_STOP_TIMEOUT_MS), 0);
 		t2 = it_now_ms();
+		/* Every reply consentd logged (it logs as it replies) reached
+		 * the client: a graceful stop flushes what it answered. Only
+		 * the round's requests grant, revoke or ask for tokens. */
+		logged = it_server_log_count_run(s,
+		    "\"method\":\"POST\",\"path\":\"/v1/consents\"") +
+		    it_server_log_count_run(s, "\"method\":\"DELETE\"") +
+		    it_server_log_count_run(s, "\"path\":\"/oauth2/token\"");
+		if ((size_t)logged != answered)
+			fail_msg("after SIGTERM consentd logged %d replies to the "
+			    "round's requests, but the client received %zu",
+			    logged, answered);
 		assert_int_equal(it_server_start(s), 0);
 		fprintf(stderr, "durability: SIGTERM round %d: batch %lld ms, "
 		    "exit %lld ms later, restart %lld ms\n", round,

@@ -1,0 +1,609 @@
+/* Token status lists: allocation, revocation bits, signed list tokens. */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zlib.h>
+
+#include "b64.h"
+#include "jsonu.h"
+#include "jws.h"
+#include "status.h"
+#include "timeu.h"
+
+#define STATUS_CACHE 16
+
+struct cached_list {
+	uint32_t list;
+	uint64_t version;
+	int64_t iat;
+	char *token;
+};
+
+struct status {
+	_Atomic uint64_t next;
+	pthread_mutex_t mu;
+	struct cached_list cache[STATUS_CACHE];
+};
+
+struct status *
+status_open(struct store *s, char *err, size_t errlen)
+{
+	struct store_txn *txn = NULL;
+	struct status *st;
+	json_t *rec = NULL;
+	int64_t next = 0;
+	enum store_err rc;
+
+	st = calloc(1, sizeof(*st));
+	if (st == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&st->mu, NULL);
+	rc = store_begin(s, 0, &txn);
+	if (rc == STORE_OK) {
+		rc = store_get(txn, ST_STATUS_META, "next", &rec);
+		if (rc == STORE_OK && jsonu_get_int(rec, "n", &next) != 0)
+			rc = STORE_CORRUPT;
+		if (rc == STORE_NOTFOUND)
+			rc = STORE_OK;
+	}
+	store_abort(txn);
+	json_decref(rec);
+	if (rc != STORE_OK || next < 0) {
+		snprintf(err, errlen, "status list: %s", store_strerror(rc));
+		status_free(st);
+		return NULL;
+	}
+	atomic_store(&st->next, (uint64_t)next);
+	return st;
+}
+
+void
+status_free(struct status *st)
+{
+	size_t i;
+
+	if (st == NULL)
+		return;
+	for (i = 0; i < STATUS_CACHE; i++)
+		free(st->cache[i].token);
+	pthread_mutex_destroy(&st->mu);
+	free(st);
+}
+
+uint64_t
+status_alloc(struct status *st)
+{
+	return atomic_fetch_add(&st->next, 1);
+}
+
+int
+status_uri(const char *issuer, uint64_t index, char *out, size_t outlen)
+{
+	int n = snprintf(out, outlen, "%s/v1/status/%" PRIu64, issuer,
+	    index / STATUS_LIST_CAP);
+
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+static void
+chunk_key(uint32_t list, uint32_t chunk, char out[24])
+{
+	snprintf(out, 24, "%08" PRIx32 ":%06" PRIx32, list, chunk);
+}
+
+static void
+list_key(uint32_t list, char out[24])
+{
+	snprintf(out, 24, "list:%" PRIu32, list);
+}
+
+static enum store_err
+put_out(struct store_txn *txn, const char *key, const json_t *v)
+{
+	return store_put(txn, ST_STATUS_OUT, key, v);
+}
+
+enum store_err
+status_track(struct store_txn *txn, uint64_t index, const char *jti,
+    int64_t exp, const char *consent_id, const char *agreement,
+    uint32_t version, const char *client)
+{
+	char key[STORE_MAX_KEY + 1], ver[16], expk[24], lk[24];
+	json_t *v = NULL, *next = NULL, *lrec = NULL;
+	int64_t n = 0, size = 0, lver = 0;
+	uint32_t list = (uint32_t)(index / STATUS_LIST_CAP);
+	enum store_err rc;
+
+	v = json_pack("{s:I, s:I, s:s?, s:s, s:I, s:s}", "i", (json_int_t)index,
+	    "exp", (json_int_t)exp, "c", consent_id, "a", agreement, "v",
+	    (json_int_t)version, "p", client);
+	if (v == NULL)
+		return STORE_NOMEM;
+	snprintf(ver, sizeof(ver), "%010" PRIu32, version);
+	snprintf(expk, sizeof(expk), "%012" PRId64, exp);
+	rc = STORE_BADKEY;
+	if (consent_id != NULL) {
+		if (snprintf(key, sizeof(key), "c" STORE_SEP "%s" STORE_SEP "%s",
+		    consent_id, jti) >= (int)sizeof(key) ||
+		    (rc = put_out(txn, key, v)) != STORE_OK)
+			goto out;
+	}
+	if (snprintf(key, sizeof(key), "a" STORE_SEP "%s" STORE_SEP "%s"
+	    STORE_SEP "%s", agreement, ver, jti) >= (int)sizeof(key) ||
+	    (rc = put_out(txn, key, v)) != STORE_OK)
+		goto out;
+	rc = STORE_BADKEY;
+	if (snprintf(key, sizeof(key), "p" STORE_SEP "%s" STORE_SEP "%s",
+	    client, jti) >= (int)sizeof(key) ||
+	    (rc = put_out(txn, key, v)) != STORE_OK)
+		goto out;
+	rc = STORE_BADKEY;
+	if (snprintf(key, sizeof(key), "e" STORE_SEP "%s" STORE_SEP "%s", expk,
+	    jti) >= (int)sizeof(key) || (rc = put_out(txn, key, v)) != STORE_OK)
+		goto out;
+	/* The persisted next index, and the list's used size. */
+	rc = store_get(txn, ST_STATUS_META, "next", &next);
+	if (rc == STORE_OK && jsonu_get_int(next, "n", &n) != 0)
+		n = 0;
+	else if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		goto out;
+	if ((int64_t)index + 1 > n) {
+		json_decref(next);
+		next = json_pack("{s:I}", "n", (json_int_t)(index + 1));
+		if (next == NULL ||
+		    (rc = store_put(txn, ST_STATUS_META, "next", next)) !=
+		    STORE_OK) {
+			rc = next == NULL ? STORE_NOMEM : rc;
+			goto out;
+		}
+	}
+	list_key(list, lk);
+	rc = store_get(txn, ST_STATUS_META, lk, &lrec);
+	if (rc == STORE_OK) {
+		(void)jsonu_get_int(lrec, "size", &size);
+		(void)jsonu_get_int(lrec, "version", &lver);
+	} else if (rc != STORE_NOTFOUND)
+		goto out;
+	if ((int64_t)(index % STATUS_LIST_CAP) + 1 > size) {
+		json_decref(lrec);
+		lrec = json_pack("{s:I, s:I}", "size",
+		    (json_int_t)(index % STATUS_LIST_CAP + 1), "version",
+		    (json_int_t)lver);
+		if (lrec == NULL) {
+			rc = STORE_NOMEM;
+			goto out;
+		}
+		rc = store_put(txn, ST_STATUS_META, lk, lrec);
+	} else
+		rc = STORE_OK;
+out:
+	json_decref(v);
+	json_decref(next);
+	json_decref(lrec);
+	return rc;
+}
+
+/* Sets the bit of index; bumps the list version once per call site. */
+static enum store_err
+set_bit(struct store_txn *txn, uint64_t index)
+{
+	uint32_t list = (uint32_t)(index / STATUS_LIST_CAP);
+	uint32_t pos = (uint32_t)(index % STATUS_LIST_CAP);
+	uint32_t chunk = pos / (STATUS_CHUNK * 8);
+	uint32_t bit = pos % (STATUS_CHUNK * 8);
+	unsigned char buf[STATUS_CHUNK];
+	const unsigned char *cur;
+	char key[24];
+	size_t n;
+	enum store_err rc;
+
+	chunk_key(list, chunk, key);
+	rc = store_get_raw(txn, ST_STATUS_BITS, key, &cur, &n);
+	if (rc == STORE_OK && n == STATUS_CHUNK)
+		memcpy(buf, cur, STATUS_CHUNK);
+	else if (rc == STORE_NOTFOUND || rc == STORE_OK)
+		memset(buf, 0, sizeof(buf));
+	else
+		return rc;
+	/* Index 0 is the least significant bit of byte 0. */
+	buf[bit / 8] |= (unsigned char)(1u << (bit % 8));
+	return store_put_raw(txn, ST_STATUS_BITS, key, buf, sizeof(buf));
+}
+
+static enum store_err
+bump_version(struct store_txn *txn, uint32_t list, json_t *versions)
+{
+	json_t *lrec = NULL, *nrec;
+	int64_t size = 0, ver = 0;
+	char lk[24], name[16];
+	enum store_err rc;
+
+	list_key(list, lk);
+	rc = store_get(txn, ST_STATUS_META, lk, &lrec);
+	if (rc == STORE_OK) {
+		(void)jsonu_get_int(lrec, "size", &size);
+		(void)jsonu_get_int(lrec, "version", &ver);
+	} else if (rc != STORE_NOTFOUND)
+		return rc;
+	json_decref(lrec);
+	nrec = json_pack("{s:I, s:I}", "size", (json_int_t)size, "version",
+	    (json_int_t)(ver + 1));
+	if (nrec == NULL)
+		return STORE_NOMEM;
+	rc = store_put(txn, ST_STATUS_META, lk, nrec);
+	json_decref(nrec);
+	if (rc == STORE_OK && versions != NULL) {
+		snprintf(name, sizeof(name), "%" PRIu32, list);
+		json_object_set_new(versions, name, json_integer(ver + 1));
+	}
+	return rc;
+}
+
+struct rev_ctx {
+	struct store_txn *txn;
+	int64_t now;
+	char keys[256][STORE_MAX_KEY + 1];
+	uint64_t idx[256];
+	size_t n;
+	enum store_err err;
+};
+
+static int
+collect(void *arg, const char *key, size_t keylen, json_t *value)
+{
+	struct rev_ctx *c = arg;
+	int64_t i, exp;
+
+	if (c->n == 256 || keylen > STORE_MAX_KEY)
+		return 1;
+	memcpy(c->keys[c->n], key, keylen);
+	c->keys[c->n][keylen] = '\0';
+	if (jsonu_get_int(value, "i", &i) == 0 &&
+	    jsonu_get_int(value, "exp", &exp) == 0 && exp > c->now)
+		c->idx[c->n] = (uint64_t)i;
+	else
+		c->idx[c->n] = UINT64_MAX;  /* expired: only forget it */
+	c->n++;
+	return 0;
+}
+
+static enum store_err
+revoke_prefix(struct store_txn *txn, const char *prefix, int64_t now,
+    json_t *versions, size_t *count)
+{
+	struct rev_ctx *c;
+	uint32_t lists[64];
+	size_t nlists = 0, i, j;
+	enum store_err rc = STORE_OK;
+	uint32_t l;
+
+	*count = 0;
+	c = malloc(sizeof(*c));
+	if (c == NULL)
+		return STORE_NOMEM;
+	c->txn = txn;
+	c->now = now;
+	/* Batches: scanning while deleting is not allowed. */
+	do {
+		c->n = 0;
+		rc = store_scan(txn, ST_STATUS_OUT, prefix, 0, 0, collect, c);
+		for (i = 0; rc == STORE_OK && i < c->n; i++) {
+			if (c->idx[i] != UINT64_MAX) {
+				if ((rc = set_bit(txn, c->idx[i])) != STORE_OK)
+					break;
+				(*count)++;
+				l = (uint32_t)(c->idx[i] / STATUS_LIST_CAP);
+				for (j = 0; j < nlists && lists[j] != l; j++)
+					;
+				if (j == nlists && nlists < 64)
+					lists[nlists++] = l;
+			}
+			rc = store_del(txn, ST_STATUS_OUT, c->keys[i]);
+			if (rc == STORE_NOTFOUND)
+				rc = STORE_OK;
+		}
+	} while (rc == STORE_OK && c->n == 256);
+	for (j = 0; rc == STORE_OK && j < nlists; j++)
+		rc = bump_version(txn, lists[j], versions);
+	free(c);
+	return rc;
+}
+
+enum store_err
+status_revoke_consent(struct store_txn *txn, const char *consent_id,
+    int64_t now, json_t *versions, size_t *count)
+{
+	char prefix[STORE_MAX_KEY + 1];
+
+	if (snprintf(prefix, sizeof(prefix), "c" STORE_SEP "%s" STORE_SEP,
+	    consent_id) >= (int)sizeof(prefix))
+		return STORE_BADKEY;
+	return revoke_prefix(txn, prefix, now, versions, count);
+}
+
+enum store_err
+status_revoke_agreement(struct store_txn *txn, const char *agreement,
+    uint32_t version, int64_t now, json_t *versions, size_t *count)
+{
+	char prefix[STORE_MAX_KEY + 1];
+
+	if (snprintf(prefix, sizeof(prefix), "a" STORE_SEP "%s" STORE_SEP
+	    "%010" PRIu32 STORE_SEP, agreement, version) >= (int)sizeof(prefix))
+		return STORE_BADKEY;
+	return revoke_prefix(txn, prefix, now, versions, count);
+}
+
+struct prune_ctx {
+	int64_t now;
+	size_t max, n;
+	json_t *found;     /* array of [expkey, value] */
+};
+
+static int
+prune_one(void *arg, const char *key, size_t keylen, json_t *value)
+{
+	struct prune_ctx *c = arg;
+	int64_t exp;
+
+	if (c->n >= c->max || jsonu_get_int(value, "exp", &exp) != 0 ||
+	    exp > c->now - 60)
+		return 1;
+	json_array_append_new(c->found, json_pack("[s%, O]", key, keylen,
+	    value));
+	c->n++;
+	return 0;
+}
+
+size_t
+status_prune(struct store_txn *txn, int64_t now, size_t max)
+{
+	struct prune_ctx c = { now, max, 0, json_array() };
+	char key[STORE_MAX_KEY + 1], ver[16];
+	const char *jti, *ck, *a, *p, *ek;
+	json_t *pair, *v;
+	int64_t vv;
+	size_t i;
+
+	if (c.found == NULL)
+		return 0;
+	(void)store_scan(txn, ST_STATUS_OUT, "e" STORE_SEP, 0, 0, prune_one, &c);
+	json_array_foreach(c.found, i, pair) {
+		ek = json_string_value(json_array_get(pair, 0));
+		v = json_array_get(pair, 1);
+		jti = ek != NULL ? strrchr(ek, STORE_SEP[0]) : NULL;
+		if (jti == NULL)
+			continue;
+		jti++;
+		if (jsonu_get_str(v, "c", &ck) == 0 &&
+		    snprintf(key, sizeof(key), "c" STORE_SEP "%s" STORE_SEP "%s",
+		    ck, jti) < (int)sizeof(key))
+			(void)store_del(txn, ST_STATUS_OUT, key);
+		if (jsonu_get_str(v, "a", &a) == 0 &&
+		    jsonu_get_int(v, "v", &vv) == 0) {
+			snprintf(ver, sizeof(ver), "%010" PRId64, vv);
+			if (snprintf(key, sizeof(key), "a" STORE_SEP "%s" STORE_SEP
+			    "%s" STORE_SEP "%s", a, ver, jti) < (int)sizeof(key))
+				(void)store_del(txn, ST_STATUS_OUT, key);
+		}
+		if (jsonu_get_str(v, "p", &p) == 0 &&
+		    snprintf(key, sizeof(key), "p" STORE_SEP "%s" STORE_SEP "%s",
+		    p, jti) < (int)sizeof(key))
+			(void)store_del(txn, ST_STATUS_OUT, key);
+		(void)store_del(txn, ST_STATUS_OUT, ek);
+	}
+	json_decref(c.found);
+	return c.n;
+}
+
+int
+status_get(struct store_txn *txn, uint64_t index)
+{
+	uint32_t list = (uint32_t)(index / STATUS_LIST_CAP);
+	uint32_t pos = (uint32_t)(index % STATUS_LIST_CAP);
+	uint32_t bit = pos % (STATUS_CHUNK * 8);
+	const unsigned char *cur;
+	char key[24];
+	size_t n;
+	enum store_err rc;
+
+	chunk_key(list, pos / (STATUS_CHUNK * 8), key);
+	rc = store_get_raw(txn, ST_STATUS_BITS, key, &cur, &n);
+	if (rc == STORE_NOTFOUND)
+		return 0;
+	if (rc != STORE_OK || n != STATUS_CHUNK)
+		return -1;
+	return (cur[bit / 8] >> (bit % 8)) & 1;
+}
+
+/* Builds and signs list's token from a read snapshot. */
+static char *
+build_token(struct store_txn *txn, EVP_PKEY *key, const char *kid,
+    const char *issuer, uint32_t list, int ttl, uint64_t *version,
+    enum store_err *err)
+{
+	unsigned char *bits = NULL, *z = NULL;
+	const unsigned char *cur;
+	uLongf zlen;
+	json_t *lrec = NULL, *claims = NULL;
+	char lk[24], key2[24], uri[400], *lst = NULL, *payload = NULL;
+	char *token = NULL;
+	int64_t size = 0, ver = 0, now = timeu_now();
+	size_t nbytes, n, off;
+	uint32_t ch;
+
+	list_key(list, lk);
+	*err = store_get(txn, ST_STATUS_META, lk, &lrec);
+	if (*err != STORE_OK)
+		return NULL;
+	(void)jsonu_get_int(lrec, "size", &size);
+	(void)jsonu_get_int(lrec, "version", &ver);
+	*version = (uint64_t)ver;
+	nbytes = ((size_t)size + 7) / 8;
+	bits = calloc(1, nbytes > 0 ? nbytes : 1);
+	zlen = compressBound((uLong)(nbytes > 0 ? nbytes : 1));
+	z = malloc(zlen);
+	if (bits == NULL || z == NULL) {
+		*err = STORE_NOMEM;
+		goto out;
+	}
+	for (off = 0, ch = 0; off < nbytes; off += STATUS_CHUNK, ch++) {
+		chunk_key(list, ch, key2);
+		if (store_get_raw(txn, ST_STATUS_BITS, key2, &cur, &n) ==
+		    STORE_OK && n == STATUS_CHUNK)
+			memcpy(bits + off, cur, nbytes - off < STATUS_CHUNK ?
+			    nbytes - off : STATUS_CHUNK);
+	}
+	if (compress2(z, &zlen, bits, (uLong)nbytes, Z_BEST_COMPRESSION) !=
+	    Z_OK) {
+		*err = STORE_NOMEM;
+		goto out;
+	}
+	lst = b64url_encode_alloc(z, zlen);
+	snprintf(uri, sizeof(uri), "%s/v1/status/%" PRIu32, issuer, list);
+	claims = json_pack("{s:s, s:I, s:I, s:i, s:{s:i, s:s}}", "sub", uri,
+	    "iat", (json_int_t)now, "exp", (json_int_t)(now + 10 * ttl), "ttl",
+	    ttl, "status_list", "bits", 1, "lst", lst != NULL ? lst : "");
+	payload = claims != NULL ? json_dumps(claims, JSON_COMPACT) : NULL;
+	if (lst == NULL || payload == NULL ||
+	    jws_sign_es256(key, kid, STATUS_TYP, payload, strlen(payload),
+	    &token) != JWS_OK) {
+		*err = STORE_NOMEM;
+		token = NULL;
+	}
+out:
+	free(bits);
+	free(z);
+	free(lst);
+	free(payload);
+	json_decref(claims);
+	json_decref(lrec);
+	return token;
+}
+
+char *
+status_list_token(struct status *st, struct store *s, EVP_PKEY *key,
+    const char *kid, const char *issuer, uint32_t list, int ttl,
+    uint64_t *version, enum store_err *err)
+{
+	struct store_txn *txn = NULL;
+	struct cached_list *slot = NULL, *oldest = &st->cache[0];
+	json_t *lrec = NULL;
+	char lk[24], *tok = NULL;
+	int64_t ver = -1, now = timeu_now();
+	size_t i;
+
+	*err = store_begin(s, 0, &txn);
+	if (*err != STORE_OK)
+		return NULL;
+	list_key(list, lk);
+	*err = store_get(txn, ST_STATUS_META, lk, &lrec);
+	if (*err == STORE_OK)
+		(void)jsonu_get_int(lrec, "version", &ver);
+	json_decref(lrec);
+	if (*err != STORE_OK) {
+		store_abort(txn);
+		return NULL;
+	}
+	pthread_mutex_lock(&st->mu);
+	for (i = 0; i < STATUS_CACHE; i++) {
+		if (st->cache[i].token != NULL && st->cache[i].list == list) {
+			slot = &st->cache[i];
+			break;
+		}
+		if (st->cache[i].iat < oldest->iat)
+			oldest = &st->cache[i];
+	}
+	if (slot != NULL && (int64_t)slot->version == ver &&
+	    now - slot->iat < ttl / 2) {
+		tok = strdup(slot->token);
+		*version = slot->version;
+		pthread_mutex_unlock(&st->mu);
+		store_abort(txn);
+		return tok;
+	}
+	pthread_mutex_unlock(&st->mu);
+	tok = build_token(txn, key, kid, issuer, list, ttl, version, err);
+	store_abort(txn);
+	if (tok == NULL)
+		return NULL;
+	pthread_mutex_lock(&st->mu);
+	if (slot == NULL || slot->list != list)
+		slot = oldest;
+	free(slot->token);
+	slot->token = strdup(tok);
+	slot->list = list;
+	slot->version = *version;
+	slot->iat = now;
+	pthread_mutex_unlock(&st->mu);
+	return tok;
+}
+
+static int
+seen_key(char *out, size_t outlen, const char *party, uint32_t list)
+{
+	char l[16];
+
+	snprintf(l, sizeof(l), "%" PRIu32, list);
+	return store_key3(out, outlen, "seen", party, l);
+}
+
+enum store_err
+status_record_seen(struct store_txn *txn, const char *party, uint32_t list,
+    uint64_t version, int64_t now)
+{
+	char key[STORE_MAX_KEY + 1], ts[32];
+	json_t *cur = NULL, *v;
+	int64_t have = -1;
+	enum store_err rc;
+
+	if (seen_key(key, sizeof(key), party, list) != 0)
+		return STORE_BADKEY;
+	rc = store_get(txn, ST_STATUS_META, key, &cur);
+	if (rc == STORE_OK)
+		(void)jsonu_get_int(cur, "version", &have);
+	else if (rc != STORE_NOTFOUND)
+		return rc;
+	json_decref(cur);
+	if (have >= (int64_t)version)
+		return STORE_OK;
+	timeu_format(now, ts, sizeof(ts));
+	v = json_pack("{s:I, s:s}", "version", (json_int_t)version, "at", ts);
+	if (v == NULL)
+		return STORE_NOMEM;
+	rc = store_put(txn, ST_STATUS_META, key, v);
+	json_decref(v);
+	return rc;
+}
+
+enum store_err
+status_seen(struct store_txn *txn, const char *party, uint32_t list,
+    uint64_t *version, int64_t *at)
+{
+	char key[STORE_MAX_KEY + 1];
+	const char *ts;
+	json_t *cur = NULL;
+	int64_t v = 0;
+	enum store_err rc;
+
+	*version = 0;
+	*at = 0;
+	if (seen_key(key, sizeof(key), party, list) != 0)
+		return STORE_BADKEY;
+	rc = store_get(txn, ST_STATUS_META, key, &cur);
+	if (rc == STORE_NOTFOUND)
+		return STORE_OK;
+	if (rc != STORE_OK)
+		return rc;
+	(void)jsonu_get_int(cur, "version", &v);
+	if (jsonu_get_str(cur, "at", &ts) == 0)
+		(void)timeu_parse(ts, at);
+	*version = (uint64_t)v;
+	json_decref(cur);
+	return STORE_OK;
+}
