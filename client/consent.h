@@ -62,7 +62,9 @@ typedef enum consent_err {
 	CONSENT_E_EXPIRED = 27,
 	CONSENT_E_BINDING = 28,      /* cnf.x5t#S256 is not the presenting certificate */
 	CONSENT_E_FIELD_SCOPE = 29,  /* a requested field is outside the token's scope */
-	CONSENT_E_REVOKED = 30,      /* the token's status says revoked */
+	CONSENT_E_REVOKED = 30,      /* the token's status list says revoked
+	                                (or the list could not be had: the
+	                                detail says which) */
 	CONSENT_E_REPLAYED = 31,     /* this jti was presented before */
 	CONSENT_E_STORE = 32         /* the replay cache failed */
 } consent_err;
@@ -164,6 +166,13 @@ struct consent_verifier_opts {
 	int leeway_s;               /* clock leeway for nbf/exp; 0: 30; max 300 */
 	int jwks_min_refresh_s;     /* at most one JWKS refresh per this; 0: 10 */
 	long timeout_ms;            /* JWKS fetch timeout; 0: 5000 */
+	/* Token status lists (revocation). A token's status list URI must
+	 * be under the issuer; it is fetched from broker_url plus the URI's
+	 * path (broker_url defaults to jwks_url's origin), with the client
+	 * certificate if given, and cached for status_ttl_s seconds (0: the
+	 * list's own "ttl", else 30). */
+	const char *broker_url;
+	int status_ttl_s;
 };
 
 /* The verified facts of a token; strings owned by the struct. */
@@ -206,8 +215,11 @@ CONSENT_EXPORT const char *consent_verifier_detail(const consent_verifier *v);
  * at+jwt; kid known (refreshing the JWKS once, rate-limited, on an unknown
  * kid); signature; iss; aud is this provider; nbf/exp with the leeway;
  * cnf.x5t#S256 matches cert_der; every requested field is in scope;
+ * its status list entry (when the token has a "status" claim) is 0;
  * jti not seen before (then remembered until exp). A token that fails a
- * check is not remembered.
+ * check is not remembered. If the status list cannot be fetched and no
+ * cached copy younger than twice its ttl exists, the token is refused
+ * with CONSENT_E_REVOKED (fail closed) and a detail saying why.
  * On success fills *claims (consent_claims_free) and returns CONSENT_OK;
  * otherwise returns the code of the first failing check.
  * nfields may be 0 (no field check); claims may be NULL.

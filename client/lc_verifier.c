@@ -6,6 +6,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+#include <zlib.h>
 
 #include "b64.h"
 #include "fsu.h"
@@ -21,6 +22,19 @@
 #define LC_JWKS_MAX (256 * 1024)
 #define LC_MAX_LEEWAY 300
 #define LC_TOKEN_TYP "at+jwt"
+#define LC_STATUS_TYP "statuslist+jwt"
+#define LC_STATUS_CACHE 16
+#define LC_STATUS_MAX_BYTES (1u << 20)  /* decompressed list bound */
+#define LC_STATUS_DEFAULT_TTL 30
+
+struct slist {
+	char uri[512];
+	unsigned char *bytes;
+	size_t nbytes;
+	int bits;                 /* 1, 2, 4 or 8 per token */
+	int64_t fetched_us;
+	int ttl;
+};
 
 struct vkey {
 	char kid[128];
@@ -38,6 +52,10 @@ struct consent_verifier {
 	pthread_mutex_t refresh_mu;
 	int64_t last_refresh_us;
 	struct lc_replay *replay;
+	char *broker_url;             /* base for status list fetches */
+	int status_ttl;               /* 0: the list's own */
+	pthread_mutex_t status_mu;    /* guards slists */
+	struct slist slists[LC_STATUS_CACHE];
 };
 
 static char *
@@ -205,6 +223,10 @@ consent_verifier_free(consent_verifier *v)
 		return;
 	keys_free(v->keys, v->nkeys);
 	lc_replay_close(v->replay);
+	for (size_t i = 0; i < LC_STATUS_CACHE; i++)
+		free(v->slists[i].bytes);
+	pthread_mutex_destroy(&v->status_mu);
+	free(v->broker_url);
 	pthread_rwlock_destroy(&v->lock);
 	pthread_mutex_destroy(&v->refresh_mu);
 	free(v->provider);
@@ -247,6 +269,18 @@ consent_verifier_new(const struct consent_verifier_opts *o,
 	}
 	pthread_rwlock_init(&v->lock, NULL);
 	pthread_mutex_init(&v->refresh_mu, NULL);
+	pthread_mutex_init(&v->status_mu, NULL);
+	v->status_ttl = o->status_ttl_s > 0 ? o->status_ttl_s : 0;
+	if (o->broker_url != NULL)
+		v->broker_url = strdup(o->broker_url);
+	else if (o->jwks_url != NULL) {
+		/* The origin of the JWKS URL: scheme://host[:port] */
+		const char *p = strstr(o->jwks_url, "://");
+		const char *slash = p != NULL ? strchr(p + 3, '/') : NULL;
+
+		v->broker_url = slash != NULL ? strndup(o->jwks_url,
+		    (size_t)(slash - o->jwks_url)) : strdup(o->jwks_url);
+	}
 	v->provider = strdup(o->provider);
 	v->issuer = strdup(o->issuer);
 	v->jwks_url = dup_opt(o->jwks_url);
@@ -367,6 +401,148 @@ extract(const json_t *c, struct consent_claims *out)
 nomem:
 	consent_claims_free(out);
 	return lc_fail(CONSENT_E_NOMEM, "out of memory");
+}
+
+/* Fetches, verifies and decodes one status list into s. */
+static consent_err
+fetch_status(consent_verifier *v, const char *uri, struct slist *s)
+{
+	struct jws_parsed p = { 0 };
+	char url[1024], why[256], *body = NULL;
+	const char *path, *sub, *lst;
+	unsigned char *z = NULL, *bytes = NULL;
+	size_t zlen, ilen = strlen(v->issuer);
+	uLongf nbytes = LC_STATUS_MAX_BYTES;
+	json_t *sl;
+	int64_t bits, ttl, exp, now = timeu_now();
+	EVP_PKEY *key = NULL;
+	long status;
+	consent_err rc;
+
+	path = uri + ilen;
+	if (v->broker_url == NULL || snprintf(url, sizeof(url), "%s%s",
+	    v->broker_url, path) >= (int)sizeof(url))
+		return lc_fail(CONSENT_E_REVOKED, "status list %.200s: no broker "
+		    "URL to fetch it from", uri);
+	rc = lc_http(&v->http, url, NULL, NULL, &status, &body, NULL);
+	if (rc != CONSENT_OK)
+		return lc_fail(CONSENT_E_REVOKED, "status list unavailable: %s",
+		    lc_detail());
+	if (status != 200) {
+		free(body);
+		return lc_fail(CONSENT_E_REVOKED, "status list %.200s: HTTP %ld",
+		    url, status);
+	}
+	rc = CONSENT_E_REVOKED;
+	if (jws_parse(body, strlen(body), &p, why, sizeof(why)) != JWS_OK ||
+	    jws_check_header(&p, LC_STATUS_TYP, why, sizeof(why)) != JWS_OK ||
+	    p.kid == NULL || (key = find_key_refreshing(v, p.kid)) == NULL ||
+	    jws_verify_es256(key, &p) != JWS_OK) {
+		lc_fail(rc, "status list %.200s is not a valid signed list",
+		    uri);
+		goto out;
+	}
+	sl = json_object_get(p.claims, "status_list");
+	if (jsonu_get_str(p.claims, "sub", &sub) != 0 || strcmp(sub, uri) != 0 ||
+	    (jsonu_get_int(p.claims, "exp", &exp) == 0 && exp <= now) ||
+	    jsonu_get_int(sl, "bits", &bits) != 0 ||
+	    (bits != 1 && bits != 2 && bits != 4 && bits != 8) ||
+	    jsonu_get_str(sl, "lst", &lst) != 0) {
+		lc_fail(rc, "status list %.200s: wrong subject, expired or "
+		    "malformed", uri);
+		goto out;
+	}
+	if (jsonu_get_int(p.claims, "ttl", &ttl) != 0 || ttl <= 0 ||
+	    ttl > 86400)
+		ttl = LC_STATUS_DEFAULT_TTL;
+	z = malloc(b64_decoded_max(strlen(lst)) + 1);
+	bytes = malloc(LC_STATUS_MAX_BYTES);
+	if (z == NULL || bytes == NULL ||
+	    b64url_decode(lst, strlen(lst), z, &zlen) != 0 ||
+	    uncompress(bytes, &nbytes, z, (uLong)zlen) != Z_OK) {
+		lc_fail(rc, "status list %.200s: lst is not base64url zlib data "
+		    "(or larger than %u bytes)", uri, LC_STATUS_MAX_BYTES);
+		goto out;
+	}
+	free(s->bytes);
+	snprintf(s->uri, sizeof(s->uri), "%s", uri);
+	s->bytes = bytes;
+	bytes = NULL;
+	s->nbytes = nbytes;
+	s->bits = (int)bits;
+	s->ttl = v->status_ttl > 0 ? v->status_ttl : (int)ttl;
+	s->fetched_us = timeu_mono_us();
+	rc = CONSENT_OK;
+out:
+	free(z);
+	free(bytes);
+	free(body);
+	EVP_PKEY_free(key);
+	jws_parsed_free(&p);
+	return rc;
+}
+
+/* Checks the token's status list entry; CONSENT_OK or CONSENT_E_REVOKED. */
+static consent_err
+check_status(consent_verifier *v, const json_t *claims, int64_t now)
+{
+	const json_t *sl = json_object_get(json_object_get(claims, "status"),
+	    "status_list");
+	struct slist *s = NULL, *oldest = &v->slists[0];
+	const char *uri;
+	int64_t idx, age;
+	size_t ilen = strlen(v->issuer), i, bitpos;
+	unsigned val;
+	consent_err rc = CONSENT_OK;
+
+	(void)now;
+	if (json_object_get(claims, "status") == NULL)
+		return CONSENT_OK;
+	if (jsonu_get_int(sl, "idx", &idx) != 0 || idx < 0 ||
+	    jsonu_get_str(sl, "uri", &uri) != 0)
+		return lc_fail(CONSENT_E_MALFORMED, "claim status.status_list "
+		    "needs idx and uri");
+	/* Only lists of our broker: never fetch a URI a token names freely. */
+	if (strncmp(uri, v->issuer, ilen) != 0 || uri[ilen] != '/' ||
+	    strlen(uri) >= sizeof(s->uri))
+		return lc_fail(CONSENT_E_MALFORMED, "status list URI %.200s is "
+		    "not under the issuer", uri);
+	pthread_mutex_lock(&v->status_mu);
+	for (i = 0; i < LC_STATUS_CACHE; i++) {
+		if (v->slists[i].bytes != NULL &&
+		    strcmp(v->slists[i].uri, uri) == 0) {
+			s = &v->slists[i];
+			break;
+		}
+		if (v->slists[i].fetched_us < oldest->fetched_us)
+			oldest = &v->slists[i];
+	}
+	age = s != NULL ? (timeu_mono_us() - s->fetched_us) / 1000000 : 0;
+	if (s == NULL || age >= s->ttl) {
+		struct slist *dst = s != NULL ? s : oldest;
+		char keep_uri[512];
+
+		snprintf(keep_uri, sizeof(keep_uri), "%s", uri);
+		rc = fetch_status(v, keep_uri, dst);
+		if (rc == CONSENT_OK)
+			s = dst;
+		else if (s != NULL && age < 2 * s->ttl)
+			rc = CONSENT_OK;   /* stale but within grace: use it */
+	}
+	if (rc == CONSENT_OK) {
+		bitpos = (size_t)idx * (size_t)s->bits;
+		if (bitpos / 8 >= s->nbytes)
+			val = 0;   /* beyond the list: never revoked */
+		else
+			val = (s->bytes[bitpos / 8] >> (bitpos % 8)) &
+			    ((1u << s->bits) - 1);
+		if (val != 0)
+			rc = lc_fail(CONSENT_E_REVOKED, "token %lld of status list "
+			    "%.200s has status %u (revoked)", (long long)idx, uri,
+			    val);
+	}
+	pthread_mutex_unlock(&v->status_mu);
+	return rc;
 }
 
 static consent_err
@@ -496,6 +672,8 @@ verify(consent_verifier *v, const char *token, const unsigned char *der,
 			goto out;
 		}
 	}
+	if ((rc = check_status(v, p.claims, now)) != CONSENT_OK)
+		goto out;
 	if (record && v->replay != NULL &&
 	    (rc = lc_replay_check(v->replay, cl.jti, exp + v->leeway, now)) !=
 	    CONSENT_OK)
