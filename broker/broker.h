@@ -5,6 +5,8 @@
 #ifndef CB_BROKER_H
 #define CB_BROKER_H
 
+#include <stdatomic.h>
+
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 
@@ -29,7 +31,7 @@ struct broker {
 	struct config cfg;
 	struct store *store;
 	struct writer *writer;
-	struct keyset *keys;
+	_Atomic(struct keyset *) keys;    /* swapped on SIGHUP (rotation) */
 	struct tlog *log;             /* the audit log */
 	struct status *status;        /* token status lists */
 	struct citizen_auth *citizens;
@@ -37,5 +39,13 @@ struct broker {
 	SSL_CTX *tls;
 	char *discovery;             /* /.well-known/consent-broker body */
 };
+
+/* The token-signing keys now in force. A key set replaced by a reload
+ * stays allocated until exit, so a pointer read here stays valid. */
+static inline struct keyset *
+broker_keys(struct broker *b)
+{
+	return atomic_load(&b->keys);
+}
 
 #endif

@@ -97,8 +97,8 @@ load_material(struct broker *b, char *err, size_t errlen)
 
 	if (data_path(p1, sizeof(p1), c->data_dir, DATA_SIGNING_DIR) != 0)
 		goto toolong;
-	b->keys = keyset_load(p1, why, sizeof(why));
-	if (b->keys == NULL) {
+	atomic_store(&b->keys, keyset_load(p1, why, sizeof(why)));
+	if (broker_keys(b) == NULL) {
 		snprintf(err, errlen, "token-signing keys: %s", why);
 		goto out;
 	}
@@ -151,6 +151,36 @@ out:
 	return rc;
 }
 
+#define MAX_RELOADS 256
+
+/*
+ * SIGHUP: reload the token-signing keys (after consentctl keys rotate).
+ * The old set is kept until exit: workers may still hold a pointer to it.
+ */
+static void
+reload_keys(struct broker *b, struct keyset **old, int *nold)
+{
+	char path[PATH_MAX], why[512];
+	struct keyset *ks;
+	const char *kid;
+
+	if (*nold == MAX_RELOADS) {
+		fprintf(stderr, "{\"event\":\"reload_refused\",\"reason\":"
+		    "\"too many reloads; restart consentd\"}\n");
+		return;
+	}
+	if (fsu_join(path, sizeof(path), b->cfg.data_dir, DATA_SIGNING_DIR) ||
+	    (ks = keyset_load(path, why, sizeof(why))) == NULL) {
+		fprintf(stderr, "{\"event\":\"reload_failed\",\"keys\":"
+		    "\"unchanged\"}\n");
+		return;
+	}
+	old[(*nold)++] = atomic_exchange(&b->keys, ks);
+	(void)keyset_current(ks, &kid);
+	fprintf(stderr, "{\"event\":\"keys_reloaded\",\"current\":\"%s\","
+	    "\"published\":%zu}\n", kid, keyset_count(ks));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -171,6 +201,8 @@ main(int argc, char **argv)
 	const char *o_set[32];
 	int n_set = 0, o_dev = 0, check = 0, ch, sig, i, rc = 1;
 	struct broker b;
+	struct keyset *old_keys[MAX_RELOADS];
+	int nold = 0;
 	struct writer_hooks hooks;
 	struct server *srv = NULL;
 	char err[1024], path[PATH_MAX], key[64], *eq;
@@ -269,6 +301,7 @@ main(int argc, char **argv)
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	/* The log always has a signed checkpoint, even before any entry. */
@@ -289,10 +322,13 @@ main(int argc, char **argv)
 	    "\"threads\":%d,\"dev\":%s,\"issuer\":\"%s\",\"version\":\"%s\"}\n",
 	    b.cfg.listen_host, server_port(srv), b.cfg.threads,
 	    b.cfg.dev ? "true" : "false", b.cfg.issuer, CB_VERSION);
-	do {
+	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)
 			sig = SIGTERM;
-	} while (sig != SIGINT && sig != SIGTERM);
+		if (sig == SIGINT || sig == SIGTERM)
+			break;
+		reload_keys(&b, old_keys, &nold);
+	}
 	fprintf(stderr, "{\"event\":\"stopping\",\"signal\":%d}\n", sig);
 	server_stop(srv, 10);
 	writer_stop(b.writer);
@@ -309,7 +345,9 @@ out:
 	tlog_free(b.log);
 	status_free(b.status);
 	store_close(b.store);
-	keyset_free(b.keys);
+	keyset_free(broker_keys(&b));
+	for (i = 0; i < nold; i++)
+		keyset_free(old_keys[i]);
 	citizen_auth_free(b.citizens);
 	SSL_CTX_free(b.tls);
 	free(b.discovery);

@@ -212,7 +212,7 @@ discovery(struct rq *rq)
 static void
 jwks(struct rq *rq)
 {
-	const char *s = keyset_jwks(rq->b->keys);
+	const char *s = keyset_jwks(broker_keys(rq->b));
 
 	http_reply_text(rq, 200, "application/jwk-set+json", s, strlen(s));
 }

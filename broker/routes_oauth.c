@@ -262,7 +262,7 @@ mint(struct rq *rq, struct tstate *st, const struct agreement *a)
 	if (claims == NULL)
 		goto out;
 	SHA256((const unsigned char *)claims, strlen(claims), st->claims_hash);
-	key = keyset_current(rq->b->keys, &kid);
+	key = keyset_current(broker_keys(rq->b), &kid);
 	if (jws_sign_es256(key, kid, TOKEN_TYP, claims, strlen(claims),
 	    &st->token) != JWS_OK)
 		goto out;
@@ -450,7 +450,7 @@ introspect(struct rq *rq, struct store_txn *txn, const char *token)
 
 	if (jws_parse(token, strlen(token), &p, err, sizeof(err)) != JWS_OK ||
 	    jws_check_header(&p, TOKEN_TYP, err, sizeof(err)) != JWS_OK ||
-	    p.kid == NULL || (pub = keyset_find(rq->b->keys, p.kid)) == NULL ||
+	    p.kid == NULL || (pub = keyset_find(broker_keys(rq->b), p.kid)) == NULL ||
 	    jws_verify_es256(pub, &p) != JWS_OK)
 		goto inactive;
 	if (jsonu_get_str(p.claims, "iss", &iss) != 0 ||

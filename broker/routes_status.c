@@ -82,7 +82,7 @@ routes_status(struct rq *rq, const char *rest)
 	/* Anyone may fetch; a party's fetch is recorded for "seen by". */
 	if (routes_try_party(rq, NULL) != 0)
 		return;
-	key = keyset_current(rq->b->keys, &kid);
+	key = keyset_current(broker_keys(rq->b), &kid);
 	tok = status_list_token(rq->b->status, rq->b->store, key, kid,
 	    rq->b->cfg.issuer, (uint32_t)n, rq->b->cfg.status_ttl_s, &version, &err);
 	if (tok == NULL) {

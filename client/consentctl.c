@@ -57,6 +57,9 @@ usage(FILE *f)
 	    "  verify --data DIR --token TOKEN|- --provider ID\n"
 	    "         --presenter-cert FILE [--fields F1,...]\n"
 	    "      Verify a token as provider ID would; print claims and verdict.\n"
+	    "  keys rotate --data DIR\n"
+	    "      New token-signing key; the old one stays published until its\n"
+	    "      tokens have expired. SIGHUP makes consentd use it.\n"
 	    "  log vkey --data DIR\n"
 	    "      Print the audit log's verifier key (C2SP signed-note form).\n"
 	    "  log export --data DIR --out FILE\n"
@@ -616,6 +619,60 @@ out:
 	return rc;
 }
 
+/* ---- keys rotate --------------------------------------------------------- */
+
+static int
+cmd_keys(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static const char usage_text[] =
+	    "usage: consentctl keys rotate --data DIR\n"
+	    "Makes a new token-signing key the current one. The old key stays\n"
+	    "in the JWKS until every token it signed has expired. Then send\n"
+	    "SIGHUP to consentd (or restart it) to sign with the new key.\n";
+	char p[PATH_MAX], err[512], kid[JWK_B64_SHA256_LEN];
+	const char *dir = NULL;
+	struct config cfg;
+	int ch;
+
+	if (argc < 2 || strcmp(argv[1], "rotate") != 0) {
+		fprintf(stderr, "%s", usage_text);
+		return 2;
+	}
+	optind = 1;
+	while ((ch = getopt_long(argc - 1, argv + 1, "h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'd': dir = optarg; break;
+		case 'h': printf("%s", usage_text); return 0;
+		default: fprintf(stderr, "%s", usage_text); return 2;
+		}
+	}
+	if (dir == NULL) {
+		fprintf(stderr, "%s", usage_text);
+		return 2;
+	}
+	config_defaults(&cfg);
+	if (pathf(p, sizeof(p), dir, CONFIG_FILE) != 0 ||
+	    config_load_file(&cfg, p, 1, err, sizeof(err)) != 0) {
+		fprintf(stderr, "consentctl: %s\n", err);
+		return 1;
+	}
+	if (pathf(p, sizeof(p), dir, DATA_SIGNING_DIR) != 0 ||
+	    keyset_rotate(p, (long)cfg.max_token_ttl_s + cfg.clock_skew_s + 60,
+	    kid, err, sizeof(err)) != 0) {
+		fprintf(stderr, "consentctl: %s\n", err);
+		return 1;
+	}
+	printf("%s\n", kid);
+	fprintf(stderr, "new signing key %s; send SIGHUP to consentd to use it\n",
+	    kid);
+	return 0;
+}
+
 /* ---- dev citizen-token -------------------------------------------------- */
 
 static int
@@ -724,6 +781,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "init") == 0)
 		return cmd_init(argc - 1, argv + 1);
+	if (strcmp(argv[1], "keys") == 0)
+		return cmd_keys(argc - 1, argv + 1);
 	if (strcmp(argv[1], "log") == 0)
 		return cmd_log(argc - 1, argv + 1);
 	if (strcmp(argv[1], "request") == 0)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -221,6 +222,75 @@ out:
 	return ret;
 }
 
+/* true when "<kid>.retire" names a time that has passed. */
+static int
+retired(const char *dir, const char *name, size_t kidlen)
+{
+	char path[4096], file[128], *text = NULL, *end;
+	long long t;
+	size_t len;
+	int gone = 0;
+
+	if (kidlen + sizeof(".retire") > sizeof(file))
+		return 0;
+	memcpy(file, name, kidlen);
+	memcpy(file + kidlen, ".retire", sizeof(".retire"));
+	if (fsu_join(path, sizeof(path), dir, file) != 0 ||
+	    fsu_read_file(path, 64, &text, &len) != 0)
+		return 0;
+	errno = 0;
+	t = strtoll(text, &end, 10);
+	if (errno == 0 && end != text && (*end == '\n' || *end == '\0') &&
+	    t < (long long)time(NULL))
+		gone = 1;
+	free(text);
+	return gone;
+}
+
+int
+keyset_rotate(const char *dir, long retain_s, char *kid_out, char *err,
+    size_t errlen)
+{
+	char path[4096], old[JWK_B64_SHA256_LEN], kid[JWK_B64_SHA256_LEN];
+	char name[128], line[64];
+	EVP_PKEY *key = NULL;
+	int n, ret = -1;
+
+	if (read_current(dir, old, err, errlen) != 0)
+		return -1;
+	if ((key = pki_gen_p256()) == NULL || jwk_thumbprint(key, kid) != 0) {
+		set_err(err, errlen, "cannot generate an ES256 key");
+		goto out;
+	}
+	n = snprintf(name, sizeof(name), "%s%s", kid, KS_SUFFIX);
+	if (n < 0 || (size_t)n >= sizeof(name) ||
+	    fsu_join(path, sizeof(path), dir, name) != 0 ||
+	    pki_write_key(path, key) != 0) {
+		set_errno_err(err, errlen, "cannot write", path);
+		goto out;
+	}
+	n = snprintf(name, sizeof(name), "%s.retire", old);
+	snprintf(line, sizeof(line), "%lld\n",
+	    (long long)time(NULL) + (long long)retain_s);
+	if (fsu_join(path, sizeof(path), dir, name) != 0 ||
+	    fsu_write_file(path, line, strlen(line), 0600, 0) != 0) {
+		set_errno_err(err, errlen, "cannot write", path);
+		goto out;
+	}
+	n = snprintf(line, sizeof(line), "%s\n", kid);
+	if (fsu_join(path, sizeof(path), dir, KS_CURRENT) != 0 ||
+	    fsu_write_file(path, line, (size_t)n, 0600, 0) != 0) {
+		set_errno_err(err, errlen, "cannot write", path);
+		goto out;
+	}
+	if (kid_out != NULL)
+		memcpy(kid_out, kid, sizeof(kid));
+	ret = 0;
+out:
+	EVP_PKEY_free(key);
+	return ret;
+}
+
 struct keyset *
 keyset_load(const char *dir, char *err, size_t errlen)
 {
@@ -252,6 +322,9 @@ keyset_load(const char *dir, char *err, size_t errlen)
 		nlen = strlen(de->d_name);
 		if (de->d_name[0] == '.' || nlen <= slen ||
 		    strcmp(de->d_name + nlen - slen, KS_SUFFIX) != 0)
+			continue;
+		/* A retired key whose tokens have all expired is left out. */
+		if (retired(dir, de->d_name, nlen - slen))
 			continue;
 		if (ks->n == KEYSET_MAX_KEYS) {
 			if (err != NULL && errlen > 0)

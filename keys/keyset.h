@@ -32,6 +32,15 @@ int keyset_create(const char *dir, char *kid_out, char *err, size_t errlen);
  */
 struct keyset *keyset_load(const char *dir, char *err, size_t errlen);
 
+/*
+ * Rotation: makes a new key the current one and marks the old one to be
+ * dropped from the key set retain_s seconds from now (when every token
+ * it signed has expired): "<oldkid>.retire" holds that Unix time.
+ * kid_out (44 bytes) gets the new kid. 0 or -1 with a reason in err.
+ */
+int keyset_rotate(const char *dir, long retain_s, char *kid_out, char *err,
+    size_t errlen);
+
 /* The signing key and its kid (borrowed, valid until keyset_free). */
 EVP_PKEY *keyset_current(const struct keyset *ks, const char **kid);
 
