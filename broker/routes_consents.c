@@ -5,17 +5,21 @@
 #include "audit.h"
 #include "consent_rec.h"
 #include "jsonu.h"
+#include "jws.h"
 #include "registry.h"
 #include "routes.h"
 #include "status.h"
 #include "timeu.h"
 
+#define BUNDLE_MAX 10
+#define RECEIPT_TYP "consent-receipt+jwt"
+
 struct cstate {
 	struct wresult res;
-	json_t *record;          /* the new consent (grant) */
+	json_t *records;         /* new consents (grant; one, or a bundle) */
+	int bundle;              /* answer {"consents": [...]} */
 	char id[64];             /* consent id (revoke) */
 	char subject[256];
-	char agreement[AGR_MAX_ID + 1];
 	int64_t now;
 };
 
@@ -26,7 +30,7 @@ cstate_free(void *p)
 
 	if (st == NULL)
 		return;
-	json_decref(st->record);
+	json_decref(st->records);
 	json_decref(st->res.out);
 	free(st);
 }
@@ -61,7 +65,43 @@ index_key(char *out, size_t outlen, const char *subject,
 	return store_key3(out, outlen, subject, agreement, id);
 }
 
-/* Writer side of a grant: at most one active consent per agreement. */
+/* Ends consent old (an earlier version's) in favour of new_id. */
+static enum store_err
+supersede(struct rq *rq, struct store_txn *txn, json_t *old,
+    const char *new_id, int64_t now)
+{
+	const char *oid;
+	json_t *lists;
+	char ts[32];
+	size_t ntok = 0;
+	enum store_err rc;
+
+	if (jsonu_get_str(old, "id", &oid) != 0)
+		return STORE_CORRUPT;
+	lists = json_object();
+	if (lists == NULL)
+		return STORE_NOMEM;
+	rc = status_revoke_consent(txn, oid, now, lists, &ntok);
+	if (rc != STORE_OK) {
+		json_decref(lists);
+		return rc;
+	}
+	timeu_format(now, ts, sizeof(ts));
+	if (json_object_set_new(old, "stored_state", json_string("revoked")) ||
+	    json_object_set_new(old, "revoked_at", json_string(ts)) ||
+	    json_object_set_new(old, "superseded_by", json_string(new_id)) ||
+	    json_object_set_new(old, "revocation", json_pack("{s:o, s:I}",
+	    "status_lists", lists, "tokens_revoked", (json_int_t)ntok)))
+		return STORE_NOMEM;
+	if ((rc = store_put(txn, ST_CONSENTS, oid, old)) != STORE_OK)
+		return rc;
+	return audit_consent_revoke(rq->b->log, txn, now, old);
+}
+
+/*
+ * Writer side of a grant: at most one active consent per agreement and
+ * subject. A bundle is all or nothing (the writer's savepoint).
+ */
 static int
 apply_grant(struct store_txn *txn, struct wop *op)
 {
@@ -69,71 +109,154 @@ apply_grant(struct store_txn *txn, struct wop *op)
 	struct cstate *st = rq->data;
 	struct consent_view v;
 	char key[STORE_MAX_KEY + 1];
-	const char *id;
-	json_t *cur = NULL, *empty = NULL;
+	const char *id, *agr;
+	json_t *cur = NULL, *empty = NULL, *rec, *out;
 	enum store_err rc;
+	size_t i;
 	int status;
 
-	rc = consent_find_for(txn, st->subject, st->agreement, st->now, &cur);
-	if (rc != STORE_OK)
-		goto store_fail;
-	if (cur != NULL && consent_view_from_json(cur, st->now, &v) == 0 &&
-	    v.state == CONSENT_ACTIVE) {
-		status = wresult_fail(&st->res, 409, "Conflict", "consent_exists",
-		    "an active consent '%s' for agreement '%s' already exists; "
-		    "revoke it first to grant different terms", v.id,
-		    st->agreement);
-		json_decref(cur);
-		return status;
-	}
-	json_decref(cur);
-	if (jsonu_get_str(st->record, "id", &id) != 0 ||
-	    index_key(key, sizeof(key), st->subject, st->agreement, id) != 0) {
-		rc = STORE_BADKEY;
-		goto store_fail;
-	}
 	empty = json_object();
-	if ((rc = store_put_new(txn, ST_CONSENTS, id, st->record)) != STORE_OK ||
-	    (rc = store_put(txn, ST_CONSENT_INDEX, key, empty)) != STORE_OK ||
-	    (rc = audit_consent_grant(rq->b->log, txn, st->now, st->record)) !=
-	    STORE_OK)
+	out = json_array();
+	if (empty == NULL || out == NULL) {
+		rc = STORE_NOMEM;
 		goto store_fail;
+	}
+	json_array_foreach(st->records, i, rec) {
+		if (jsonu_get_str(rec, "id", &id) != 0 ||
+		    jsonu_get_str(rec, "agreement", &agr) != 0) {
+			rc = STORE_CORRUPT;
+			goto store_fail;
+		}
+		rc = consent_find_for(txn, st->subject, agr, st->now, &cur);
+		if (rc != STORE_OK)
+			goto store_fail;
+		if (cur != NULL && consent_view_from_json(cur, st->now, &v) == 0 &&
+		    v.state == CONSENT_ACTIVE &&
+		    json_integer_value(json_object_get(rec,
+		    "agreement_version")) != (json_int_t)v.version) {
+			/* A consent under an earlier version gives way to the
+			 * fresh one (the agreement changed since). */
+			rc = supersede(rq, txn, cur, id, st->now);
+			json_decref(cur);
+			cur = NULL;
+			if (rc != STORE_OK)
+				goto store_fail;
+		} else if (cur != NULL && v.state == CONSENT_ACTIVE) {
+			status = wresult_fail(&st->res, 409, "Conflict",
+			    "consent_exists", "an active consent '%s' for agreement "
+			    "'%s' already exists; revoke it first to grant "
+			    "different terms%s", v.id, agr, st->bundle ?
+			    " (nothing in this bundle was granted)" : "");
+			json_decref(cur);
+			json_decref(empty);
+			json_decref(out);
+			return status;
+		}
+		json_decref(cur);
+		cur = NULL;
+		if (index_key(key, sizeof(key), st->subject, agr, id) != 0) {
+			rc = STORE_BADKEY;
+			goto store_fail;
+		}
+		if ((rc = store_put_new(txn, ST_CONSENTS, id, rec)) != STORE_OK ||
+		    (rc = store_put(txn, ST_CONSENT_INDEX, key, empty)) !=
+		    STORE_OK ||
+		    (rc = audit_consent_grant(rq->b->log, txn, st->now, rec)) !=
+		    STORE_OK)
+			goto store_fail;
+		json_array_append_new(out, consent_public(rec, st->now));
+	}
 	json_decref(empty);
 	st->res.http = 201;
-	st->res.out = consent_public(st->record, st->now);
+	if (st->bundle)
+		st->res.out = json_pack("{s:o}", "consents", out);
+	else {
+		st->res.out = json_incref(json_array_get(out, 0));
+		json_decref(out);
+	}
 	return 0;
 store_fail:
 	json_decref(empty);
+	json_decref(out);
 	op->store_err = rc;
 	return WOP_STORE_FAILED;
 }
 
-static void
-grant(struct rq *rq)
+/*
+ * A consent receipt: a signed record of what was agreed, after ISO/IEC TS
+ * 27560 consent records, verifiable with the broker's JWKS.
+ */
+static char *
+make_receipt(struct rq *rq, const struct agreement *a, const json_t *rec)
 {
-	struct store_txn *txn = NULL;
+	json_t *ctl, *r = NULL, *claims = NULL, *doc = a->doc;
+	char *payload = NULL, *jws = NULL;
+	const char *kid;
+	EVP_PKEY *key;
+	size_t i;
+
+	ctl = json_array();
+	json_array_append_new(ctl, json_pack("{s:s, s:s}", "id", a->provider,
+	    "role", "provider"));
+	for (i = 0; i < a->nrecipients; i++)
+		json_array_append_new(ctl, json_pack("{s:s, s:s}", "id",
+		    a->recipients[i], "role", "recipient"));
+	r = json_pack("{s:s, s:O, s:O, s:s, s:O, s:O?, s:{s:s, s:I, s:s, "
+	    "s:s}, s:o, s:O, s:s, s:O?, s:O, s:O?, s:O?, s:s}",
+	    "schema", "consent-broker receipt 1 (after ISO/IEC TS 27560)",
+	    "record_id", json_object_get(rec, "id"),
+	    "pii_principal_id", json_object_get(rec, "subject"),
+	    "state", "given",
+	    "given_at", json_object_get(rec, "granted_at"),
+	    "expires_at", json_object_get(rec, "expires_at"),
+	    "notice", "agreement", a->id, "version", (json_int_t)a->version,
+	    "hash", a->hash, "title", a->title,
+	    "controllers", ctl,
+	    "purposes", json_object_get(doc, "purposes"),
+	    "legal_basis", "consent",
+	    "legal_reference", json_object_get(json_object_get(doc,
+	    "legal_basis"), "reference"),
+	    "pii_categories", json_object_get(rec, "fields"),
+	    "retention", json_object_get(doc, "retention"),
+	    "onward_sharing", json_object_get(doc, "onward_sharing"),
+	    "method", "explicit, through the consent broker");
+	if (r == NULL)
+		return NULL;
+	claims = json_pack("{s:s, s:O, s:I, s:O, s:o}", "iss",
+	    rq->b->cfg.issuer, "sub", json_object_get(rec, "subject"), "iat",
+	    (json_int_t)timeu_now(), "jti", json_object_get(rec, "id"),
+	    "receipt", r);
+	payload = claims != NULL ? json_dumps(claims, JSON_COMPACT) : NULL;
+	key = keyset_current(broker_keys(rq->b), &kid);
+	if (payload == NULL || jws_sign_es256(key, kid, RECEIPT_TYP, payload,
+	    strlen(payload), &jws) != JWS_OK)
+		jws = NULL;
+	free(payload);
+	json_decref(claims);
+	return jws;
+}
+
+/*
+ * Builds one consent record from a grant body; NULL after replying with
+ * the problem (the caller stops). txn is a read snapshot.
+ */
+static json_t *
+build_one(struct rq *rq, struct store_txn *txn, const json_t *body,
+    const char *where)
+{
 	struct agreement *a = NULL;
-	struct cstate *st;
-	json_t *body = NULL, *rec = NULL;
+	json_t *rec = NULL, *arec = NULL;
 	const char *agr, *state;
-	char err[512], id[40];
+	char err[512], id[40], *receipt;
 	enum store_err rc;
 
-	if (routes_auth_citizen(rq) != 0)
-		return;
-	if ((body = routes_json_body(rq)) == NULL)
-		return;
-	if ((st = cstate_new(rq)) == NULL)
-		goto out;
 	if (jsonu_get_str(body, "agreement", &agr) != 0 || *agr == '\0' ||
 	    strlen(agr) > AGR_MAX_ID) {
 		http_problem(rq, 400, "Bad request", "consent_request",
-		    "$.agreement: required, an agreement id string");
-		goto out;
+		    "%s.agreement: required, an agreement id string", where);
+		return NULL;
 	}
-	rc = store_begin(rq->b->store, 0, &txn);
-	if (rc == STORE_OK)
-		rc = registry_agreement_get(txn, agr, 0, &rec);
+	rc = registry_agreement_get(txn, agr, 0, &arec);
 	if (rc == STORE_NOTFOUND || rc == STORE_BADKEY) {
 		http_problem(rq, 404, "Not found", "unknown_agreement",
 		    "unknown agreement '%s'", agr);
@@ -143,14 +266,14 @@ grant(struct rq *rq)
 		routes_store_error(rq, rc);
 		goto out;
 	}
-	state = registry_agreement_state(rec);
+	state = registry_agreement_state(arec);
 	if (state == NULL || strcmp(state, "active") != 0) {
 		http_problem(rq, 409, "Conflict", "agreement_state",
 		    "agreement '%s' is %s; consent can be granted only to an "
 		    "active agreement", agr, state != NULL ? state : "unknown");
 		goto out;
 	}
-	if ((a = registry_agreement_parse(rec)) == NULL) {
+	if ((a = registry_agreement_parse(arec)) == NULL) {
 		routes_store_error(rq, STORE_CORRUPT);
 		goto out;
 	}
@@ -159,15 +282,105 @@ grant(struct rq *rq)
 		    "no randomness available");
 		goto out;
 	}
-	st->record = consent_new_record(a, rq->subject, body, id, st->now, err,
-	    sizeof(err));
-	if (st->record == NULL) {
-		http_problem(rq, 422, "Unprocessable consent", "consent_terms",
-		    "%s", err);
+	rec = consent_new_record(a, rq->subject, body, id,
+	    ((struct cstate *)rq->data)->now, err, sizeof(err));
+	if (rec == NULL) {
+		if (strcmp(where, "$") == 0)
+			http_problem(rq, 422, "Unprocessable consent",
+			    "consent_terms", "%s", err);
+		else if (err[0] == '$')
+			http_problem(rq, 422, "Unprocessable consent",
+			    "consent_terms", "%s%s", where, err + 1);
+		else
+			http_problem(rq, 422, "Unprocessable consent",
+			    "consent_terms", "%s: %s", where, err);
 		goto out;
 	}
+	receipt = make_receipt(rq, a, rec);
+	if (receipt == NULL ||
+	    json_object_set_new(rec, "receipt", json_string(receipt)) != 0) {
+		free(receipt);
+		json_decref(rec);
+		rec = NULL;
+		http_problem(rq, 500, "Internal error", NULL,
+		    "the consent receipt could not be signed");
+		goto out;
+	}
+	free(receipt);
+out:
+	agreement_free(a);
+	json_decref(arec);
+	return rec;
+}
+
+static void
+grant(struct rq *rq)
+{
+	struct store_txn *txn = NULL;
+	struct cstate *st;
+	json_t *body = NULL, *items, *item, *rec, *v;
+	const char *k;
+	char where[32];
+	enum store_err rc;
+	size_t i, j;
+
+	if (routes_auth_citizen(rq) != 0)
+		return;
+	if ((body = routes_json_body(rq)) == NULL)
+		return;
+	if ((st = cstate_new(rq)) == NULL)
+		goto out;
 	snprintf(st->subject, sizeof(st->subject), "%s", rq->subject);
-	snprintf(st->agreement, sizeof(st->agreement), "%s", a->id);
+	st->records = json_array();
+	items = json_object_get(body, "bundle");
+	if (items != NULL) {
+		/* A bundle: one action, several consents, each its own. */
+		json_object_foreach(body, k, v) {
+			if (strcmp(k, "bundle") != 0) {
+				http_problem(rq, 400, "Bad request", "consent_request",
+				    "$.%s: a bundle body has only \"bundle\"", k);
+				goto out;
+			}
+		}
+		if (!json_is_array(items) || json_array_size(items) == 0 ||
+		    json_array_size(items) > BUNDLE_MAX) {
+			http_problem(rq, 400, "Bad request", "consent_request",
+			    "$.bundle: an array of 1 to %d consent requests",
+			    BUNDLE_MAX);
+			goto out;
+		}
+		st->bundle = 1;
+	}
+	rc = store_begin(rq->b->store, 0, &txn);
+	if (rc != STORE_OK) {
+		routes_store_error(rq, rc);
+		goto out;
+	}
+	for (i = 0; i < (st->bundle ? json_array_size(items) : 1); i++) {
+		item = st->bundle ? json_array_get(items, i) : body;
+		snprintf(where, sizeof(where), st->bundle ? "$.bundle[%zu]" : "$",
+		    i);
+		if (!json_is_object(item)) {
+			http_problem(rq, 400, "Bad request", "consent_request",
+			    "%s: must be an object", where);
+			goto out;
+		}
+		if ((rec = build_one(rq, txn, item, where)) == NULL)
+			goto out;
+		/* One consent per agreement in a bundle. */
+		for (j = 0; j < json_array_size(st->records); j++)
+			if (strcmp(json_string_value(json_object_get(
+			    json_array_get(st->records, j), "agreement")),
+			    json_string_value(json_object_get(rec, "agreement")))
+			    == 0) {
+				json_decref(rec);
+				http_problem(rq, 400, "Bad request",
+				    "consent_request", "%s.agreement: named twice "
+				    "in the bundle", where);
+				goto out;
+			}
+		json_array_append_new(st->records, rec);
+	}
 	store_abort(txn);
 	txn = NULL;
 	if (http_submit(rq, apply_grant, resume_reply) != 0)
@@ -175,8 +388,6 @@ grant(struct rq *rq)
 		    "the broker is shutting down");
 out:
 	store_abort(txn);
-	agreement_free(a);
-	json_decref(rec);
 	json_decref(body);
 }
 

@@ -497,10 +497,12 @@ IT_TEST(sigterm_with_requests_in_flight_exits_0_and_keeps_every_ack)
 		    "\"method\":\"POST\",\"path\":\"/v1/consents\"") +
 		    it_server_log_count_run(s, "\"method\":\"DELETE\"") +
 		    it_server_log_count_run(s, "\"path\":\"/oauth2/token\"");
-		if ((size_t)logged != answered)
+		if ((size_t)logged != answered) {
+			model_free(m);
 			fail_msg("after SIGTERM consentd logged %d replies to the "
 			    "round's requests, but the client received %zu",
 			    logged, answered);
+		}
 		assert_int_equal(it_server_start(s), 0);
 		fprintf(stderr, "durability: SIGTERM round %d: batch %lld ms, "
 		    "exit %lld ms later, restart %lld ms\n", round,

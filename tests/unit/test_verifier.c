@@ -1447,6 +1447,10 @@ jwks_unknown_kid_refreshes_at_most_once_per_interval(void **state)
 
 	assert_non_null(k3);
 	assert_int_equal(jwk_thumbprint(k3, kid3), 0);
+	/* minted first: the checks below must fall within one interval */
+	tok_other = mint_with(f->other, f->other_kid, "at+jwt",
+	    claims_default(f));
+	tok3 = mint_with(k3, kid3, "at+jwt", claims_default(f));
 	server_start(f, &s, jwks_text(f->key, f->kid, NULL, NULL));
 	snprintf(url, sizeof(url), "https://127.0.0.1:%d/.well-known/jwks.json",
 	    s.port);
@@ -1460,9 +1464,6 @@ jwks_unknown_kid_refreshes_at_most_once_per_interval(void **state)
 		print_error("consent_verifier_new: %s\n", detail);
 	assert_non_null(v);
 	assert_int_equal(server_hits(&s), 1);
-	tok_other = mint_with(f->other, f->other_kid, "at+jwt",
-	    claims_default(f));
-	tok3 = mint_with(k3, kid3, "at+jwt", claims_default(f));
 
 	/* The broker rotates in a new key; the verifier has just loaded the
 	 * set, so it does not ask again within the interval. */
