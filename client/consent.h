@@ -16,8 +16,8 @@
  *   are freed with those.
  * - When a call fails, consent_client_detail()/consent_verifier_detail()
  *   give a human-readable reason (which claim, which rule, what the broker
- *   said) valid until the next call on the same object from the same
- *   thread.
+ *   said). The reason is kept per thread: it stays valid until the next
+ *   libconsent call from the same thread.
  * - Both objects are safe to use from several threads at once.
  */
 #ifndef CONSENT_H

@@ -4,6 +4,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "lc_http.h"
 #include "lc_internal.h"
 
@@ -209,8 +211,10 @@ lc_http(const struct lc_http_opts *o, const char *url, const char *form,
 			if (*status >= 500 && attempt + 1 < tries)
 				continue;
 			*body = b.p != NULL ? b.p : calloc(1, 1);
-			if (*body == NULL)
-				return lc_fail(CONSENT_E_NOMEM, "out of memory");
+			if (*body == NULL) {
+				rc = lc_fail(CONSENT_E_NOMEM, "out of memory");
+				break;
+			}
 			if (body_len != NULL)
 				*body_len = b.n;
 			b.p = NULL;
@@ -232,5 +236,6 @@ lc_http(const struct lc_http_opts *o, const char *url, const char *form,
 	}
 	free(b.p);
 	curl_slist_free_all(hdrs);
+	OPENSSL_cleanse(auth, sizeof(auth));
 	return rc;
 }

@@ -102,6 +102,10 @@ parse_jwks(const char *text, size_t len, struct vkey *keys, size_t *nkeys)
 			break;
 		pub = jwk_to_pkey(k, why, sizeof(why));
 		if (pub == NULL) {
+			/* Another curve without an "alg" is not ours: skip it.
+			 * A key that claims ES256 and is broken is an error. */
+			if (jsonu_get_str(k, "alg", &alg) != 0)
+				continue;
 			keys_free(keys, n);
 			json_decref(doc);
 			return lc_fail(CONSENT_E_CONFIG, "JWKS: keys[%zu]: %s", i,
