@@ -164,3 +164,7 @@ $(BUILD)/bench/bench_verify: $(call obj,bench/bench_verify.c) $(BUILD)/liblc.a \
 
 bench: $(BUILD)/bench/bench_verify
 	$(BUILD)/bench/bench_verify $(BUILD)/bench.json
+
+# consent-audit: the auditor's tool (docs/audit-log.md).
+$(BUILD)/consent-audit: $(call obj,client/audit.c) $(BUILD)/libcb.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)

@@ -159,6 +159,22 @@ policy_decide(const struct policy_input *in, struct policy_result *out)
 					    "version %u adds field '%s', so fresh "
 					    "consent is needed", c->id, c->version,
 					    a->id, a->version, a->fields[i].name);
+			/* So does a new recipient, or another provider. */
+			if (strcmp(o->provider, a->provider) != 0)
+				return deny(out, POLICY_CONSENT_VERSION,
+				    "access_denied", 403, "consent '%s' was "
+				    "given for version %u of agreement '%s'; "
+				    "version %u changes the provider to '%s', so "
+				    "fresh consent is needed", c->id, c->version,
+				    a->id, a->version, a->provider);
+			for (i = 0; i < a->nrecipients; i++)
+				if (!agreement_has_recipient(o, a->recipients[i]))
+					return deny(out, POLICY_CONSENT_VERSION,
+					    "access_denied", 403, "consent '%s' was "
+					    "given for version %u of agreement '%s'; "
+					    "version %u adds recipient '%s', so fresh "
+					    "consent is needed", c->id, c->version,
+					    a->id, a->version, a->recipients[i]);
 			for (i = 0; i < a->npurposes; i++)
 				if (!agreement_has_purpose(o, a->purposes[i]))
 					return deny(out, POLICY_CONSENT_VERSION,

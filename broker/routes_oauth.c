@@ -53,13 +53,19 @@ tstate_free(void *p)
 	free(st);
 }
 
+/* 1 when the body is form-encoded; else replies 400 naming what came. */
 static int
-form_content_type(struct rq *rq)
+form_content_type(struct rq *rq, const char *what)
 {
 	const char *ct = http_header(rq, "Content-Type");
 
-	return ct != NULL &&
-	    strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0;
+	if (ct != NULL &&
+	    strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0)
+		return 1;
+	http_oauth_error(rq, 400, "invalid_request", "content_type",
+	    "the %s request must be application/x-www-form-urlencoded, not "
+	    "'%.100s'", what, ct != NULL ? ct : "(no Content-Type)");
+	return 0;
 }
 
 static void
@@ -298,7 +304,7 @@ routes_token(struct rq *rq)
 
 	http_body(rq, &buf, &len);
 	if (len > rq->b->cfg.max_body_bytes) {
-		http_problem(rq, 413, "Payload too large", "body_size",
+		http_oauth_error(rq, 413, "invalid_request", "body_size",
 		    "request body of %zu bytes exceeds the limit of %zu bytes",
 		    len, rq->b->cfg.max_body_bytes);
 		return;
@@ -310,11 +316,8 @@ routes_token(struct rq *rq)
 	}
 	if (routes_auth_party(rq, txn, 1) != 0)
 		goto out;
-	if (!form_content_type(rq)) {
-		http_oauth_error(rq, 400, "invalid_request", "content_type",
-		    "the token request must be application/x-www-form-urlencoded");
+	if (!form_content_type(rq, "token"))
 		goto out;
-	}
 	st = calloc(1, sizeof(*st));
 	if (st == NULL) {
 		http_oauth_error(rq, 503, "temporarily_unavailable", NULL,
@@ -509,7 +512,7 @@ routes_introspect(struct rq *rq)
 
 	http_body(rq, &buf, &len);
 	if (len > rq->b->cfg.max_body_bytes) {
-		http_problem(rq, 413, "Payload too large", "body_size",
+		http_oauth_error(rq, 413, "invalid_request", "body_size",
 		    "request body of %zu bytes exceeds the limit of %zu bytes",
 		    len, rq->b->cfg.max_body_bytes);
 		return;
@@ -526,12 +529,8 @@ routes_introspect(struct rq *rq)
 		    "party '%s' does not have the provider role", rq->party);
 		goto out;
 	}
-	if (!form_content_type(rq)) {
-		http_oauth_error(rq, 400, "invalid_request", "content_type",
-		    "the introspection request must be "
-		    "application/x-www-form-urlencoded");
+	if (!form_content_type(rq, "introspection"))
 		goto out;
-	}
 	if (form_parse(buf, len, &f, err, sizeof(err)) != 0) {
 		http_oauth_error(rq, 400, "invalid_request", "form", "%s", err);
 		goto out;

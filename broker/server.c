@@ -42,7 +42,9 @@ struct worker {
 	pthread_mutex_t mu;
 	struct rq *done_head;      /* completed writes, linked via op.next */
 	int stopping;
-	long inflight;
+	long inflight;             /* requests being handled */
+	long unflushed;            /* replies handed to evhttp, not yet sent */
+	struct event *flush_ev;
 	int started;
 };
 
@@ -201,17 +203,53 @@ log_request(struct rq *rq, int status)
 	}
 }
 
+/* While stopping: exit once nothing is handled and every reply is out. */
+static void
+maybe_exit(struct worker *w)
+{
+	if (w->stopping && w->inflight == 0 && w->unflushed <= 0)
+		event_base_loopexit(w->base, NULL);
+}
+
+/* evhttp finished writing a reply (the client has it). */
+static void
+on_sent(struct evhttp_request *req, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)req;
+	w->unflushed--;
+	maybe_exit(w);
+}
+
+static void
+on_flush_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	/* A client that stopped reading does not hold up the shutdown. */
+	event_base_loopexit(w->base, NULL);
+}
+
 static void
 rq_end(struct rq *rq)
 {
 	struct worker *w = rq->w;
+	struct timeval tv = { 2, 0 };
 
 	if (rq->data_free != NULL)
 		rq->data_free(rq->data);
 	free(rq);
 	w->inflight--;
-	if (w->stopping && w->inflight == 0)
-		event_base_loopexit(w->base, NULL);
+	if (w->stopping && w->inflight == 0 && w->unflushed > 0 &&
+	    w->flush_ev == NULL) {
+		w->flush_ev = evtimer_new(w->base, on_flush_timeout, w);
+		if (w->flush_ev != NULL)
+			evtimer_add(w->flush_ev, &tv);
+	}
+	maybe_exit(w);
 }
 
 void
@@ -233,6 +271,10 @@ http_reply_cacheable(struct rq *rq, int status, const char *ctype,
 	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
 	if (out != NULL)
 		evbuffer_add(out, body, len);
+	if (evhttp_request_get_connection(rq->req) != NULL) {
+		rq->w->unflushed++;
+		evhttp_request_set_on_complete_cb(rq->req, on_sent, rq->w);
+	}
 	evhttp_send_reply(rq->req, status, NULL, out);
 	if (out != NULL)
 		evbuffer_free(out);
@@ -453,7 +495,7 @@ on_stop(evutil_socket_t fd, short what, void *arg)
 		evhttp_del_accept_socket(w->http, w->bound);
 		w->bound = NULL;
 	}
-	if (w->inflight == 0) {
+	if (w->inflight == 0 && w->unflushed <= 0) {
 		event_base_loopexit(w->base, NULL);
 		return;
 	}
@@ -590,6 +632,8 @@ worker_free(struct worker *w)
 		event_free(w->stop_ev);
 	if (w->grace_ev != NULL)
 		event_free(w->grace_ev);
+	if (w->flush_ev != NULL)
+		event_free(w->flush_ev);
 	if (w->base != NULL)
 		event_base_free(w->base);
 	pthread_mutex_destroy(&w->mu);

@@ -938,3 +938,1222 @@ audit_entry(struct audit *a, uint64_t i, const unsigned char *d, size_t n)
 	if (a->progress && (i & 4095) == 0)
 		bar_update(a, i + 1);
 }
+
+/* ---- HTTP ----------------------------------------------------------------- */
+
+/* One connection to the broker, reused for every request. */
+struct http {
+	CURL *c;
+	char base[1024];
+	char errbuf[CURL_ERROR_SIZE];
+	char *body;                     /* NUL-terminated */
+	size_t len, cap;
+	int overflow;
+};
+
+static size_t
+http_write(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct http *h = arg;
+	size_t n = size * nmemb, c;
+	char *nb;
+
+	if (h->len + n + 1 > AUDIT_MAX_BODY) {
+		h->overflow = 1;
+		return 0;
+	}
+	if (h->len + n + 1 > h->cap) {
+		c = h->cap != 0 ? h->cap : 65536;
+		while (c < h->len + n + 1)
+			c *= 2;
+		if ((nb = realloc(h->body, c)) == NULL)
+			return 0;
+		h->body = nb;
+		h->cap = c;
+	}
+	memcpy(h->body + h->len, data, n);
+	h->len += n;
+	h->body[h->len] = '\0';
+	return n;
+}
+
+static void
+http_close(struct http *h)
+{
+	if (h->c != NULL)
+		curl_easy_cleanup(h->c);
+	free(h->body);
+	memset(h, 0, sizeof(*h));
+}
+
+static int
+http_open(struct http *h, const char *base, const char *cert,
+    const char *key, const char *ca)
+{
+	size_t n = strlen(base);
+
+	memset(h, 0, sizeof(*h));
+	while (n > 0 && base[n - 1] == '/')
+		n--;
+	if (n == 0 || n >= sizeof(h->base) ||
+	    (strncmp(base, "https://", 8) != 0 &&
+	    strncmp(base, "http://", 7) != 0)) {
+		fprintf(stderr, "consent-audit: --broker must be an http(s) URL "
+		    "such as https://127.0.0.1:8443\n");
+		return -1;
+	}
+	memcpy(h->base, base, n);
+	h->base[n] = '\0';
+	if ((h->c = curl_easy_init()) == NULL) {
+		fprintf(stderr, "consent-audit: cannot start libcurl\n");
+		return -1;
+	}
+	curl_easy_setopt(h->c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h->c, CURLOPT_TIMEOUT_MS, AUDIT_HTTP_TIMEOUT_MS);
+	curl_easy_setopt(h->c, CURLOPT_CONNECTTIMEOUT_MS,
+	    AUDIT_CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(h->c, CURLOPT_WRITEFUNCTION, http_write);
+	curl_easy_setopt(h->c, CURLOPT_WRITEDATA, h);
+	curl_easy_setopt(h->c, CURLOPT_ERRORBUFFER, h->errbuf);
+	curl_easy_setopt(h->c, CURLOPT_USERAGENT, "consent-audit");
+	curl_easy_setopt(h->c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(h->c, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (ca != NULL)
+		curl_easy_setopt(h->c, CURLOPT_CAINFO, ca);
+	if (cert != NULL)
+		curl_easy_setopt(h->c, CURLOPT_SSLCERT, cert);
+	if (key != NULL)
+		curl_easy_setopt(h->c, CURLOPT_SSLKEY, key);
+	return 0;
+}
+
+/*
+ * GETs base + path. Returns the HTTP status with the body in h->body, or
+ * 0 on a transport error (printed).
+ */
+static long
+http_get(struct http *h, const char *path)
+{
+	char url[2048];
+	long status = 0;
+	CURLcode rc;
+
+	if (snprintf(url, sizeof(url), "%s%s", h->base, path) >=
+	    (int)sizeof(url)) {
+		fprintf(stderr, "consent-audit: URL too long\n");
+		return 0;
+	}
+	h->len = 0;
+	h->overflow = 0;
+	h->errbuf[0] = '\0';
+	if (h->body != NULL)
+		h->body[0] = '\0';
+	curl_easy_setopt(h->c, CURLOPT_URL, url);
+	curl_easy_setopt(h->c, CURLOPT_HTTPGET, 1L);
+	rc = curl_easy_perform(h->c);
+	if (rc != CURLE_OK) {
+		fprintf(stderr, "consent-audit: GET %s: %s\n", url,
+		    h->overflow ? "response larger than the bound" :
+		    h->errbuf[0] != '\0' ? h->errbuf : curl_easy_strerror(rc));
+		return 0;
+	}
+	curl_easy_getinfo(h->c, CURLINFO_RESPONSE_CODE, &status);
+	if (h->body == NULL) {
+		h->body = malloc(1);
+		if (h->body == NULL)
+			return 0;
+		h->body[0] = '\0';
+		h->cap = 1;
+	}
+	return status;
+}
+
+/* Prints an unexpected answer: status and the problem's detail. */
+static void
+http_complain(struct http *h, const char *path, long status)
+{
+	char buf[300];
+	const char *d = NULL;
+	json_t *j = json_loadb(h->body, h->len, 0, NULL);
+
+	d = json_string_value(json_object_get(j, "detail"));
+	if (d == NULL)
+		d = json_string_value(json_object_get(j, "error_description"));
+	if (d == NULL)
+		d = h->body;
+	fprintf(stderr, "consent-audit: GET %s%s: HTTP %ld: %s\n", h->base,
+	    path, status, shown((const unsigned char *)d, strlen(d), buf,
+	    sizeof(buf)));
+	json_decref(j);
+}
+
+/* The broker's current checkpoint note into *note (malloc'd). 0 or -1. */
+static int
+fetch_checkpoint(struct http *h, char **note, size_t *len)
+{
+	static const char path[] = "/v1/log/checkpoint";
+	long st = http_get(h, path);
+
+	*note = NULL;
+	if (st == 0)
+		return -1;
+	if (st != 200) {
+		http_complain(h, path, st);
+		return -1;
+	}
+	if (h->len > NOTE_MAX) {
+		fprintf(stderr, "consent-audit: the checkpoint is larger than %d "
+		    "bytes\n", NOTE_MAX);
+		return -1;
+	}
+	if ((*note = malloc(h->len + 1)) == NULL)
+		return -1;
+	memcpy(*note, h->body, h->len + 1);
+	*len = h->len;
+	return 0;
+}
+
+/* ---- keys and checkpoints -------------------------------------------------- */
+
+/* VKEY is the key itself or a file holding it. 0, or -1 (printed). */
+static int
+load_vkey(const char *arg, struct note_vkey *vk)
+{
+	char err[256], err2[256], *text = NULL;
+	size_t len;
+	int rc = -1;
+
+	if (note_vkey_parse(arg, vk, err, sizeof(err)) == 0)
+		return 0;
+	if (fsu_read_file(arg, AUDIT_VKEY_MAX, &text, &len) != 0) {
+		fprintf(stderr, "consent-audit: --vkey: %s (and no file of that "
+		    "name: %s)\n", err, strerror(errno));
+		return -1;
+	}
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r' ||
+	    text[len - 1] == ' ' || text[len - 1] == '\t'))
+		text[--len] = '\0';
+	if (note_vkey_parse(text, vk, err2, sizeof(err2)) == 0)
+		rc = 0;
+	else
+		fprintf(stderr, "consent-audit: --vkey %s: %s\n", arg, err2);
+	free(text);
+	return rc;
+}
+
+/*
+ * Checks a checkpoint note: the signature by vk, the text's form, and that
+ * its origin is the key's name. 0, or -1 with the finding in msg.
+ */
+static int
+check_note(const char *what, const char *note, size_t len,
+    const struct note_vkey *vk, struct checkpoint *cp, char *msg,
+    size_t msglen)
+{
+	char err[300], b[AUDIT_TEXT_SHOWN];
+	size_t tlen;
+
+	if (note_verify(note, len, vk, &tlen, err, sizeof(err)) != 0) {
+		snprintf(msg, msglen, "%s signature does not verify: %s", what,
+		    err);
+		return -1;
+	}
+	if (checkpoint_parse(note, tlen, cp, err, sizeof(err)) != 0) {
+		snprintf(msg, msglen, "%s is malformed: %s", what, err);
+		return -1;
+	}
+	if (strcmp(cp->origin, vk->name) != 0) {
+		snprintf(msg, msglen, "%s origin '%s' is not the key's name '%s'",
+		    what, shown((const unsigned char *)cp->origin,
+		    strlen(cp->origin), b, sizeof(b)), vk->name);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+print_checkpoint(FILE *out, const struct checkpoint *cp)
+{
+	char b64[48], hex[2 * MERKLE_HASH + 1];
+
+	root_b64(cp->root, b64);
+	hex_encode(cp->root, MERKLE_HASH, hex);
+	fprintf(out, "checkpoint: origin %s\n", cp->origin);
+	fprintf(out, "  size %" PRIu64 "\n", cp->size);
+	fprintf(out, "  root %s\n", b64);
+	fprintf(out, "  root (hex) %s\n", hex);
+}
+
+/* ---- the export file ---------------------------------------------------- */
+
+/*
+ * consentctl log export: "consent-broker-log-export 1\n",
+ * "checkpoint <nbytes>\n" <note>, "entries <count>\n", then each entry as a
+ * 4-byte big-endian length and its bytes. Mapped, not read.
+ */
+struct export {
+	unsigned char *map;
+	size_t len;
+	const char *note;
+	size_t note_len;
+	const unsigned char *entries;   /* first entry's length */
+	uint64_t count;
+};
+
+/* A decimal number (no sign, no leading zero) ending at term. */
+static const unsigned char *
+parse_dec(const unsigned char *p, const unsigned char *end, char term,
+    uint64_t *v)
+{
+	const unsigned char *s = p;
+
+	*v = 0;
+	while (p < end && *p >= '0' && *p <= '9') {
+		if (*v > (UINT64_MAX - 9) / 10 || p - s >= 20)
+			return NULL;
+		*v = *v * 10 + (uint64_t)(*p - '0');
+		p++;
+	}
+	if (p == s || p >= end || *p != term || (*s == '0' && p - s > 1))
+		return NULL;
+	return p + 1;
+}
+
+static void
+export_close(struct export *x)
+{
+	if (x->map != NULL)
+		munmap(x->map, x->len);
+	memset(x, 0, sizeof(*x));
+}
+
+/* 0, or -1 with the reason printed. */
+static int
+export_open(const char *path, struct export *x)
+{
+	static const char ck[] = "checkpoint ", en[] = "entries ";
+	const unsigned char *p, *end;
+	struct stat st;
+	uint64_t v;
+	int fd;
+
+	memset(x, 0, sizeof(*x));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    fstat(fd, &st) != 0) {
+		fprintf(stderr, "consent-audit: %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size < (off_t)strlen(EXPORT_MAGIC)) {
+		close(fd);
+		fprintf(stderr, "consent-audit: %s: not a consent-broker log "
+		    "export\n", path);
+		return -1;
+	}
+	x->len = (size_t)st.st_size;
+	x->map = mmap(NULL, x->len, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (x->map == MAP_FAILED) {
+		x->map = NULL;
+		fprintf(stderr, "consent-audit: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	(void)madvise(x->map, x->len, MADV_SEQUENTIAL);
+	p = x->map;
+	end = p + x->len;
+	if (memcmp(p, EXPORT_MAGIC, strlen(EXPORT_MAGIC)) != 0)
+		goto bad;
+	p += strlen(EXPORT_MAGIC);
+	if ((size_t)(end - p) < strlen(ck) || memcmp(p, ck, strlen(ck)) != 0 ||
+	    (p = parse_dec(p + strlen(ck), end, '\n', &v)) == NULL ||
+	    v > NOTE_MAX || v > (uint64_t)(end - p))
+		goto bad;
+	x->note = (const char *)p;
+	x->note_len = (size_t)v;
+	p += v;
+	if ((size_t)(end - p) < strlen(en) || memcmp(p, en, strlen(en)) != 0 ||
+	    (p = parse_dec(p + strlen(en), end, '\n', &x->count)) == NULL)
+		goto bad;
+	x->entries = p;
+	return 0;
+bad:
+	fprintf(stderr, "consent-audit: %s: not a consent-broker log export "
+	    "(bad header)\n", path);
+	export_close(x);
+	return -1;
+}
+
+/* ---- entry sources ------------------------------------------------------- */
+
+/* Entries [0, size) from an export file or from the broker, in order. */
+struct src {
+	int online;
+	/* export */
+	const unsigned char *p, *end;
+	uint64_t count;
+	/* broker */
+	struct http *h;
+	uint64_t size;
+	unsigned char *buf;             /* decoded entries of the page */
+	size_t cap;
+	uint64_t idx[AUDIT_PAGE];
+	size_t off[AUDIT_PAGE];
+	size_t len[AUDIT_PAGE];
+	unsigned count_page, pos;
+	char path[128];
+};
+
+/* Fetches the page from start; 0, or -1 (printed). */
+static int
+src_fetch(struct src *s, uint64_t start)
+{
+	uint64_t end = s->size - start > AUDIT_PAGE ? start + AUDIT_PAGE :
+	    s->size, last = 0, ix;
+	json_t *j = NULL, *arr, *it;
+	json_error_t jerr;
+	const char *data;
+	size_t k, n, used = 0, need;
+	long st;
+	int rc = -1;
+
+	s->count_page = s->pos = 0;
+	snprintf(s->path, sizeof(s->path), "/v1/log/entries?start=%" PRIu64
+	    "&end=%" PRIu64, start, end);
+	st = http_get(s->h, s->path);
+	if (st == 0)
+		return -1;
+	if (st != 200) {
+		http_complain(s->h, s->path, st);
+		return -1;
+	}
+	j = json_loadb(s->h->body, s->h->len, 0, &jerr);
+	arr = json_object_get(j, "entries");
+	if (!json_is_array(arr) || json_array_size(arr) > end - start) {
+		fprintf(stderr, "consent-audit: GET %s: not an entries page%s%s\n",
+		    s->path, j == NULL ? ": " : "", j == NULL ? jerr.text : "");
+		goto out;
+	}
+	/* Room for every entry of the page at once. */
+	for (k = 0, need = 0; k < json_array_size(arr); k++) {
+		data = json_string_value(json_object_get(json_array_get(arr, k),
+		    "data"));
+		need += data != NULL ? b64_decoded_max(strlen(data)) : 0;
+	}
+	if (need > s->cap) {
+		unsigned char *nb = realloc(s->buf, need);
+
+		if (nb == NULL) {
+			fprintf(stderr, "consent-audit: out of memory\n");
+			goto out;
+		}
+		s->buf = nb;
+		s->cap = need;
+	}
+	json_array_foreach(arr, k, it) {
+		json_t *jix = json_object_get(it, "index");
+
+		data = json_string_value(json_object_get(it, "data"));
+		if (!json_is_integer(jix) || json_integer_value(jix) < 0 ||
+		    data == NULL) {
+			fprintf(stderr, "consent-audit: GET %s: entry %zu of the "
+			    "page has no index or data\n", s->path, k);
+			goto out;
+		}
+		ix = (uint64_t)json_integer_value(jix);
+		if (ix < start || ix >= end || (k > 0 && ix <= last)) {
+			fprintf(stderr, "consent-audit: GET %s: index %" PRIu64
+			    " out of order or outside the page\n", s->path, ix);
+			goto out;
+		}
+		if (b64_decode(data, strlen(data), s->buf + used, &n) != 0) {
+			fprintf(stderr, "consent-audit: GET %s: entry %" PRIu64
+			    ": data is not base64\n", s->path, ix);
+			goto out;
+		}
+		s->idx[k] = ix;
+		s->off[k] = used;
+		s->len[k] = n;
+		used += n;
+		last = ix;
+	}
+	s->count_page = (unsigned)json_array_size(arr);
+	rc = 0;
+out:
+	json_decref(j);
+	return rc;
+}
+
+/*
+ * Entry i (the next one). 0 with *d and *n (valid until the next call);
+ * 1 when it is missing (why gets the circumstance); -1 on an I/O error
+ * (printed).
+ */
+static int
+src_next(struct src *s, uint64_t i, const unsigned char **d, size_t *n,
+    char *why, size_t whylen)
+{
+	uint64_t len;
+
+	if (!s->online) {
+		if (i >= s->count) {
+			snprintf(why, whylen, "the export holds %" PRIu64
+			    " entries", s->count);
+			return 1;
+		}
+		if (s->end - s->p < 4) {
+			snprintf(why, whylen, "the file ends");
+			return 1;
+		}
+		len = get_u32(s->p);
+		if ((uint64_t)(s->end - s->p - 4) < len) {
+			snprintf(why, whylen, "the file ends inside it");
+			return 1;
+		}
+		*d = s->p + 4;
+		*n = (size_t)len;
+		s->p += 4 + len;
+		return 0;
+	}
+	if (s->pos == s->count_page && src_fetch(s, i) != 0)
+		return -1;
+	if (s->pos == s->count_page) {
+		snprintf(why, whylen, "the broker returned no entry from %"
+		    PRIu64 "; a party without the auditor role sees only the "
+		    "entries naming it", i);
+		return 1;
+	}
+	if (s->idx[s->pos] != i) {
+		snprintf(why, whylen, "the broker returned entry %" PRIu64
+		    " next; a party without the auditor role sees only the "
+		    "entries naming it", s->idx[s->pos]);
+		return 1;
+	}
+	*d = s->buf + s->off[s->pos];
+	*n = s->len[s->pos];
+	s->pos++;
+	return 0;
+}
+
+/* ---- commands ------------------------------------------------------------ */
+
+static const char usage_text[] =
+    "usage: consent-audit checkpoint (--broker URL [--ca FILE] | --log FILE)\n"
+    "           --vkey VKEY\n"
+    "       consent-audit verify (--broker URL --cert FILE --key FILE\n"
+    "           [--ca FILE] | --log FILE) --vkey VKEY [--since FILE]\n"
+    "           [--save FILE]\n"
+    "       consent-audit prove --broker URL --cert FILE --key FILE\n"
+    "           [--ca FILE] --vkey VKEY --jti ID\n"
+    "       consent-audit COMMAND --help\n"
+    "\n"
+    "Checks the consent broker's audit log: the signed checkpoint, its\n"
+    "consistency with one saved before, the root recomputed from every\n"
+    "entry, the inclusion of a token, and a replay of the entries showing\n"
+    "each token was allowed when it was issued (docs/audit-log.md).\n"
+    "VKEY is the log's verifier key (name+keyid+key) or a file holding it.\n"
+    "Exit status: 0 all holds, 1 something does not (each finding is\n"
+    "named), 2 usage or I/O errors.\n";
+
+static const char checkpoint_help[] =
+    "usage: consent-audit checkpoint (--broker URL [--ca FILE] | --log FILE)\n"
+    "           --vkey VKEY\n"
+    "\n"
+    "Fetches the broker's latest signed checkpoint (GET /v1/log/checkpoint,\n"
+    "no client certificate needed) or reads it from an export file, checks\n"
+    "its signature against VKEY and that its origin is the key's name, and\n"
+    "prints origin, size and root (base64 and hex).\n"
+    "\n"
+    "  --broker URL   the broker, e.g. https://broker.example:8443\n"
+    "  --ca FILE      CA certificate(s) for the broker's TLS certificate\n"
+    "  --cert, --key  a client certificate (optional here)\n"
+    "  --log FILE     a file from 'consentctl log export' instead\n"
+    "  --vkey VKEY    the log's verifier key, or a file holding it\n"
+    "\n"
+    "Exit status: 0 the checkpoint verifies, 1 it does not, 2 usage or I/O\n"
+    "errors.\n";
+
+static const char verify_help[] =
+    "usage: consent-audit verify (--broker URL --cert FILE --key FILE\n"
+    "           [--ca FILE] | --log FILE) --vkey VKEY [--since FILE]\n"
+    "           [--save FILE]\n"
+    "\n"
+    "Verifies the whole log: the checkpoint's signature; every entry up to\n"
+    "its size, hashed into the tree whose root must be the checkpoint's;\n"
+    "with --since, that the checkpoint is consistent with the one saved\n"
+    "before; and a replay of the entries: each token names an active\n"
+    "agreement version, a consent-based token a consent of the same\n"
+    "subject and agreement that was granted before it, not revoked, not\n"
+    "expired and covering its fields, a statutory token no consent, and no\n"
+    "subject gets more tokens a day than the agreement's limit.\n"
+    "\n"
+    "  --broker URL   fetch from the broker (GET /v1/log/...); needs a\n"
+    "                 client certificate of a party with the auditor role\n"
+    "  --cert FILE, --key FILE, --ca FILE\n"
+    "                 that certificate and key; the CA of the broker's\n"
+    "  --log FILE     read a file from 'consentctl log export' instead\n"
+    "  --vkey VKEY    the log's verifier key, or a file holding it\n"
+    "  --since FILE   a checkpoint note saved by an earlier --save: the log\n"
+    "                 must have only grown since (online: a consistency\n"
+    "                 proof from the broker; both: the first entries must\n"
+    "                 give the saved root)\n"
+    "  --save FILE    when the log's integrity holds (signature, root,\n"
+    "                 consistency), write the checkpoint note to FILE for\n"
+    "                 the next --since\n"
+    "\n"
+    "Findings name the entry and the reason. Exit status: 0 all holds, 1\n"
+    "any finding, 2 usage or I/O errors.\n";
+
+static const char prove_help[] =
+    "usage: consent-audit prove --broker URL --cert FILE --key FILE\n"
+    "           [--ca FILE] --vkey VKEY --jti ID\n"
+    "\n"
+    "Shows that the token with jti ID is in the log: fetches the signed\n"
+    "checkpoint, the inclusion proof of the token's entry in the tree of\n"
+    "the checkpoint's size (waiting up to 3 s for a checkpoint that covers\n"
+    "a new token), and the entry itself; checks the entry is that token's\n"
+    "and the proof leads to the checkpoint's root. Prints the entry and\n"
+    "\"included\".\n"
+    "\n"
+    "Exit status: 0 included, 1 not shown to be included (the reason is\n"
+    "printed), 2 usage or I/O errors.\n";
+
+enum opt_id {
+	O_BROKER = 1, O_CERT, O_KEY, O_CA, O_LOG, O_VKEY, O_SINCE, O_SAVE,
+	O_JTI, O_HELP
+};
+
+struct opts {
+	const char *broker, *cert, *key, *ca, *log, *vkey, *since, *save,
+	    *jti;
+	int help;
+};
+
+static const struct option long_opts[] = {
+	{ "broker", required_argument, NULL, O_BROKER },
+	{ "cert", required_argument, NULL, O_CERT },
+	{ "key", required_argument, NULL, O_KEY },
+	{ "ca", required_argument, NULL, O_CA },
+	{ "log", required_argument, NULL, O_LOG },
+	{ "vkey", required_argument, NULL, O_VKEY },
+	{ "since", required_argument, NULL, O_SINCE },
+	{ "save", required_argument, NULL, O_SAVE },
+	{ "jti", required_argument, NULL, O_JTI },
+	{ "help", no_argument, NULL, O_HELP },
+	{ NULL, 0, NULL, 0 }
+};
+
+/*
+ * Parses a command's options; allowed is a string of the opt_id values it
+ * takes. 0, or -1 after printing the usage.
+ */
+static int
+parse_opts(int argc, char **argv, const char *allowed, const char *help,
+    struct opts *o)
+{
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	optind = 1;
+	opterr = 1;
+	while ((ch = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+		if (ch == 'h' || ch == O_HELP) {
+			o->help = 1;
+			continue;
+		}
+		if (ch <= 0 || ch > O_HELP || strchr(allowed, ch) == NULL) {
+			if (ch > 0 && ch < O_HELP)
+				fprintf(stderr, "consent-audit %s: --%s does not "
+				    "apply here\n", argv[0], long_opts[ch - 1].name);
+			fprintf(stderr, "%s", help);
+			return -1;
+		}
+		switch (ch) {
+		case O_BROKER: o->broker = optarg; break;
+		case O_CERT: o->cert = optarg; break;
+		case O_KEY: o->key = optarg; break;
+		case O_CA: o->ca = optarg; break;
+		case O_LOG: o->log = optarg; break;
+		case O_VKEY: o->vkey = optarg; break;
+		case O_SINCE: o->since = optarg; break;
+		case O_SAVE: o->save = optarg; break;
+		case O_JTI: o->jti = optarg; break;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "consent-audit %s: unexpected argument '%s'\n%s",
+		    argv[0], argv[optind], help);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+usage_error(const char *cmd, const char *msg, const char *help)
+{
+	fprintf(stderr, "consent-audit %s: %s\n%s", cmd, msg, help);
+	return AUDIT_ERR;
+}
+
+static int
+cmd_checkpoint(int argc, char **argv)
+{
+	static const char allowed[] = { O_BROKER, O_CERT, O_KEY, O_CA, O_LOG,
+	    O_VKEY, 0 };
+	struct note_vkey vk;
+	struct checkpoint cp;
+	struct export x;
+	struct http h;
+	struct opts o;
+	char *note = NULL, msg[512];
+	size_t len = 0;
+	int rc = AUDIT_ERR;
+
+	memset(&h, 0, sizeof(h));
+	memset(&x, 0, sizeof(x));
+	if (parse_opts(argc, argv, allowed, checkpoint_help, &o) != 0)
+		return AUDIT_ERR;
+	if (o.help) {
+		printf("%s", checkpoint_help);
+		return AUDIT_OK;
+	}
+	if ((o.broker == NULL) == (o.log == NULL) || o.vkey == NULL)
+		return usage_error(argv[0], "give --vkey and one of --broker or "
+		    "--log", checkpoint_help);
+	if (load_vkey(o.vkey, &vk) != 0)
+		return AUDIT_ERR;
+	if (o.broker != NULL) {
+		if (http_open(&h, o.broker, o.cert, o.key, o.ca) != 0 ||
+		    fetch_checkpoint(&h, &note, &len) != 0)
+			goto out;
+	} else {
+		if (export_open(o.log, &x) != 0)
+			goto out;
+		if ((note = malloc(x.note_len + 1)) == NULL)
+			goto out;
+		memcpy(note, x.note, x.note_len);
+		note[x.note_len] = '\0';
+		len = x.note_len;
+	}
+	if (check_note("checkpoint", note, len, &vk, &cp, msg,
+	    sizeof(msg)) != 0) {
+		printf("%s\n", msg);
+		rc = AUDIT_BAD;
+		goto out;
+	}
+	print_checkpoint(stdout, &cp);
+	printf("signature: verifies with %s\n", vk.name);
+	rc = AUDIT_OK;
+out:
+	free(note);
+	export_close(&x);
+	http_close(&h);
+	return rc;
+}
+
+/* The consistency proof from the broker between m < n; 1 holds, 0 not,
+ * -1 error (printed). */
+static int
+online_consistency(struct http *h, uint64_t m, uint64_t n,
+    const unsigned char r1[MERKLE_HASH], const unsigned char r2[MERKLE_HASH],
+    size_t *nproof)
+{
+	unsigned char proof[MERKLE_MAX_PROOF][MERKLE_HASH];
+	char path[128];
+	json_t *j, *arr, *it;
+	const char *s;
+	size_t k, dn;
+	long st;
+	int rc = -1;
+
+	snprintf(path, sizeof(path), "/v1/log/proof/consistency?from=%" PRIu64
+	    "&to=%" PRIu64, m, n);
+	if ((st = http_get(h, path)) == 0)
+		return -1;
+	if (st != 200) {
+		http_complain(h, path, st);
+		return -1;
+	}
+	j = json_loadb(h->body, h->len, 0, NULL);
+	arr = json_object_get(j, "hashes");
+	if (!json_is_array(arr) || json_array_size(arr) > MERKLE_MAX_PROOF) {
+		fprintf(stderr, "consent-audit: GET %s: not a proof\n", path);
+		goto out;
+	}
+	json_array_foreach(arr, k, it) {
+		s = json_string_value(it);
+		if (s == NULL || strlen(s) != 44 ||
+		    b64_decode(s, 44, proof[k], &dn) != 0 || dn != MERKLE_HASH) {
+			fprintf(stderr, "consent-audit: GET %s: hash %zu is not "
+			    "base64 of 32 bytes\n", path, k);
+			goto out;
+		}
+	}
+	*nproof = json_array_size(arr);
+	rc = merkle_verify_consistency(m, n, r1, r2,
+	    (const unsigned char (*)[MERKLE_HASH])proof, *nproof) == 0;
+out:
+	json_decref(j);
+	return rc;
+}
+
+/* Writes note to path (atomically); 0 or -1 (printed). */
+static int
+save_note(const char *path, const char *note, size_t len)
+{
+	if (fsu_write_file(path, note, len, 0644, 0) != 0) {
+		fprintf(stderr, "consent-audit: --save %s: %s\n", path,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cmd_verify(int argc, char **argv)
+{
+	static const char allowed[] = { O_BROKER, O_CERT, O_KEY, O_CA, O_LOG,
+	    O_VKEY, O_SINCE, O_SAVE, 0 };
+	unsigned char root[MERKLE_HASH];
+	char *note = NULL, *saved = NULL, msg[600], why[200], b1[48], b2[48];
+	const char *consistency = "not checked (no --since)";
+	char cons_text[300];
+	struct checkpoint cp, old;
+	struct note_vkey vk;
+	struct export x;
+	struct http h;
+	struct audit a;
+	struct src s;
+	struct opts o;
+	const unsigned char *d;
+	size_t len = 0, slen, n, np = 0;
+	uint64_t i;
+	int rc = AUDIT_ERR, r, missing = 0, root_ok = 0, consistent = -1;
+
+	memset(&h, 0, sizeof(h));
+	memset(&x, 0, sizeof(x));
+	memset(&s, 0, sizeof(s));
+	if (audit_init(&a, stdout) != 0)
+		return AUDIT_ERR;
+	if (parse_opts(argc, argv, allowed, verify_help, &o) != 0)
+		goto out;
+	if (o.help) {
+		printf("%s", verify_help);
+		rc = AUDIT_OK;
+		goto out;
+	}
+	if ((o.broker == NULL) == (o.log == NULL) || o.vkey == NULL) {
+		rc = usage_error(argv[0], "give --vkey and one of --broker or "
+		    "--log", verify_help);
+		goto out;
+	}
+	if (o.broker != NULL && (o.cert == NULL || o.key == NULL)) {
+		rc = usage_error(argv[0], "--broker needs --cert and --key (a "
+		    "party with the auditor role)", verify_help);
+		goto out;
+	}
+	if (load_vkey(o.vkey, &vk) != 0)
+		goto out;
+	if (o.broker != NULL) {
+		if (http_open(&h, o.broker, o.cert, o.key, o.ca) != 0 ||
+		    fetch_checkpoint(&h, &note, &len) != 0)
+			goto out;
+	} else {
+		if (export_open(o.log, &x) != 0)
+			goto out;
+		if ((note = malloc(x.note_len + 1)) == NULL)
+			goto out;
+		memcpy(note, x.note, x.note_len);
+		note[x.note_len] = '\0';
+		len = x.note_len;
+	}
+	if (check_note("checkpoint", note, len, &vk, &cp, msg,
+	    sizeof(msg)) != 0) {
+		report(&a, "%s", msg);
+		rc = AUDIT_BAD;
+		goto out;
+	}
+	print_checkpoint(stdout, &cp);
+
+	if (o.since != NULL) {
+		if (fsu_read_file(o.since, NOTE_MAX, &saved, &slen) != 0) {
+			fprintf(stderr, "consent-audit: --since %s: %s\n", o.since,
+			    strerror(errno));
+			goto out;
+		}
+		snprintf(why, sizeof(why), "saved checkpoint %s", o.since);
+		if (check_note(why, saved, slen, &vk, &old, msg,
+		    sizeof(msg)) != 0) {
+			report(&a, "%s", msg);
+			rc = AUDIT_BAD;
+			goto out;
+		}
+		root_b64(old.root, b1);
+		if (old.size > cp.size) {
+			report(&a, "checkpoint of size %" PRIu64 " is not consistent "
+			    "with the saved checkpoint of size %" PRIu64 ": the log "
+			    "is smaller than when it was saved", cp.size, old.size);
+			consistent = 0;
+		} else if (old.size == cp.size) {
+			consistent = memcmp(old.root, cp.root, MERKLE_HASH) == 0;
+			if (!consistent)
+				report(&a, "checkpoint of size %" PRIu64 " is not "
+				    "consistent with the saved checkpoint of size %"
+				    PRIu64 ": same size, another root (saved %s)",
+				    cp.size, old.size, b1);
+		} else {
+			if (o.broker != NULL) {
+				r = online_consistency(&h, old.size, cp.size,
+				    old.root, cp.root, &np);
+				if (r < 0)
+					goto out;
+				consistent = r;
+				if (!r)
+					report(&a, "checkpoint of size %" PRIu64
+					    " is not consistent with the saved "
+					    "checkpoint of size %" PRIu64 ": the "
+					    "broker's consistency proof does not "
+					    "verify", cp.size, old.size);
+			}
+			audit_expect_prefix(&a, old.size, old.root);
+		}
+	}
+
+	/* Every entry, in order, through the tree and the replay. */
+	s.online = o.broker != NULL;
+	s.h = &h;
+	s.size = cp.size;
+	if (!s.online) {
+		s.p = x.entries;
+		s.end = x.map + x.len;
+		s.count = x.count;
+	}
+	a.total = cp.size;
+	a.progress = isatty(STDERR_FILENO) && cp.size >= AUDIT_PROGRESS_MIN;
+	a.t0_us = a.last_us = mono_us();
+	for (i = 0; i < cp.size; i++) {
+		r = src_next(&s, i, &d, &n, why, sizeof(why));
+		if (r < 0) {
+			bar_clear(&a);
+			goto out;
+		}
+		if (r > 0) {
+			report(&a, "entry %" PRIu64 " missing (%s)", i, why);
+			missing = 1;
+			break;
+		}
+		audit_entry(&a, i, d, n);
+		if (a.oom) {
+			bar_clear(&a);
+			fprintf(stderr, "consent-audit: out of memory\n");
+			goto out;
+		}
+	}
+	bar_clear(&a);
+	if (!missing) {
+		merkle_frontier_root(&a.f, root);
+		root_ok = memcmp(root, cp.root, MERKLE_HASH) == 0;
+		if (!root_ok) {
+			root_b64(root, b1);
+			root_b64(cp.root, b2);
+			report(&a, "root mismatch: entries give %s, checkpoint says "
+			    "%s", b1, b2);
+		}
+	}
+	if (!s.online && !missing) {
+		if (x.count > cp.size)
+			report(&a, "the export holds %" PRIu64 " entries, more than "
+			    "the %" PRIu64 " its checkpoint covers", x.count,
+			    cp.size);
+		else if (s.p != s.end)
+			report(&a, "the export has %zu bytes after its last entry",
+			    (size_t)(s.end - s.p));
+	}
+	if (a.since_ok == 0) {
+		root_b64(old.root, b1);
+		report(&a, "checkpoint of size %" PRIu64 " is not consistent with "
+		    "the saved checkpoint of size %" PRIu64 ": the first %" PRIu64
+		    " entries do not give the saved root %s", cp.size, old.size,
+		    old.size, b1);
+		consistent = 0;
+	} else if (a.since_ok == 1 && consistent != 0)
+		consistent = 1;
+	if (o.since != NULL) {
+		if (consistent == 1)
+			snprintf(cons_text, sizeof(cons_text), "consistent with the "
+			    "saved checkpoint of size %" PRIu64 "%s%s", old.size,
+			    np > 0 || (o.broker != NULL && old.size < cp.size) ?
+			    " (the broker's proof verifies" : "",
+			    np > 0 || (o.broker != NULL && old.size < cp.size) ?
+			    (a.since_ok == 1 ? ", and the first entries give the "
+			    "saved root)" : ")") : a.since_ok == 1 ?
+			    " (the first entries give the saved root)" :
+			    " (same size and root)");
+		else if (consistent == 0)
+			snprintf(cons_text, sizeof(cons_text), "NOT consistent "
+			    "with the saved checkpoint of size %" PRIu64, old.size);
+		else
+			snprintf(cons_text, sizeof(cons_text), "not established "
+			    "(entries missing)");
+		consistency = cons_text;
+	}
+
+	printf("entries: %" PRIu64 " (party %" PRIu64 ", agreement %" PRIu64
+	    ", consent-grant %" PRIu64 ", consent-revoke %" PRIu64 ", token %"
+	    PRIu64 ")\n", a.entries, a.by_type[LE_PARTY],
+	    a.by_type[LE_AGREEMENT], a.by_type[LE_CONSENT_GRANT],
+	    a.by_type[LE_CONSENT_REVOKE], a.by_type[LE_TOKEN]);
+	printf("tokens checked: %" PRIu64 " (consent-based %" PRIu64
+	    ", statutory %" PRIu64 ")\n", a.tokens, a.tokens_consent,
+	    a.tokens_statute);
+	printf("root: %s\n", missing ? "not checked (entries missing)" :
+	    root_ok ? "recomputed from every entry, matches the checkpoint" :
+	    "MISMATCH");
+	printf("consistency: %s\n", consistency);
+	printf("warnings: %" PRIu64 "\n", a.warnings);
+	if (o.save != NULL && !missing && root_ok && consistent != 0) {
+		if (save_note(o.save, note, len) != 0)
+			goto out;
+		printf("saved: the checkpoint of size %" PRIu64 " to %s\n",
+		    cp.size, o.save);
+	} else if (o.save != NULL)
+		printf("saved: nothing (the log's integrity does not hold)\n");
+	rc = a.violations > 0 ? AUDIT_BAD : AUDIT_OK;
+out:
+	if (rc == AUDIT_OK && !o.help)
+		printf("result: OK, every check holds\n");
+	else if (rc == AUDIT_BAD)
+		printf("result: FAILED, %" PRIu64 " finding%s\n", a.violations,
+		    a.violations == 1 ? "" : "s");
+	free(note);
+	free(saved);
+	free(s.buf);
+	export_close(&x);
+	http_close(&h);
+	audit_free(&a);
+	return rc;
+}
+
+/* Prints the token entry e (index i). */
+static void
+print_token(uint64_t i, const struct le_entry *e)
+{
+	char b[6][AUDIT_TEXT_SHOWN], t1[32], t2[32];
+
+	printf("entry %" PRIu64 ": token jti %s issued %s\n", i,
+	    field_text(e, T_JTI, b[0], sizeof(b[0])), time_text(e->time, t1));
+	printf("  agreement %s version %" PRIu32 ", purpose %s\n",
+	    field_text(e, T_AGREEMENT, b[1], sizeof(b[1])),
+	    le_has(e, T_VERSION) ? get_u32(e->v[T_VERSION]) : 0,
+	    field_text(e, T_PURPOSE, b[2], sizeof(b[2])));
+	printf("  client %s, provider %s, consent %s\n",
+	    field_text(e, T_CLIENT, b[3], sizeof(b[3])),
+	    field_text(e, T_PROVIDER, b[4], sizeof(b[4])),
+	    field_text(e, T_CONSENT, b[5], sizeof(b[5])));
+	printf("  fields %s\n", field_text(e, T_FIELDS, b[0], sizeof(b[0])));
+	printf("  expires %s\n", le_has(e, T_EXPIRES) ?
+	    time_text((int64_t)get_u64(e->v[T_EXPIRES]), t2) : "-");
+}
+
+static int
+cmd_prove(int argc, char **argv)
+{
+	static const char allowed[] = { O_BROKER, O_CERT, O_KEY, O_CA, O_VKEY,
+	    O_JTI, 0 };
+	unsigned char proof[MERKLE_MAX_PROOF][MERKLE_HASH], leaf[MERKLE_HASH];
+	unsigned char ebuf[LE_MAX + 3];
+	char *note = NULL, *esc = NULL, msg[600], path[512], b64[48], err[128];
+	char jb[AUDIT_TEXT_SHOWN];
+	struct checkpoint cp;
+	struct note_vkey vk;
+	struct le_entry e;
+	struct http h;
+	struct opts o;
+	json_t *j = NULL, *arr, *it;
+	const char *str;
+	size_t len, k, dn, np = 0, en;
+	uint64_t index = 0;
+	int64_t deadline;
+	long st;
+	int rc = AUDIT_ERR;
+
+	memset(&h, 0, sizeof(h));
+	if (parse_opts(argc, argv, allowed, prove_help, &o) != 0)
+		return AUDIT_ERR;
+	if (o.help) {
+		printf("%s", prove_help);
+		return AUDIT_OK;
+	}
+	if (o.broker == NULL || o.cert == NULL || o.key == NULL ||
+	    o.vkey == NULL || o.jti == NULL || o.jti[0] == '\0')
+		return usage_error(argv[0], "give --broker, --cert, --key, "
+		    "--vkey and --jti", prove_help);
+	shown((const unsigned char *)o.jti, strlen(o.jti), jb, sizeof(jb));
+	if (load_vkey(o.vkey, &vk) != 0 ||
+	    http_open(&h, o.broker, o.cert, o.key, o.ca) != 0)
+		goto out;
+	if ((esc = curl_easy_escape(h.c, o.jti, (int)strlen(o.jti))) == NULL)
+		goto out;
+	/* A new token is in the log before a checkpoint covers it: the
+	 * broker says 409 until one does. */
+	deadline = mono_us() + (int64_t)AUDIT_PROVE_WAIT_MS * 1000;
+	for (;;) {
+		free(note);
+		if (fetch_checkpoint(&h, &note, &len) != 0)
+			goto out;
+		if (check_note("checkpoint", note, len, &vk, &cp, msg,
+		    sizeof(msg)) != 0) {
+			printf("%s\n", msg);
+			rc = AUDIT_BAD;
+			goto out;
+		}
+		if (snprintf(path, sizeof(path), "/v1/log/proof/inclusion?jti=%s"
+		    "&size=%" PRIu64, esc, cp.size) >= (int)sizeof(path)) {
+			fprintf(stderr, "consent-audit: --jti is too long\n");
+			goto out;
+		}
+		st = http_get(&h, path);
+		if (st == 0)
+			goto out;
+		if (st == 200)
+			break;
+		if (st == 409 && mono_us() < deadline) {
+			sleep_ms(AUDIT_PROVE_STEP_MS);
+			continue;
+		}
+		if (st == 404 || st == 409) {
+			printf("token jti %s: %s\n", jb, st == 404 ?
+			    "the broker has no token with this jti in its log" :
+			    "no signed checkpoint covers it yet");
+			rc = AUDIT_BAD;
+			goto out;
+		}
+		http_complain(&h, path, st);
+		goto out;
+	}
+	j = json_loadb(h.body, h.len, 0, NULL);
+	arr = json_object_get(j, "hashes");
+	if (!json_is_integer(json_object_get(j, "index")) ||
+	    json_integer_value(json_object_get(j, "index")) < 0 ||
+	    !json_is_integer(json_object_get(j, "size")) ||
+	    (uint64_t)json_integer_value(json_object_get(j, "size")) !=
+	    cp.size || !json_is_array(arr) ||
+	    json_array_size(arr) > MERKLE_MAX_PROOF) {
+		fprintf(stderr, "consent-audit: GET %s: not an inclusion proof "
+		    "for size %" PRIu64 "\n", path, cp.size);
+		goto out;
+	}
+	index = (uint64_t)json_integer_value(json_object_get(j, "index"));
+	json_array_foreach(arr, k, it) {
+		str = json_string_value(it);
+		if (str == NULL || strlen(str) != 44 ||
+		    b64_decode(str, 44, proof[k], &dn) != 0 ||
+		    dn != MERKLE_HASH) {
+			fprintf(stderr, "consent-audit: GET %s: hash %zu is not "
+			    "base64 of 32 bytes\n", path, k);
+			goto out;
+		}
+	}
+	np = json_array_size(arr);
+	json_decref(j);
+	j = NULL;
+
+	snprintf(path, sizeof(path), "/v1/log/entries?start=%" PRIu64
+	    "&end=%" PRIu64, index, index + 1);
+	if ((st = http_get(&h, path)) == 0)
+		goto out;
+	if (st != 200) {
+		http_complain(&h, path, st);
+		goto out;
+	}
+	j = json_loadb(h.body, h.len, 0, NULL);
+	it = json_array_get(json_object_get(j, "entries"), 0);
+	str = json_string_value(json_object_get(it, "data"));
+	if (str == NULL || !json_is_integer(json_object_get(it, "index")) ||
+	    (uint64_t)json_integer_value(json_object_get(it, "index")) !=
+	    index) {
+		printf("entry %" PRIu64 " missing: the broker did not return "
+		    "it\n", index);
+		rc = AUDIT_BAD;
+		goto out;
+	}
+	if (b64_decoded_max(strlen(str)) > sizeof(ebuf) ||
+	    b64_decode(str, strlen(str), ebuf, &en) != 0) {
+		printf("entry %" PRIu64 ": the broker's data is not base64 of an "
+		    "entry\n", index);
+		rc = AUDIT_BAD;
+		goto out;
+	}
+	if (le_decode(ebuf, en, &e, err, sizeof(err)) != 0) {
+		printf("entry %" PRIu64 ": does not decode: %s\n", index, err);
+		rc = AUDIT_BAD;
+		goto out;
+	}
+	if (e.type != LE_TOKEN || !le_str_eq(&e, T_JTI, o.jti)) {
+		printf("entry %" PRIu64 " is not the token with jti %s (it is a "
+		    "%s entry)\n", index, jb, le_type_name(e.type));
+		rc = AUDIT_BAD;
+		goto out;
+	}
+	print_token(index, &e);
+	root_b64(cp.root, b64);
+	printf("checkpoint: size %" PRIu64 ", root %s\n", cp.size, b64);
+	merkle_leaf_hash(ebuf, en, leaf);
+	if (merkle_verify_inclusion(index, cp.size, leaf,
+	    (const unsigned char (*)[MERKLE_HASH])proof, np, cp.root) != 0) {
+		printf("the inclusion proof of entry %" PRIu64 " (%zu hashes) "
+		    "does not lead to the checkpoint's root\n", index, np);
+		rc = AUDIT_BAD;
+		goto out;
+	}
+	printf("inclusion proof: %zu hashes, verifies\n", np);
+	printf("included\n");
+	rc = AUDIT_OK;
+out:
+	json_decref(j);
+	if (esc != NULL)
+		curl_free(esc);
+	free(note);
+	http_close(&h);
+	return rc;
+}
+
+#ifndef AUDIT_MAIN
+#define AUDIT_MAIN main
+#endif
+
+int AUDIT_MAIN(int argc, char **argv);
+
+int
+AUDIT_MAIN(int argc, char **argv)
+{
+	int rc;
+
+	if (argc < 2) {
+		fprintf(stderr, "%s", usage_text);
+		return AUDIT_ERR;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		printf("%s", usage_text);
+		return AUDIT_OK;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "consent-audit: cannot start libcurl\n");
+		return AUDIT_ERR;
+	}
+	if (strcmp(argv[1], "checkpoint") == 0)
+		rc = cmd_checkpoint(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "verify") == 0)
+		rc = cmd_verify(argc - 1, argv + 1);
+	else if (strcmp(argv[1], "prove") == 0)
+		rc = cmd_prove(argc - 1, argv + 1);
+	else {
+		fprintf(stderr, "consent-audit: unknown command '%s'\n\n%s",
+		    argv[1], usage_text);
+		rc = AUDIT_ERR;
+	}
+	fflush(stdout);
+	curl_global_cleanup();
+	return rc;
+}
