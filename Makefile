@@ -15,10 +15,10 @@ CC      ?= cc
 SAN     ?=
 VERSION := 0.1.0
 
-PKGS := openssl libevent libevent_openssl libevent_pthreads lmdb jansson libcurl zlib
+PKGS := openssl libevent libevent_openssl libevent_pthreads lmdb jansson libcurl zlib libjwt
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-TEST_LIBS  := $(shell pkg-config --libs cmocka libjwt 2>/dev/null)
+TEST_LIBS  := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 WARN := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wwrite-strings -Wformat=2 -Werror
@@ -74,7 +74,17 @@ $(BUILD)/libcb.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/libbroker.a: $(BROKER_OBJ)
+# The citizen page's static files, embedded in the binary.
+WEB_ASSETS := broker/web/site.css
+$(BUILD)/gen/web_assets.c: $(WEB_ASSETS) scripts/embed.sh
+	@mkdir -p $(dir $@)
+	sh scripts/embed.sh $@ $(WEB_ASSETS)
+
+$(BUILD)/obj/gen/web_assets.o: $(BUILD)/gen/web_assets.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libbroker.a: $(BROKER_OBJ) $(BUILD)/obj/gen/web_assets.o
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
@@ -168,3 +178,15 @@ bench: $(BUILD)/bench/bench_verify
 # consent-audit: the auditor's tool (docs/audit-log.md).
 $(BUILD)/consent-audit: $(call obj,client/audit.c) $(BUILD)/libcb.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# make browser-test: the citizen web page in Debian's headless chromium
+# (tests/browser, playwright-core and axe-core from its package-lock.json,
+# installed by scripts/deps.sh); screenshots go to $(BUILD)/test-artifacts/.
+# The summary is node's "# pass N" / "# fail N".
+.PHONY: browser-test
+browser-test: $(BUILD)/consentd $(BUILD)/consentctl
+	@sh scripts/deps.sh
+	@mkdir -p $(BUILD)/test-artifacts
+	cd tests/browser && CB_BUILD=$(abspath $(BUILD)) \
+		CB_ARTIFACTS=$(abspath $(BUILD))/test-artifacts \
+		node --test --test-concurrency=1 --test-timeout=90000

@@ -11,6 +11,8 @@
 #include <openssl/ssl.h>
 
 #include "citizen.h"
+#include "oidc.h"
+#include "session.h"
 #include "config.h"
 #include "keyset.h"
 #include "status.h"
@@ -34,6 +36,9 @@ struct broker {
 	_Atomic(struct keyset *) keys;    /* swapped on SIGHUP (rotation) */
 	struct tlog *log;             /* the audit log */
 	struct status *status;        /* token status lists */
+	struct sessions *sessions;    /* citizens' web sessions */
+	struct oidc *oidc;            /* citizen sign-in (NULL: none) */
+	struct devidp *devidp;        /* --dev: our own identity provider */
 	struct citizen_auth *citizens;
 	char dev_issuer[300];        /* "iss" of dev citizen tokens, or "" */
 	SSL_CTX *tls;

@@ -24,6 +24,9 @@ config_defaults(struct config *c)
 	c->group_commit_max = 1024;
 	c->log_checkpoint_ms = 1000;
 	c->status_ttl_s = 30;
+	c->session_ttl_s = 3600;
+	snprintf(c->oidc_client_id, sizeof(c->oidc_client_id),
+	    "consent-broker");
 	snprintf(c->citizen_audience, sizeof(c->citizen_audience),
 	    "consent-broker");
 }
@@ -114,6 +117,15 @@ config_set(struct config *c, const char *key, const char *v, char *err,
 		return set_str(c->log_origin, sizeof(c->log_origin), v, key, err,
 		    errlen);
 	}
+#define STRKEY(name, field)                                              \
+	if (strcmp(key, name) == 0)                                      \
+		return set_str(c->field, sizeof(c->field), v, key, err, errlen);
+	STRKEY("oidc_issuer", oidc_issuer)
+	STRKEY("oidc_client_id", oidc_client_id)
+	STRKEY("oidc_client_secret", oidc_client_secret)
+	STRKEY("oidc_redirect_uri", oidc_redirect_uri)
+	STRKEY("oidc_ca_file", oidc_ca_file)
+#undef STRKEY
 	if (strcmp(key, "citizen_issuer") == 0)
 		return set_str(c->citizen_issuer, sizeof(c->citizen_issuer), v,
 		    key, err, errlen);
@@ -155,6 +167,7 @@ config_set(struct config *c, const char *key, const char *v, char *err,
 	INTKEY("group_commit_max", group_commit_max, 1, 65536, 1)
 	INTKEY("log_checkpoint_ms", log_checkpoint_ms, 10, 3600 * 1000, 1)
 	INTKEY("status_ttl_s", status_ttl_s, 1, 3600, 1)
+	INTKEY("session_ttl_s", session_ttl_s, 60, 86400, 1)
 #undef INTKEY
 	snprintf(err, errlen, "unknown key \"%s\"", key);
 	return -1;
@@ -243,6 +256,14 @@ config_finish(struct config *c, char *err, size_t errlen)
 		    "https://%s:%u", c->listen_host, (unsigned)c->listen_port);
 		if (n < 0 || (size_t)n >= sizeof(c->issuer)) {
 			snprintf(err, errlen, "issuer: too long");
+			return -1;
+		}
+	}
+	if (c->oidc_redirect_uri[0] == '\0') {
+		n = snprintf(c->oidc_redirect_uri, sizeof(c->oidc_redirect_uri),
+		    "%s/callback", c->issuer);
+		if (n < 0 || (size_t)n >= sizeof(c->oidc_redirect_uri)) {
+			snprintf(err, errlen, "oidc_redirect_uri: too long (set it)");
 			return -1;
 		}
 	}

@@ -33,6 +33,12 @@ struct config {
 	char log_origin[200];        /* audit log name ("" = from issuer) */
 	int log_checkpoint_ms;       /* sign checkpoints at most this often */
 	int status_ttl_s;            /* "ttl" of status list tokens */
+	int session_ttl_s;           /* citizens' web sessions */
+	char oidc_issuer[256];       /* citizen sign-in issuer ("" = none) */
+	char oidc_client_id[128];
+	char oidc_client_secret[256];
+	char oidc_redirect_uri[400]; /* "" = ISSUER/callback */
+	char oidc_ca_file[PATH_MAX]; /* CA for the issuer's TLS ("" = system) */
 };
 
 /* Fills c with the defaults (listen 127.0.0.1:8443, and so on). */

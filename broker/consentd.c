@@ -128,6 +128,31 @@ load_material(struct broker *b, char *err, size_t errlen)
 		    c->citizen_audience, dev, kid, err, errlen) != 0)
 			goto out;
 	}
+	b->sessions = sessions_new();
+	if (b->sessions == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (c->dev) {
+		/* Our own identity provider for the citizen page. */
+		b->devidp = devidp_new(b->dev_issuer, dev, kid);
+		b->oidc = b->devidp != NULL ? oidc_new_dev(b->devidp,
+		    c->oidc_client_id, c->oidc_redirect_uri, err, errlen) : NULL;
+		if (b->oidc == NULL || oidc_add_key(b->oidc, kid, dev) != 0) {
+			if (b->devidp == NULL || b->oidc != NULL)
+				snprintf(err, errlen, "development sign-in: setup "
+				    "failed");
+			goto out;
+		}
+	} else if (c->oidc_issuer[0] != '\0') {
+		b->oidc = oidc_new_discover(c->oidc_issuer, c->oidc_client_id,
+		    c->oidc_client_secret, c->oidc_redirect_uri, c->oidc_ca_file,
+		    why, sizeof(why));
+		if (b->oidc == NULL) {
+			snprintf(err, errlen, "oidc_issuer: %s", why);
+			goto out;
+		}
+	}
 	if (c->citizen_issuer[0] != '\0') {
 		if (fsu_read_file(c->citizen_jwks, 1 << 20, &jwks, &len) != 0) {
 			snprintf(err, errlen, "citizen_jwks %.512s: %s", c->citizen_jwks,
@@ -349,6 +374,9 @@ out:
 	for (i = 0; i < nold; i++)
 		keyset_free(old_keys[i]);
 	citizen_auth_free(b.citizens);
+	oidc_free(b.oidc);
+	devidp_free(b.devidp);
+	sessions_free(b.sessions);
 	SSL_CTX_free(b.tls);
 	free(b.discovery);
 	return rc;

@@ -4,7 +4,7 @@
 
 #include <stddef.h>
 
-#define FORM_MAX_PARAMS 16
+#define FORM_MAX_PARAMS 64
 
 struct form_param {
 	char *key;

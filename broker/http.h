@@ -40,6 +40,8 @@ struct rq {
 	char subject[256];            /* authenticated citizen, or "" */
 	int64_t t0_us;
 	const char *rule;             /* denial rule, for the request log */
+	int html;                     /* answer problems as HTML pages */
+	const char *html_done;        /* a 2xx write result: 303 to here */
 	struct wop op;                /* for http_submit */
 	void (*resume)(struct rq *rq);
 	void *data;                   /* the route's state */

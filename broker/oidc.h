@@ -47,6 +47,9 @@ struct oidc *oidc_new_discover(const char *issuer, const char *client_id,
 
 void oidc_free(struct oidc *o);
 
+/* Trusts key (as kid) for ID tokens; used for the development issuer. */
+int oidc_add_key(struct oidc *o, const char *kid, EVP_PKEY *k);
+
 /* The authorization request URL for a pending sign-in; 0 or -1. */
 int oidc_auth_url(const struct oidc *o, const struct login *l, char *out,
     size_t outlen);

@@ -8,6 +8,7 @@
 #include "jsonu.h"
 #include "registry.h"
 #include "routes.h"
+#include "web.h"
 #include "timeu.h"
 
 int
@@ -51,6 +52,11 @@ wresult_reply(struct rq *rq, struct wresult *r)
 	if (r->http >= 400) {
 		json_decref(out);
 		http_problem(rq, r->http, r->title, r->rule, "%s", r->detail);
+		return;
+	}
+	if (rq->html_done != NULL) {
+		json_decref(out);
+		web_redirect(rq, rq->html_done);
 		return;
 	}
 	http_reply_json(rq, r->http, out);
@@ -256,6 +262,10 @@ routes_dispatch(struct rq *rq)
 		routes_log(rq, p + 7);
 	else if (strncmp(p, "/v1/status/", 11) == 0)
 		routes_status(rq, p + 11);
+	else if (strncmp(p, "/dev/", 5) == 0 && rq->b->devidp != NULL)
+		devidp_route(rq, p + 4);
+	else if (web_route(rq) == 0)
+		return;
 	else
 		http_problem(rq, 404, "Not found", NULL, "no resource at %.200s",
 		    p);

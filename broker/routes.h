@@ -62,4 +62,9 @@ void routes_introspect(struct rq *rq);
 void routes_log(struct rq *rq, const char *rest);
 void routes_status(struct rq *rq, const char *rest);
 
+/* Grant (body: a grant or bundle request, reference stolen) and revoke for
+ * the citizen rq->subject, already authenticated (API or web session). */
+void routes_consents_grant(struct rq *rq, json_t *body);
+void routes_consents_revoke(struct rq *rq, const char *id);
+
 #endif

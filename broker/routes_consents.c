@@ -313,21 +313,17 @@ out:
 	return rec;
 }
 
-static void
-grant(struct rq *rq)
+void
+routes_consents_grant(struct rq *rq, json_t *body)
 {
 	struct store_txn *txn = NULL;
 	struct cstate *st;
-	json_t *body = NULL, *items, *item, *rec, *v;
+	json_t *items, *item, *rec, *v;
 	const char *k;
 	char where[32];
 	enum store_err rc;
 	size_t i, j;
 
-	if (routes_auth_citizen(rq) != 0)
-		return;
-	if ((body = routes_json_body(rq)) == NULL)
-		return;
 	if ((st = cstate_new(rq)) == NULL)
 		goto out;
 	snprintf(st->subject, sizeof(st->subject), "%s", rq->subject);
@@ -391,6 +387,18 @@ out:
 	json_decref(body);
 }
 
+static void
+grant(struct rq *rq)
+{
+	json_t *body;
+
+	if (routes_auth_citizen(rq) != 0)
+		return;
+	if ((body = routes_json_body(rq)) == NULL)
+		return;
+	routes_consents_grant(rq, body);
+}
+
 /* Writer side of a revoke: only the subject's own; idempotent. */
 static int
 apply_revoke(struct store_txn *txn, struct wop *op)
@@ -452,12 +460,12 @@ store_fail:
 	return WOP_STORE_FAILED;
 }
 
-static void
-revoke(struct rq *rq, const char *id)
+void
+routes_consents_revoke(struct rq *rq, const char *id)
 {
 	struct cstate *st;
 
-	if (routes_auth_citizen(rq) != 0 || (st = cstate_new(rq)) == NULL)
+	if ((st = cstate_new(rq)) == NULL)
 		return;
 	snprintf(st->id, sizeof(st->id), "%s", id);
 	snprintf(st->subject, sizeof(st->subject), "%s", rq->subject);
@@ -636,8 +644,10 @@ routes_consents(struct rq *rq, const char *rest)
 	}
 	if (rq->method == EVHTTP_REQ_GET)
 		get_own(rq, id);
-	else if (rq->method == EVHTTP_REQ_DELETE)
-		revoke(rq, id);
+	else if (rq->method == EVHTTP_REQ_DELETE) {
+		if (routes_auth_citizen(rq) == 0)
+			routes_consents_revoke(rq, id);
+	}
 	else {
 		evhttp_add_header(evhttp_request_get_output_headers(rq->req),
 		    "Allow", "GET, DELETE");

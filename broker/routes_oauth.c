@@ -180,6 +180,22 @@ apply_token(struct store_txn *txn, struct wop *op)
 	    st->agreement, st->version, rq->party);
 	if (rc != STORE_OK)
 		goto store_fail;
+	/* The citizen's page lists the transfers about them. */
+	{
+		char sk[STORE_MAX_KEY + 1], iat[24];
+		json_t *empty = json_object();
+
+		snprintf(iat, sizeof(iat), "%012lld", (long long)st->now);
+		if (empty == NULL || store_key3(sk, sizeof(sk), st->tr.subject,
+		    iat, json_string_value(json_object_get(st->record, "jti"))) ||
+		    (rc = store_put(txn, ST_SUBJECT_TOKENS, sk, empty)) !=
+		    STORE_OK) {
+			json_decref(empty);
+			rc = rc != STORE_OK ? rc : STORE_BADKEY;
+			goto store_fail;
+		}
+		json_decref(empty);
+	}
 	/* Forget a few expired outstanding-token records as we go. */
 	(void)status_prune(txn, st->now, 4);
 	rc = store_put_new(txn, ST_TOKENS,
@@ -447,7 +463,7 @@ introspect(struct rq *rq, struct store_txn *txn, const char *token)
 	json_t *rec = NULL, *out = NULL, *crec = NULL, *arec = NULL;
 	const char *iss, *aud, *jti, *cid, *agr;
 	char err[256];
-	int64_t exp, now = timeu_now(), ver;
+	int64_t exp, now = timeu_now(), ver, sidx;
 	enum store_err rc;
 	const char *state;
 
@@ -465,6 +481,11 @@ introspect(struct rq *rq, struct store_txn *txn, const char *token)
 		goto inactive;
 	rc = store_get(txn, ST_TOKENS, jti, &rec);
 	if (rc != STORE_OK)
+		goto inactive;
+	/* Its status list bit, once set, stays set: a token revoked by a
+	 * suspension is not revived by the resume (verifiers see the bit). */
+	if (jsonu_get_int(rec, "status_index", &sidx) == 0 &&
+	    (sidx < 0 || status_get(txn, (uint64_t)sidx) != 0))
 		goto inactive;
 	/* Live state: revoked consent or a non-active agreement ends it. */
 	if (jsonu_get_str(rec, "consent_id", &cid) == 0) {

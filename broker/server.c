@@ -26,6 +26,7 @@
 #include <openssl/x509v3.h>
 
 #include "http.h"
+#include "web.h"
 #include "jsonu.h"
 #include "timeu.h"
 
@@ -312,6 +313,10 @@ http_problem(struct rq *rq, int status, const char *title, const char *rule,
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
 	rq->rule = rule;
+	if (rq->html) {
+		web_error_page(rq, status, title, detail);
+		return;
+	}
 	j = json_pack("{s:s, s:s, s:i, s:s}", "type", "about:blank", "title",
 	    title, "status", status, "detail", detail);
 	if (j != NULL && rule != NULL)

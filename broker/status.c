@@ -189,9 +189,14 @@ out:
 	return rc;
 }
 
-/* Sets the bit of index; bumps the list version once per call site. */
+/*
+ * Sets the bit of index; *changed is 1 when it was 0 before. A token is
+ * tracked under its consent, agreement version and client, so a bit set by
+ * one revocation (a consent) may be met again by another (its agreement):
+ * only the first counts.
+ */
 static enum store_err
-set_bit(struct store_txn *txn, uint64_t index)
+set_bit(struct store_txn *txn, uint64_t index, int *changed)
 {
 	uint32_t list = (uint32_t)(index / STATUS_LIST_CAP);
 	uint32_t pos = (uint32_t)(index % STATUS_LIST_CAP);
@@ -212,7 +217,11 @@ set_bit(struct store_txn *txn, uint64_t index)
 	else
 		return rc;
 	/* Index 0 is the least significant bit of byte 0. */
+	*changed = 0;
+	if (buf[bit / 8] & (1u << (bit % 8)))
+		return STORE_OK;
 	buf[bit / 8] |= (unsigned char)(1u << (bit % 8));
+	*changed = 1;
 	return store_put_raw(txn, ST_STATUS_BITS, key, buf, sizeof(buf));
 }
 
@@ -282,6 +291,7 @@ revoke_prefix(struct store_txn *txn, const char *prefix, int64_t now,
 	size_t nlists = 0, i, j;
 	enum store_err rc = STORE_OK;
 	uint32_t l;
+	int changed;
 
 	*count = 0;
 	c = malloc(sizeof(*c));
@@ -294,9 +304,11 @@ revoke_prefix(struct store_txn *txn, const char *prefix, int64_t now,
 		c->n = 0;
 		rc = store_scan(txn, ST_STATUS_OUT, prefix, 0, 0, collect, c);
 		for (i = 0; rc == STORE_OK && i < c->n; i++) {
-			if (c->idx[i] != UINT64_MAX) {
-				if ((rc = set_bit(txn, c->idx[i])) != STORE_OK)
-					break;
+			changed = 0;
+			if (c->idx[i] != UINT64_MAX &&
+			    (rc = set_bit(txn, c->idx[i], &changed)) != STORE_OK)
+				break;
+			if (changed) {
 				(*count)++;
 				l = (uint32_t)(c->idx[i] / STATUS_LIST_CAP);
 				for (j = 0; j < nlists && lists[j] != l; j++)

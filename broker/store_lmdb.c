@@ -26,6 +26,7 @@ static const char *const table_names[ST__COUNT] = {
 	[ST_STATUS_META] = "status_meta",
 	[ST_STATUS_BITS] = "status_bits",
 	[ST_STATUS_OUT] = "status_out",
+	[ST_SUBJECT_TOKENS] = "subject_tokens",
 };
 
 struct lstore {

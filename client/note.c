@@ -275,7 +275,9 @@ checkpoint_parse(const char *text, size_t len, struct checkpoint *out,
 		return -1;
 	}
 	for (p = l1 + 1; p < l2; p++) {
-		if (*p < '0' || *p > '9' || v > (UINT64_MAX - 9) / 10) {
+		if (*p < '0' || *p > '9' || v > UINT64_MAX / 10 ||
+		    (v == UINT64_MAX / 10 &&
+		    (uint64_t)(*p - '0') > UINT64_MAX % 10)) {
 			snprintf(err, errlen, "checkpoint size is not a decimal "
 			    "number");
 			return -1;

@@ -14,21 +14,47 @@ for p in $PKGS; do
 	fi
 done
 
-if [ -z "$missing" ]; then
-	exit 0
-fi
+# Installs the Debian packages named in $1 (a list); quiet when it is empty.
+apt_install() {
+	[ -n "$1" ] || return 0
+	echo "deps: installing:$1" >&2
+	if [ "$(id -u)" -eq 0 ]; then
+		SUDO=""
+	elif command -v sudo >/dev/null 2>&1; then
+		SUDO="sudo"
+	else
+		echo "deps: not root and no sudo; install these packages yourself:$1" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	$SUDO apt-get update -qq
+	# shellcheck disable=SC2086
+	$SUDO apt-get install -y -qq --no-install-recommends $1 >&2
+}
 
-echo "deps: installing:$missing" >&2
-if [ "$(id -u)" -eq 0 ]; then
-	SUDO=""
-elif command -v sudo >/dev/null 2>&1; then
-	SUDO="sudo"
-else
-	echo "deps: not root and no sudo; install these packages yourself:$missing" >&2
-	exit 1
-fi
+apt_install "$missing"
 
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-# shellcheck disable=SC2086
-$SUDO apt-get install -y -qq --no-install-recommends $missing >&2
+# ---- browser test (tests/browser, "make browser-test") --------------------
+# Debian's chromium (never a browser downloaded by a test tool), a font with
+# the macrons of te reo Maori, Node.js and npm, then the test's node_modules
+# from its package-lock.json with "npm ci" when missing or older than the
+# lock. Node.js may come from another apt source that bundles npm, so node
+# and npm are looked for as commands, and Debian's packages are installed
+# only when a command is missing.
+bmissing=""
+for p in chromium fonts-dejavu-core; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+		bmissing="$bmissing $p"
+	fi
+done
+command -v node >/dev/null 2>&1 || bmissing="$bmissing nodejs"
+command -v npm >/dev/null 2>&1 || bmissing="$bmissing npm"
+apt_install "$bmissing"
+
+bdir=$(dirname "$0")/../tests/browser
+if [ -f "$bdir/package-lock.json" ] &&
+    { [ ! -f "$bdir/node_modules/.package-lock.json" ] ||
+    [ "$bdir/package-lock.json" -nt "$bdir/node_modules/.package-lock.json" ]; }; then
+	echo "deps: npm ci in tests/browser" >&2
+	(cd "$bdir" && npm ci --no-audit --no-fund --loglevel=error </dev/null >&2)
+fi

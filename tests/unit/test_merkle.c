@@ -170,10 +170,13 @@ random_tree(size_t n, uint64_t seed)
 		x ^= x << 13;
 		x ^= x >> 7;
 		x ^= x << 17;
-		len = (size_t)(x % sizeof(data));
-		for (j = 0; j < len; j++)
+		/* Distinct leaves: the first two bytes are the index. */
+		len = 2 + (size_t)(x % (sizeof(data) - 2));
+		for (j = 2; j < len; j++)
 			data[j] = (unsigned char)(x >> (j % 8 * 8)) ^
 			    (unsigned char)j;
+		data[0] = (unsigned char)i;
+		data[1] = (unsigned char)(i >> 8);
 		merkle_leaf_hash(data, len, t->leaf[i]);
 		assert_int_equal(merkle_frontier_append(&t->f, t->leaf[i], put,
 		    t), 0);
@@ -332,7 +335,8 @@ inclusion_proof_fails_for_wrong_index_size_leaf_root_or_hashes(void **state)
 	const unsigned char (*p)[MERKLE_HASH] =
 	    (const unsigned char (*)[MERKLE_HASH])proof;
 	struct tree *t = random_tree(MAXN, 0xbad);
-	static const uint64_t sizes[] = { 2, 3, 5, 7, 8, 9, 100, 255, 256, 300 };
+	static const uint64_t sizes[] = { 2, 3, 5, 7, 8, 9, 100, 150, 255, 256,
+	    300 };
 	uint64_t size, i, s;
 	size_t n, k;
 
@@ -350,10 +354,19 @@ inclusion_proof_fails_for_wrong_index_size_leaf_root_or_hashes(void **state)
 			if (i + 1 < size)
 				assert_int_not_equal(merkle_verify_inclusion(i + 1,
 				    size, t->leaf[i], p, n, t->root[size]), 0);
-			assert_int_not_equal(merkle_verify_inclusion(i, size + 1,
-			    t->leaf[i], p, n, t->root[size]), 0);
-			assert_int_not_equal(merkle_verify_inclusion(i, size * 2,
-			    t->leaf[i], p, n, t->root[size]), 0);
+			/* A proof in one tree does not show inclusion in the
+			 * tree of another size (against that tree's root; with
+			 * the same root a proof of the same shape would). */
+			if (size + 1 <= MAXN)
+				assert_int_not_equal(merkle_verify_inclusion(i,
+				    size + 1, t->leaf[i], p, n, t->root[size + 1]),
+				    0);
+			if (size * 2 <= MAXN)
+				assert_int_not_equal(merkle_verify_inclusion(i,
+				    size * 2, t->leaf[i], p, n, t->root[size * 2]),
+				    0);
+			assert_int_not_equal(merkle_verify_inclusion(i, size - 1,
+			    t->leaf[i], p, n, t->root[size - 1]), 0);
 			assert_int_not_equal(merkle_verify_inclusion(size, size,
 			    t->leaf[i], p, n, t->root[size]), 0);
 			/* another leaf, another root */
@@ -410,11 +423,14 @@ consistency_proof_fails_for_wrong_sizes_roots_or_hashes(void **state)
 		    &n), 0);
 		assert_int_equal(merkle_verify_consistency(m, size, t->root[m],
 		    t->root[size], p, n), 0);
-		/* wrong sizes */
+		/* other sizes, with the true roots of those sizes */
 		assert_int_not_equal(merkle_verify_consistency(m + 1, size,
-		    t->root[m], t->root[size], p, n), 0);
-		assert_int_not_equal(merkle_verify_consistency(m, size + 1,
-		    t->root[m], t->root[size], p, n), 0);
+		    t->root[m + 1], t->root[size], p, n), 0);
+		assert_int_not_equal(merkle_verify_consistency(m - 1, size,
+		    t->root[m - 1], t->root[size], p, n), 0);
+		if (size + 1 <= MAXN)
+			assert_int_not_equal(merkle_verify_consistency(m,
+			    size + 1, t->root[m], t->root[size + 1], p, n), 0);
 		assert_int_not_equal(merkle_verify_consistency(size, m,
 		    t->root[size], t->root[m], p, n), 0);
 		/* wrong roots: another size's, or the other one */
