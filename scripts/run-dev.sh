@@ -18,6 +18,8 @@ consentd: starting on https://$listen with data in $data (development mode)
   CA certificate:      $data/pki/ca.crt
   party certificates:  $data/pki/<party>.crt and .key (dia ird msd wcc registrar auditor admin)
   citizen token:       $build/consentctl dev citizen-token --data $data --subject alice-test
+  citizen page:        https://$listen/ (development sign-in; CA above)
+  demo provider:       $build/demo-provider --data $data --broker https://$listen
   walkthrough:         README.md ("Walkthrough"); stop with Ctrl-C
 MSG
 exec "$build/consentd" --data "$data" --listen "$listen" --dev

@@ -55,7 +55,9 @@ def b64_strict(s):
 
 
 def parse_vkey(text):
-    parts = text.split("+")
+    # The name holds no '+' and the key ID is 8 hex digits; the base64 key
+    # after them may hold '+' of its own.
+    parts = text.split("+", 2)
     if len(parts) != 3:
         raise Fail("verifier key is not name+keyid+key")
     name, hexid, keyb64 = parts
