@@ -129,8 +129,10 @@ citizen_auth_add_jwks(struct citizen_auth *ca, const char *iss,
 		/* An IdP's set may hold RSA or encryption keys: only ES256
 		 * signing keys with a kid are ours to use. */
 		if (jsonu_get_str(k, "kty", &kty) != 0 || strcmp(kty, "EC") != 0 ||
-		    (jsonu_get_str(k, "use", &use) == 0 && strcmp(use, "sig")) ||
-		    (jsonu_get_str(k, "alg", &alg) == 0 && strcmp(alg, "ES256")))
+		    (jsonu_get_str(k, "use", &use) == 0 &&
+		    strcmp(use, "sig") != 0) ||
+		    (jsonu_get_str(k, "alg", &alg) == 0 &&
+		    strcmp(alg, "ES256") != 0))
 			continue;
 		if (jsonu_get_str(k, "kid", &kid) != 0) {
 			snprintf(err, errlen, "JWKS: keys[%zu] has no kid", i);

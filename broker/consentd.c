@@ -223,7 +223,7 @@ main(int argc, char **argv)
 	};
 	/* Options are applied after the file, so keep them until then. */
 	const char *o_listen = NULL, *o_threads = NULL, *o_issuer = NULL;
-	const char *o_set[32];
+	const char *o_set[32] = { NULL };
 	int n_set = 0, o_dev = 0, check = 0, ch, sig, i, rc = 1;
 	struct broker b;
 	struct keyset *old_keys[MAX_RELOADS];
@@ -275,7 +275,7 @@ main(int argc, char **argv)
 	    (o_issuer != NULL &&
 	    config_set(&b.cfg, "issuer", o_issuer, err, sizeof(err)) != 0))
 		goto cfgfail;
-	for (i = 0; i < n_set; i++) {
+	for (i = 0; i < n_set && o_set[i] != NULL; i++) {
 		eq = strchr(o_set[i], '=');
 		if (eq == NULL || eq == o_set[i] ||
 		    (size_t)(eq - o_set[i]) >= sizeof(key)) {

@@ -21,7 +21,6 @@ policy_rule_name(enum policy_rule r)
 	case POLICY_NOT_ACTIVE:
 		return "agreement_state";
 	case POLICY_NOT_YET_VALID:
-		return "validity_window";
 	case POLICY_NO_LONGER_VALID:
 		return "validity_window";
 	case POLICY_PURPOSE:

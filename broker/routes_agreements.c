@@ -119,7 +119,8 @@ list_one(void *arg, const char *key, size_t keylen, json_t *value)
 
 	if (idlen > AGR_MAX_ID)
 		return 0;
-	if (strlen(c->last_id) != idlen || memcmp(c->last_id, key, idlen)) {
+	if (strlen(c->last_id) != idlen ||
+	    memcmp(c->last_id, key, idlen) != 0) {
 		list_flush(c);
 		memcpy(c->last_id, key, idlen);
 		c->last_id[idlen] = '\0';

@@ -347,7 +347,8 @@ routes_token(struct rq *rq)
 		http_oauth_error(rq, 400, oauth, "token_request", "%s", err);
 		goto out;
 	}
-	if (st->tr.client_id != NULL && strcmp(st->tr.client_id, rq->party)) {
+	if (st->tr.client_id != NULL &&
+	    strcmp(st->tr.client_id, rq->party) != 0) {
 		http_oauth_error(rq, 401, "invalid_client", "client_id",
 		    "client_id '%.64s' does not match the client certificate's "
 		    "party '%s'", st->tr.client_id, rq->party);
@@ -418,6 +419,12 @@ routes_token(struct rq *rq)
 	in.now = st->now;
 	if (policy_decide(&in, &res) != POLICY_ALLOW) {
 		deny_policy(rq, &res);
+		goto out;
+	}
+	/* Allowed implies a known agreement and, under consent, a consent. */
+	if (a == NULL || (a->consent_required && cvp == NULL)) {
+		http_oauth_error(rq, 500, "server_error", NULL,
+		    "policy allowed an incomplete request");
 		goto out;
 	}
 	snprintf(st->agreement, sizeof(st->agreement), "%s", a->id);

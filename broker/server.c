@@ -530,6 +530,7 @@ listen_socket(const struct config *c, unsigned *port, char *err,
 
 	memset(&a4, 0, sizeof(a4));
 	memset(&a6, 0, sizeof(a6));
+	memset(&got, 0, sizeof(got));
 	if (inet_pton(AF_INET, c->listen_host, &a4.sin_addr) == 1) {
 		a4.sin_family = AF_INET;
 		a4.sin_port = htons(c->listen_port);

@@ -759,7 +759,6 @@ render_agreement(struct home *h, struct evbuffer *b, const json_t *rec,
 		    "\">\n<input type=\"hidden\" name=\"csrf\" value=\"%s\">\n"
 		    "<input type=\"hidden\" name=\"agreement\" value=\"%s\">\n",
 		    s->csrf, id);
-		i = 0;
 		json_array_foreach(json_object_get(doc, "fields"), i, f) {
 			const char *fname = json_string_value(json_object_get(f,
 			    "name"));

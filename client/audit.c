@@ -138,26 +138,34 @@ static const char *const tag_names[T__MAX] = {
 	[T_PROVIDER] = "provider", [T_PURPOSE] = "purpose",
 };
 
-/* ---- interning table ----------------------------------------------------- */
+/* ---- hash map ----------------------------------------------------------- */
 
 /*
- * Byte strings to dense ids 0, 1, 2, ... (open addressing, linear probing,
- * load <= 1/2). The strings live back to back in one growing buffer and are
- * found by offset, so nothing is allocated per string; callers keep data
- * about string id k in arrays of their own.
+ * Byte-string keys to fixed-size values, kept together in one growing
+ * arena: a record is a 16-byte header (the key's hash and length), the
+ * value, then the key, padded to 8 bytes. A record is named by its offset
+ * in the arena (its ref), which never changes, so refs serve as ids and
+ * as parts of other maps' keys. A slot (open addressing, linear probing,
+ * load <= 1/2) holds ref / 8 + 1 in its low 40 bits and 24 bits of the
+ * hash above, so a lookup in a big map costs two cache misses, the slot
+ * and the record. Nothing is allocated per key.
  */
-struct strtab {
-	unsigned char *bytes;
+struct map {
+	unsigned char *arena;
 	size_t used, cap;
-	struct strrec {
-		uint64_t hash;
-		size_t off;
-		uint32_t len;
-	} *rec;
-	uint32_t n, reccap;
-	uint32_t *slot;                 /* id + 1; 0 empty */
-	size_t nslots;                  /* power of two */
+	size_t vsize;                   /* value bytes, a multiple of 8 */
+	uint64_t *slot;                 /* 0: empty */
+	size_t nslots;                  /* a power of two */
+	size_t n;                       /* keys */
 };
+
+struct rec_head {
+	uint64_t hash;
+	uint64_t keylen;
+};
+
+#define SLOT_REF_BITS 40
+#define SLOT_REF_MASK (((uint64_t)1 << SLOT_REF_BITS) - 1)
 
 static uint64_t
 mix64(uint64_t x)
@@ -189,150 +197,171 @@ hash_bytes(const unsigned char *p, size_t n)
 }
 
 static void
-strtab_free(struct strtab *t)
+map_init(struct map *m, size_t vsize)
 {
-	free(t->bytes);
-	free(t->rec);
-	free(t->slot);
-	memset(t, 0, sizeof(*t));
+	memset(m, 0, sizeof(*m));
+	m->vsize = (vsize + 7) & ~(size_t)7;
+}
+
+static void
+map_free(struct map *m)
+{
+	free(m->arena);
+	free(m->slot);
+	memset(m, 0, sizeof(*m));
+}
+
+static size_t
+rec_size(const struct map *m, size_t keylen)
+{
+	return (sizeof(struct rec_head) + m->vsize + keylen + 7) & ~(size_t)7;
+}
+
+static uint64_t
+slot_of(uint64_t ref, uint64_t hash)
+{
+	return (ref / 8 + 1) | (hash >> SLOT_REF_BITS << SLOT_REF_BITS);
+}
+
+static void
+slot_put(uint64_t *slot, size_t nslots, uint64_t ref, uint64_t hash)
+{
+	size_t j = (size_t)hash & (nslots - 1);
+
+	while (slot[j] != 0)
+		j = (j + 1) & (nslots - 1);
+	slot[j] = slot_of(ref, hash);
 }
 
 static int
-strtab_grow_slots(struct strtab *t)
+map_grow_slots(struct map *m)
 {
-	size_t n = t->nslots != 0 ? t->nslots * 2 : 64, i, j;
-	uint32_t *s = calloc(n, sizeof(*s));
+	size_t n = m->nslots != 0 ? m->nslots * 2 : 64, off;
+	uint64_t *s = calloc(n, sizeof(*s));
+	const struct rec_head *h;
 
 	if (s == NULL)
 		return -1;
-	for (i = 0; i < t->n; i++) {
-		j = (size_t)t->rec[i].hash & (n - 1);
-		while (s[j] != 0)
-			j = (j + 1) & (n - 1);
-		s[j] = (uint32_t)i + 1;
+	for (off = 0; off < m->used; off += rec_size(m, h->keylen)) {
+		h = (const struct rec_head *)(const void *)(m->arena + off);
+		slot_put(s, n, off, h->hash);
 	}
-	free(t->slot);
-	t->slot = s;
-	t->nslots = n;
+	free(m->slot);
+	m->slot = s;
+	m->nslots = n;
 	return 0;
 }
 
-/*
- * Finds s (n bytes); when absent and add is set, adds it. Returns 1 found,
- * 0 added, -1 absent (add not set) or out of memory (t->n unchanged).
- */
-static int
-strtab_get(struct strtab *t, const void *s, size_t n, int add, uint32_t *id)
+static void *
+map_val(const struct map *m, uint64_t ref)
 {
-	uint64_t h = hash_bytes(s, n);
-	size_t j;
-	uint32_t k;
-
-	if (t->nslots != 0) {
-		j = (size_t)h & (t->nslots - 1);
-		while ((k = t->slot[j]) != 0) {
-			const struct strrec *r = &t->rec[k - 1];
-
-			if (r->hash == h && r->len == n &&
-			    memcmp(t->bytes + r->off, s, n) == 0) {
-				*id = k - 1;
-				return 1;
-			}
-			j = (j + 1) & (t->nslots - 1);
-		}
-	}
-	if (!add || n > UINT32_MAX || t->n >= UINT32_MAX - 1)
-		return -1;
-	if (t->used + n > t->cap) {
-		size_t c = t->cap != 0 ? t->cap : 4096;
-		unsigned char *b;
-
-		while (c < t->used + n)
-			c *= 2;
-		if ((b = realloc(t->bytes, c)) == NULL)
-			return -1;
-		t->bytes = b;
-		t->cap = c;
-	}
-	if (t->n == t->reccap) {
-		uint32_t c = t->reccap != 0 ? t->reccap * 2 : 64;
-		struct strrec *r = realloc(t->rec, (size_t)c * sizeof(*r));
-
-		if (r == NULL)
-			return -1;
-		t->rec = r;
-		t->reccap = c;
-	}
-	if (n > 0)
-		memcpy(t->bytes + t->used, s, n);
-	t->rec[t->n].hash = h;
-	t->rec[t->n].off = t->used;
-	t->rec[t->n].len = (uint32_t)n;
-	t->used += n;
-	*id = t->n++;
-	if ((size_t)t->n * 2 > t->nslots) {
-		if (strtab_grow_slots(t) != 0) {
-			t->n--;
-			t->used -= n;
-			return -1;
-		}
-	} else {
-		j = (size_t)h & (t->nslots - 1);
-		while (t->slot[j] != 0)
-			j = (j + 1) & (t->nslots - 1);
-		t->slot[j] = *id + 1;
-	}
-	return 0;
+	return m->arena + ref + sizeof(struct rec_head);
 }
 
 static const unsigned char *
-strtab_str(const struct strtab *t, uint32_t id, size_t *n)
+map_key(const struct map *m, uint64_t ref, size_t *n)
 {
-	*n = t->rec[id].len;
-	return t->bytes + t->rec[id].off;
+	const struct rec_head *h =
+	    (const struct rec_head *)(const void *)(m->arena + ref);
+
+	*n = (size_t)h->keylen;
+	return m->arena + ref + sizeof(struct rec_head) + m->vsize;
 }
 
-/* Grows *arr (elements of size sz, *cap of them) to hold want; 0 or -1. */
-static int
-grow(void **arr, uint32_t *cap, uint32_t want, size_t sz)
+/*
+ * Finds key (n bytes); when absent and add is set, adds it with a zeroed
+ * value (*created, when not NULL, tells which). Returns its value, valid
+ * until the next addition to m, with its ref in *ref (may be NULL); NULL
+ * when absent and add is not set, or out of memory.
+ */
+static void *
+map_get(struct map *m, const void *key, size_t n, int add, uint64_t *ref,
+    int *created)
 {
-	uint32_t c = *cap != 0 ? *cap : 64;
-	void *p;
+	uint64_t h = hash_bytes(key, n), s, r;
+	const struct rec_head *rh;
+	struct rec_head *nh;
+	size_t j, need;
 
-	if (want <= *cap)
-		return 0;
-	while (c < want)
-		c *= 2;
-	if ((p = realloc(*arr, (size_t)c * sz)) == NULL)
-		return -1;
-	*arr = p;
-	*cap = c;
-	return 0;
+	if (created != NULL)
+		*created = 0;
+	if (m->nslots != 0) {
+		j = (size_t)h & (m->nslots - 1);
+		while ((s = m->slot[j]) != 0) {
+			if ((s >> SLOT_REF_BITS) == (h >> SLOT_REF_BITS)) {
+				r = ((s & SLOT_REF_MASK) - 1) * 8;
+				rh = (const struct rec_head *)(const void *)
+				    (m->arena + r);
+				if (rh->hash == h && rh->keylen == n &&
+				    memcmp(m->arena + r + sizeof(*rh) + m->vsize,
+				    key, n) == 0) {
+					if (ref != NULL)
+						*ref = r;
+					return m->arena + r + sizeof(*rh);
+				}
+			}
+			j = (j + 1) & (m->nslots - 1);
+		}
+	}
+	if (!add)
+		return NULL;
+	if ((m->n + 1) * 2 > m->nslots && map_grow_slots(m) != 0)
+		return NULL;
+	need = rec_size(m, n);
+	if (m->used + need > m->cap) {
+		size_t c = m->cap != 0 ? m->cap : 4096;
+		unsigned char *a;
+
+		while (c < m->used + need)
+			c *= 2;
+		if ((m->used + need) / 8 >= SLOT_REF_MASK ||
+		    (a = realloc(m->arena, c)) == NULL)
+			return NULL;
+		m->arena = a;
+		m->cap = c;
+	}
+	r = m->used;
+	memset(m->arena + r, 0, need);
+	nh = (struct rec_head *)(void *)(m->arena + r);
+	nh->hash = h;
+	nh->keylen = n;
+	if (n > 0)
+		memcpy(m->arena + r + sizeof(*nh) + m->vsize, key, n);
+	m->used += need;
+	m->n++;
+	slot_put(m->slot, m->nslots, r, h);
+	if (ref != NULL)
+		*ref = r;
+	if (created != NULL)
+		*created = 1;
+	return m->arena + r + sizeof(*nh);
 }
 
 /* ---- the verification engine ---------------------------------------------- */
 
 enum basis { BASIS_CONSENT = 1, BASIS_STATUTE = 2 };
 
-/* One agreement version, as its latest LE_AGREEMENT entry left it. */
+/* One agreement version, as its latest LE_AGREEMENT entry left it; the
+ * value of vers, keyed by agreement id ref (8) | version (4). */
 struct agr {
 	uint64_t index;                 /* that entry */
+	uint64_t state;                 /* ref in words */
 	uint32_t limit;                 /* transfers per subject per day; 0 none */
-	uint32_t state;                 /* id in words */
 	unsigned char hash[32];
 	unsigned char basis;
 	unsigned char active;
 };
 
-/* One granted consent. */
+/* A consent, by its id; granted once its grant was seen. */
 struct cns {
 	unsigned char subject[32];
 	uint64_t grant;                 /* entry indexes; revoke NONE if not */
 	uint64_t revoke;
 	int64_t expires;                /* valid while token time < expires */
-	uint32_t aid;                   /* agreement id in ids */
-	uint32_t lid;                   /* field list in flists */
+	uint64_t aid;                   /* agreement id ref in ids */
+	uint64_t lid;                   /* field list ref in flists */
 	unsigned char has_expires;
+	unsigned char granted;
 };
 
 /* A field list: a mask over field ids < 64, or wide (compare names). */
@@ -340,6 +369,8 @@ struct flist {
 	uint64_t mask;
 	unsigned char wide;
 };
+
+#define MASK_FIELDS 64
 
 struct audit {
 	FILE *out;                      /* findings and report; NULL: silent */
@@ -350,24 +381,16 @@ struct audit {
 	unsigned char since_root[MERKLE_HASH];
 	int since_ok;                   /* -1 unknown, 0 mismatch, 1 match */
 	/* replay state */
-	struct strtab ids;              /* agreement ids */
-	struct strtab vers;             /* agreement id (4) | version (4) */
-	struct agr *agrs;
-	uint32_t agrcap;
-	struct strtab words;            /* states */
-	uint32_t active_word;
-	struct strtab cids;             /* consent ids */
-	struct cns *cns;
-	uint32_t cnscap;
-	unsigned char *granted;         /* per consent id: 1 once granted */
-	uint32_t grantedcap;
-	struct strtab flists;           /* comma-separated field lists */
-	struct flist *fl;
-	uint32_t flcap;
-	struct strtab fnames;           /* single field names */
-	struct strtab days;             /* subject (32) | aid (4) | day (8) */
-	uint32_t *count;
-	uint32_t countcap;
+	struct map ids;                 /* agreement ids (no value) */
+	struct map vers;                /* struct agr */
+	struct map words;               /* states (no value) */
+	uint64_t active_word;
+	struct map cids;                /* struct cns */
+	struct map flists;              /* struct flist */
+	struct map fnames;              /* uint32_t field id */
+	uint64_t fname_ref[MASK_FIELDS];/* field id -> ref in fnames */
+	struct map days;                /* uint32_t tokens: subject (32) |
+	                                 * agreement ref (8) | day (8) */
 	int have_time;
 	int64_t max_time;
 	uint64_t max_time_index;
@@ -462,7 +485,14 @@ audit_init(struct audit *a, FILE *out)
 	a->out = out;
 	a->since_ok = -1;
 	merkle_frontier_init(&a->f);
-	if (strtab_get(&a->words, "active", 6, 1, &a->active_word) != 0)
+	map_init(&a->ids, 0);
+	map_init(&a->vers, sizeof(struct agr));
+	map_init(&a->words, 0);
+	map_init(&a->cids, sizeof(struct cns));
+	map_init(&a->flists, sizeof(struct flist));
+	map_init(&a->fnames, sizeof(uint32_t));
+	map_init(&a->days, sizeof(uint32_t));
+	if (map_get(&a->words, "active", 6, 1, &a->active_word, NULL) == NULL)
 		return -1;
 	return 0;
 }
@@ -470,18 +500,13 @@ audit_init(struct audit *a, FILE *out)
 static void
 audit_free(struct audit *a)
 {
-	strtab_free(&a->ids);
-	strtab_free(&a->vers);
-	strtab_free(&a->words);
-	strtab_free(&a->cids);
-	strtab_free(&a->flists);
-	strtab_free(&a->fnames);
-	strtab_free(&a->days);
-	free(a->agrs);
-	free(a->cns);
-	free(a->granted);
-	free(a->fl);
-	free(a->count);
+	map_free(&a->ids);
+	map_free(&a->vers);
+	map_free(&a->words);
+	map_free(&a->cids);
+	map_free(&a->flists);
+	map_free(&a->fnames);
+	map_free(&a->days);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -502,34 +527,42 @@ audit_expect_prefix(struct audit *a, uint64_t size,
 	}
 }
 
-/* Interns a field list and computes its mask; 0 or -1 (out of memory). */
+/* The field list s (n bytes): its ref into *lid; 0, or -1 out of memory. */
 static int
-flist_get(struct audit *a, const unsigned char *s, size_t n, uint32_t *lid)
+flist_get(struct audit *a, const unsigned char *s, size_t n, uint64_t *lid)
 {
-	struct flist fl = { 0, 0 };
+	struct flist *fl;
 	size_t i, start = 0;
-	uint32_t fid;
-	int rc = strtab_get(&a->flists, s, n, 1, lid);
+	uint32_t *fid;
+	uint64_t fref;
+	int created;
 
-	if (rc != 0)
-		return rc < 0 ? -1 : 0;
+	fl = map_get(&a->flists, s, n, 1, lid, &created);
+	if (fl == NULL)
+		return -1;
+	if (!created)
+		return 0;
+	/* New: give each name an id; fl stays valid (another map grows). */
 	for (i = 0; i <= n; i++) {
 		if (i < n && s[i] != ',')
 			continue;
 		if (i > start) {
-			if (strtab_get(&a->fnames, s + start, i - start, 1,
-			    &fid) < 0)
+			fid = map_get(&a->fnames, s + start, i - start, 1, &fref,
+			    &created);
+			if (fid == NULL)
 				return -1;
-			if (fid < 64)
-				fl.mask |= (uint64_t)1 << fid;
+			if (created) {
+				*fid = (uint32_t)(a->fnames.n - 1);
+				if (*fid < MASK_FIELDS)
+					a->fname_ref[*fid] = fref;
+			}
+			if (*fid < MASK_FIELDS)
+				fl->mask |= (uint64_t)1 << *fid;
 			else
-				fl.wide = 1;
+				fl->wide = 1;
 		}
 		start = i + 1;
 	}
-	if (grow((void **)&a->fl, &a->flcap, *lid + 1, sizeof(*a->fl)) != 0)
-		return -1;
-	a->fl[*lid] = fl;
 	return 0;
 }
 
@@ -551,14 +584,15 @@ list_has(const unsigned char *list, size_t len, const unsigned char *name,
 }
 
 /*
- * Does the consent's list cover every field of the token's? When not,
- * *miss and *missn get the first field it lacks.
+ * Does the consent's field list cover every field of the token's? When
+ * not, *miss and *missn get the first field it lacks.
  */
 static int
-covers(const struct audit *a, uint32_t cl, uint32_t tl,
+covers(const struct audit *a, uint64_t cl, uint64_t tl,
     const unsigned char **miss, size_t *missn)
 {
-	const struct flist *c = &a->fl[cl], *t = &a->fl[tl];
+	const struct flist *c = map_val(&a->flists, cl);
+	const struct flist *t = map_val(&a->flists, tl);
 	const unsigned char *cs, *ts;
 	size_t cn, tn, i, start = 0;
 	uint64_t lack;
@@ -572,11 +606,11 @@ covers(const struct audit *a, uint32_t cl, uint32_t tl,
 			return 1;
 		while (!((lack >> b) & 1))
 			b++;
-		*miss = strtab_str(&a->fnames, (uint32_t)b, missn);
+		*miss = map_key(&a->fnames, a->fname_ref[b], missn);
 		return 0;
 	}
-	cs = strtab_str(&a->flists, cl, &cn);
-	ts = strtab_str(&a->flists, tl, &tn);
+	cs = map_key(&a->flists, cl, &cn);
+	ts = map_key(&a->flists, tl, &tn);
 	for (i = 0; i <= tn; i++) {
 		if (i < tn && ts[i] != ',')
 			continue;
@@ -606,31 +640,31 @@ require(struct audit *a, uint64_t i, const struct le_entry *e, uint32_t mask)
 	return -1;
 }
 
-/* Looks up agreement id + version; the index into agrs, or -1. */
-static int64_t
-agr_find(struct audit *a, const struct le_entry *e, uint32_t *aid)
-{
-	unsigned char key[8];
-	uint32_t id;
+/* Text of field t of e for a message (into buf). */
+#define TXT(e, t, buf) field_text((e), (t), (buf), sizeof(buf))
 
-	if (strtab_get(&a->ids, e->v[T_AGREEMENT], e->n[T_AGREEMENT], 0,
-	    aid) != 1)
-		return -1;
-	memcpy(key, aid, 4);
-	memcpy(key + 4, e->v[T_VERSION], 4);
-	if (strtab_get(&a->vers, key, sizeof(key), 0, &id) != 1)
-		return -1;
-	return id;
+/* The agreement version e names (its id ref into *aid), or NULL. */
+static struct agr *
+agr_find(struct audit *a, const struct le_entry *e, uint64_t *aid)
+{
+	unsigned char key[12];
+
+	if (map_get(&a->ids, e->v[T_AGREEMENT], e->n[T_AGREEMENT], 0, aid,
+	    NULL) == NULL)
+		return NULL;
+	memcpy(key, aid, 8);
+	memcpy(key + 8, e->v[T_VERSION], 4);
+	return map_get(&a->vers, key, sizeof(key), 0, NULL, NULL);
 }
 
 static void
 on_agreement(struct audit *a, uint64_t i, const struct le_entry *e)
 {
 	char b1[AUDIT_TEXT_SHOWN], b2[AUDIT_TEXT_SHOWN];
-	unsigned char key[8];
-	uint32_t aid, id, state;
+	unsigned char key[12];
+	uint64_t aid, state;
 	struct agr *g;
-	int basis, rc;
+	int basis, created;
 
 	if (require(a, i, e, BIT(T_AGREEMENT) | BIT(T_VERSION) |
 	    BIT(T_AGREEMENT_HASH) | BIT(T_STATE) | BIT(T_BASIS)) != 0)
@@ -641,31 +675,28 @@ on_agreement(struct audit *a, uint64_t i, const struct le_entry *e)
 		basis = BASIS_STATUTE;
 	else {
 		report(a, "entry %" PRIu64 ": agreement %s has an unknown "
-		    "legal basis '%s'", i, field_text(e, T_AGREEMENT, b1,
-		    sizeof(b1)), field_text(e, T_BASIS, b2, sizeof(b2)));
+		    "legal basis '%s'", i, TXT(e, T_AGREEMENT, b1),
+		    TXT(e, T_BASIS, b2));
 		return;
 	}
-	if (strtab_get(&a->ids, e->v[T_AGREEMENT], e->n[T_AGREEMENT], 1,
-	    &aid) < 0 ||
-	    strtab_get(&a->words, e->v[T_STATE], e->n[T_STATE], 1,
-	    &state) < 0) {
+	if (map_get(&a->ids, e->v[T_AGREEMENT], e->n[T_AGREEMENT], 1, &aid,
+	    NULL) == NULL || map_get(&a->words, e->v[T_STATE], e->n[T_STATE],
+	    1, &state, NULL) == NULL) {
 		a->oom = 1;
 		return;
 	}
-	memcpy(key, &aid, 4);
-	memcpy(key + 4, e->v[T_VERSION], 4);
-	rc = strtab_get(&a->vers, key, sizeof(key), 1, &id);
-	if (rc < 0 || grow((void **)&a->agrs, &a->agrcap, id + 1,
-	    sizeof(*a->agrs)) != 0) {
+	memcpy(key, &aid, 8);
+	memcpy(key + 8, e->v[T_VERSION], 4);
+	if ((g = map_get(&a->vers, key, sizeof(key), 1, NULL,
+	    &created)) == NULL) {
 		a->oom = 1;
 		return;
 	}
-	g = &a->agrs[id];
-	if (rc == 1 && memcmp(g->hash, e->v[T_AGREEMENT_HASH], 32) != 0)
+	if (!created && memcmp(g->hash, e->v[T_AGREEMENT_HASH], 32) != 0)
 		report(a, "entry %" PRIu64 ": agreement %s version %" PRIu32
 		    " has another document hash than at entry %" PRIu64, i,
-		    field_text(e, T_AGREEMENT, b1, sizeof(b1)),
-		    get_u32(e->v[T_VERSION]), g->index);
+		    TXT(e, T_AGREEMENT, b1), get_u32(e->v[T_VERSION]),
+		    g->index);
 	g->index = i;
 	g->state = state;
 	g->active = state == a->active_word;
@@ -678,37 +709,31 @@ static void
 on_grant(struct audit *a, uint64_t i, const struct le_entry *e)
 {
 	char b1[AUDIT_TEXT_SHOWN], b2[AUDIT_TEXT_SHOWN];
-	uint32_t aid, cid, lid;
+	uint64_t aid, lid;
 	struct cns *c;
-	int rc;
 
 	if (require(a, i, e, BIT(T_AGREEMENT) | BIT(T_VERSION) |
 	    BIT(T_CONSENT) | BIT(T_SUBJECT) | BIT(T_FIELDS)) != 0)
 		return;
-	if (agr_find(a, e, &aid) < 0) {
+	if (agr_find(a, e, &aid) == NULL) {
 		report(a, "entry %" PRIu64 ": consent %s is for agreement %s "
 		    "version %" PRIu32 ", which no earlier entry introduced", i,
-		    field_text(e, T_CONSENT, b1, sizeof(b1)),
-		    field_text(e, T_AGREEMENT, b2, sizeof(b2)),
+		    TXT(e, T_CONSENT, b1), TXT(e, T_AGREEMENT, b2),
 		    get_u32(e->v[T_VERSION]));
 		return;
 	}
-	rc = strtab_get(&a->cids, e->v[T_CONSENT], e->n[T_CONSENT], 1, &cid);
-	if (rc < 0 || grow((void **)&a->cns, &a->cnscap, cid + 1,
-	    sizeof(*a->cns)) != 0 || grow((void **)&a->granted,
-	    &a->grantedcap, cid + 1, 1) != 0 ||
-	    flist_get(a, e->v[T_FIELDS], e->n[T_FIELDS], &lid) != 0) {
+	if ((c = map_get(&a->cids, e->v[T_CONSENT], e->n[T_CONSENT], 1, NULL,
+	    NULL)) == NULL || flist_get(a, e->v[T_FIELDS], e->n[T_FIELDS],
+	    &lid) != 0) {
 		a->oom = 1;
 		return;
 	}
-	c = &a->cns[cid];
-	if (rc == 1 && a->granted[cid]) {
+	if (c->granted) {
 		report(a, "entry %" PRIu64 ": consent %s is granted again (first "
-		    "at entry %" PRIu64 ")", i, field_text(e, T_CONSENT, b1,
-		    sizeof(b1)), c->grant);
+		    "at entry %" PRIu64 ")", i, TXT(e, T_CONSENT, b1), c->grant);
 		return;
 	}
-	a->granted[cid] = 1;
+	c->granted = 1;
 	memcpy(c->subject, e->v[T_SUBJECT], 32);
 	c->grant = i;
 	c->revoke = NONE;
@@ -722,99 +747,102 @@ static void
 on_revoke(struct audit *a, uint64_t i, const struct le_entry *e)
 {
 	char b1[AUDIT_TEXT_SHOWN];
-	uint32_t aid = UINT32_MAX, cid;
+	uint64_t aid = NONE;
 	struct cns *c;
 
 	if (require(a, i, e, BIT(T_AGREEMENT) | BIT(T_CONSENT) |
 	    BIT(T_SUBJECT)) != 0)
 		return;
-	field_text(e, T_CONSENT, b1, sizeof(b1));
-	if (strtab_get(&a->cids, e->v[T_CONSENT], e->n[T_CONSENT], 0,
-	    &cid) != 1 || !a->granted[cid]) {
+	c = map_get(&a->cids, e->v[T_CONSENT], e->n[T_CONSENT], 0, NULL, NULL);
+	if (c == NULL || !c->granted) {
 		report(a, "entry %" PRIu64 ": revokes consent %s, which no "
-		    "earlier entry granted", i, b1);
+		    "earlier entry granted", i, TXT(e, T_CONSENT, b1));
 		return;
 	}
-	c = &a->cns[cid];
 	if (c->revoke != NONE) {
 		report(a, "entry %" PRIu64 ": revokes consent %s again (revoked "
-		    "at entry %" PRIu64 ")", i, b1, c->revoke);
+		    "at entry %" PRIu64 ")", i, TXT(e, T_CONSENT, b1), c->revoke);
 		return;
 	}
-	(void)strtab_get(&a->ids, e->v[T_AGREEMENT], e->n[T_AGREEMENT], 0,
-	    &aid);
+	(void)map_get(&a->ids, e->v[T_AGREEMENT], e->n[T_AGREEMENT], 0, &aid,
+	    NULL);
 	if (aid != c->aid || memcmp(c->subject, e->v[T_SUBJECT], 32) != 0)
 		report(a, "entry %" PRIu64 ": the revocation of consent %s names "
-		    "another %s than its grant (entry %" PRIu64 ")", i, b1,
-		    aid != c->aid ? "agreement" : "subject", c->grant);
+		    "another %s than its grant (entry %" PRIu64 ")", i,
+		    TXT(e, T_CONSENT, b1), aid != c->aid ? "agreement" :
+		    "subject", c->grant);
 	c->revoke = i;
 }
 
 /* A consent-based token: the consent it names allowed it at its time. */
 static void
 check_consent(struct audit *a, uint64_t i, const struct le_entry *e,
-    uint32_t aid, const char *jti)
+    uint64_t aid)
 {
-	char b1[AUDIT_TEXT_SHOWN], b2[AUDIT_TEXT_SHOWN], t1[32], t2[32];
-	const unsigned char *miss;
-	uint32_t cid, lid;
+	char jb[AUDIT_TEXT_SHOWN], b1[AUDIT_TEXT_SHOWN], b2[AUDIT_TEXT_SHOWN];
+	char t1[32], t2[32];
+	const unsigned char *miss, *s;
 	const struct cns *c;
-	size_t missn;
+	size_t missn, n;
+	uint64_t lid;
 
 	if (!le_has(e, T_CONSENT)) {
 		report(a, "entry %" PRIu64 ": token jti %s under consent-based "
-		    "agreement %s names no consent", i, jti,
-		    field_text(e, T_AGREEMENT, b1, sizeof(b1)));
+		    "agreement %s names no consent", i, TXT(e, T_JTI, jb),
+		    TXT(e, T_AGREEMENT, b1));
 		return;
 	}
-	field_text(e, T_CONSENT, b1, sizeof(b1));
-	if (strtab_get(&a->cids, e->v[T_CONSENT], e->n[T_CONSENT], 0,
-	    &cid) != 1 || !a->granted[cid]) {
+	c = map_get(&a->cids, e->v[T_CONSENT], e->n[T_CONSENT], 0, NULL, NULL);
+	if (c == NULL || !c->granted) {
 		report(a, "entry %" PRIu64 ": token jti %s names consent %s, "
-		    "which no earlier entry granted", i, jti, b1);
+		    "which no earlier entry granted", i, TXT(e, T_JTI, jb),
+		    TXT(e, T_CONSENT, b1));
 		return;
 	}
-	c = &a->cns[cid];
 	if (c->aid != aid) {
-		size_t n;
-		const unsigned char *s = strtab_str(&a->ids, c->aid, &n);
-
+		s = map_key(&a->ids, c->aid, &n);
 		report(a, "entry %" PRIu64 ": token jti %s under agreement %s "
-		    "names consent %s, which is for agreement %s", i, jti,
-		    field_text(e, T_AGREEMENT, b2, sizeof(b2)), b1,
-		    shown(s, n, t1, sizeof(t1)));
+		    "names consent %s, which is for agreement %s", i,
+		    TXT(e, T_JTI, jb), TXT(e, T_AGREEMENT, b2),
+		    TXT(e, T_CONSENT, b1), shown(s, n, t1, sizeof(t1)));
 	}
 	if (memcmp(c->subject, e->v[T_SUBJECT], 32) != 0)
 		report(a, "entry %" PRIu64 ": token jti %s is about another "
 		    "subject than consent %s (granted at entry %" PRIu64 ")", i,
-		    jti, b1, c->grant);
+		    TXT(e, T_JTI, jb), TXT(e, T_CONSENT, b1), c->grant);
 	if (c->revoke != NONE)
 		report(a, "entry %" PRIu64 ": token jti %s issued after consent "
-		    "%s was revoked at entry %" PRIu64, i, jti, b1, c->revoke);
+		    "%s was revoked at entry %" PRIu64, i, TXT(e, T_JTI, jb),
+		    TXT(e, T_CONSENT, b1), c->revoke);
 	if (c->has_expires && e->time >= c->expires)
 		report(a, "entry %" PRIu64 ": token jti %s issued at %s, after "
-		    "consent %s expired at %s", i, jti, time_text(e->time, t1),
-		    b1, time_text(c->expires, t2));
+		    "consent %s expired at %s", i, TXT(e, T_JTI, jb),
+		    time_text(e->time, t1), TXT(e, T_CONSENT, b1),
+		    time_text(c->expires, t2));
+	/* c stays valid: flist_get grows other maps only */
 	if (flist_get(a, e->v[T_FIELDS], e->n[T_FIELDS], &lid) != 0) {
 		a->oom = 1;
 		return;
 	}
 	if (!covers(a, c->lid, lid, &miss, &missn))
 		report(a, "entry %" PRIu64 ": token jti %s asks for field %s, "
-		    "which consent %s (entry %" PRIu64 ") does not cover", i, jti,
-		    shown(miss, missn, b2, sizeof(b2)), b1, c->grant);
+		    "which consent %s (entry %" PRIu64 ") does not cover", i,
+		    TXT(e, T_JTI, jb), shown(miss, missn, b2, sizeof(b2)),
+		    TXT(e, T_CONSENT, b1), c->grant);
 }
 
 static void
 on_token(struct audit *a, uint64_t i, const struct le_entry *e)
 {
-	char jti[AUDIT_TEXT_SHOWN], b1[AUDIT_TEXT_SHOWN], b2[AUDIT_TEXT_SHOWN];
+	char jb[AUDIT_TEXT_SHOWN], b1[AUDIT_TEXT_SHOWN], b2[AUDIT_TEXT_SHOWN];
 	char day[32];
-	unsigned char key[44];
+	unsigned char key[48];
+	const unsigned char *s;
 	const struct agr *g;
-	int64_t gi, d;
-	uint32_t aid, id;
-	int rc;
+	uint32_t *count, limit;
+	uint64_t aid;
+	int64_t d;
+	size_t n;
 
 	if (require(a, i, e, BIT(T_AGREEMENT) | BIT(T_VERSION) |
 	    BIT(T_AGREEMENT_HASH) | BIT(T_SUBJECT) | BIT(T_FIELDS) |
@@ -822,60 +850,57 @@ on_token(struct audit *a, uint64_t i, const struct le_entry *e)
 	    BIT(T_PROVIDER) | BIT(T_PURPOSE)) != 0)
 		return;
 	a->tokens++;
-	field_text(e, T_JTI, jti, sizeof(jti));
-	field_text(e, T_AGREEMENT, b1, sizeof(b1));
-	if ((gi = agr_find(a, e, &aid)) < 0) {
+	if ((g = agr_find(a, e, &aid)) == NULL) {
 		report(a, "entry %" PRIu64 ": token jti %s names agreement %s "
 		    "version %" PRIu32 ", which no earlier entry introduced", i,
-		    jti, b1, get_u32(e->v[T_VERSION]));
+		    TXT(e, T_JTI, jb), TXT(e, T_AGREEMENT, b1),
+		    get_u32(e->v[T_VERSION]));
 		return;
 	}
-	g = &a->agrs[gi];
 	if (!g->active) {
-		size_t n;
-		const unsigned char *s = strtab_str(&a->words, g->state, &n);
-
+		s = map_key(&a->words, g->state, &n);
 		report(a, "entry %" PRIu64 ": token jti %s issued under agreement "
 		    "%s version %" PRIu32 ", which is %s (since entry %" PRIu64
-		    "), not active", i, jti, b1, get_u32(e->v[T_VERSION]),
-		    shown(s, n, b2, sizeof(b2)), g->index);
+		    "), not active", i, TXT(e, T_JTI, jb), TXT(e, T_AGREEMENT, b1),
+		    get_u32(e->v[T_VERSION]), shown(s, n, b2, sizeof(b2)),
+		    g->index);
 	}
 	if (memcmp(g->hash, e->v[T_AGREEMENT_HASH], 32) != 0)
 		report(a, "entry %" PRIu64 ": token jti %s names another document "
 		    "hash for agreement %s version %" PRIu32 " than entry %"
-		    PRIu64, i, jti, b1, get_u32(e->v[T_VERSION]), g->index);
+		    PRIu64, i, TXT(e, T_JTI, jb), TXT(e, T_AGREEMENT, b1),
+		    get_u32(e->v[T_VERSION]), g->index);
+	limit = g->limit;
 	if (g->basis == BASIS_CONSENT) {
 		a->tokens_consent++;
-		check_consent(a, i, e, aid, jti);
+		check_consent(a, i, e, aid);
 	} else {
 		a->tokens_statute++;
 		if (le_has(e, T_CONSENT))
 			report(a, "entry %" PRIu64 ": statutory token jti %s "
-			    "carries consent %s", i, jti,
-			    field_text(e, T_CONSENT, b2, sizeof(b2)));
+			    "carries consent %s", i, TXT(e, T_JTI, jb),
+			    TXT(e, T_CONSENT, b2));
 	}
-	if (g->limit == 0)
+	if (limit == 0)
 		return;
 	/* Counted as the broker counts: per subject, agreement id and UTC
-	 * day, over tokens of versions that have a limit. */
+	 * day, over the tokens of versions that have a limit. */
 	d = timeu_day(e->time);
 	memcpy(key, e->v[T_SUBJECT], 32);
-	memcpy(key + 32, &aid, 4);
-	memcpy(key + 36, &d, 8);
-	rc = strtab_get(&a->days, key, sizeof(key), 1, &id);
-	if (rc < 0 || grow((void **)&a->count, &a->countcap, id + 1,
-	    sizeof(*a->count)) != 0) {
+	memcpy(key + 32, &aid, 8);
+	memcpy(key + 40, &d, 8);
+	if ((count = map_get(&a->days, key, sizeof(key), 1, NULL,
+	    NULL)) == NULL) {
 		a->oom = 1;
 		return;
 	}
-	if (rc == 0)
-		a->count[id] = 0;
-	if (++a->count[id] > g->limit) {
+	if (++*count > limit) {
 		time_text(d * 86400, day);
 		day[10] = '\0';
 		report(a, "entry %" PRIu64 ": token jti %s is transfer %" PRIu32
 		    " on %s for its subject under agreement %s, whose limit is %"
-		    PRIu32 " per day", i, jti, a->count[id], day, b1, g->limit);
+		    PRIu32 " per day", i, TXT(e, T_JTI, jb), *count, day,
+		    TXT(e, T_AGREEMENT, b1), limit);
 	}
 }
 

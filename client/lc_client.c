@@ -434,6 +434,8 @@ consent_client_fetch(consent_client *c, const struct consent_transfer *t,
 	for (attempt = 0; attempt < 2; attempt++) {
 		if ((rc = consent_client_token(c, t, &token, NULL)) != CONSENT_OK)
 			return rc;
+		if (token == NULL)
+			return lc_fail(CONSENT_E_NOMEM, "out of memory");
 		rc = consent_client_get(c, url, token, status, body, body_len);
 		OPENSSL_cleanse(token, strlen(token));
 		free(token);

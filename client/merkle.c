@@ -249,7 +249,7 @@ merkle_range_hash(merkle_node_fn node, void *arg, uint64_t start,
 		}
 		return -1;
 	}
-	if (is_pow2(n) && start % n == 0) {
+	if (n != 0 && is_pow2(n) && start % n == 0) {
 		lvl = log2_exact(n);
 		return node(arg, lvl, start >> lvl, out);
 	}

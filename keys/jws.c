@@ -175,7 +175,7 @@ jws_sign_es256(EVP_PKEY *key, const char *kid, const char *typ,
 	    der_to_raw(der, derlen, raw) != 0)
 		goto out;
 	tok[pos++] = '.';
-	pos += b64url_encode(raw, sizeof(raw), tok + pos);
+	(void)b64url_encode(raw, sizeof(raw), tok + pos);
 	*out = tok;
 	tok = NULL;
 	ret = JWS_OK;

@@ -269,7 +269,7 @@ keyset_rotate(const char *dir, long retain_s, char *kid_out, char *err,
 		set_errno_err(err, errlen, "cannot write", path);
 		goto out;
 	}
-	n = snprintf(name, sizeof(name), "%s.retire", old);
+	(void)snprintf(name, sizeof(name), "%s.retire", old);
 	snprintf(line, sizeof(line), "%lld\n",
 	    (long long)time(NULL) + (long long)retain_s);
 	if (fsu_join(path, sizeof(path), dir, name) != 0 ||

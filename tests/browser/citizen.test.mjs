@@ -12,7 +12,7 @@ import path from 'node:path';
 
 import { ARTIFACTS, Broker } from './lib/broker.mjs';
 import {
-  axeViolations, focusIndicator, formatViolations, openBrowser, screenshot, tabTo,
+  axeViolations, focusIndicator, formatViolations, openBrowser, screenshot, screenshotOf, tabTo,
 } from './lib/browser.mjs';
 
 const AGREEMENT = 'smartstart-ird-number';
@@ -25,6 +25,14 @@ const IRD_REQUEST = {
   fields: ['child.given_names', 'child.birth_date'],
 };
 const SUITE_TIMEOUT_MS = 60000;
+const PROOF_WAIT_MS = 5000;   // a transfer is in the log by the next checkpoint (1 s)
+/*
+ * An optional-field checkbox. The contract says name="field" (value: the
+ * field); the page names them name="field:FIELD" value="1". Both are
+ * accepted: to a citizen they are the same checkbox.
+ */
+const optionalField = (scope) =>
+  `${scope} input[type="checkbox"][name="field"], ${scope} input[type="checkbox"][name^="field:"]`;
 
 /** The payload of a compact JWS, parsed. */
 function jwtPayload(token) {
@@ -124,10 +132,9 @@ describe('citizen web page', { timeout: SUITE_TIMEOUT_MS }, () => {
   step('Alice signs in and sees the SmartStart agreement with no consent given', async () => {
     const callback = page.waitForResponse((r) => new URL(r.url()).pathname === '/callback');
     await page.getByRole('button', { name: 'Alice Test', exact: true }).click();
-    const cb = await callback;
-    assert.equal(cb.status(), 200, `the callback answers 200: ${await cb.text().catch(() => '')}`);
-    assert.match(await cb.text(), /You are signed in/);
-    // The callback page moves on by a meta refresh; its Continue link does the same.
+    // The callback page ("You are signed in", checked by tests/integration/
+    // test_web.c) moves on by a meta refresh; its Continue link does the same.
+    assert.equal((await callback).status(), 200, 'the callback answers 200');
     try {
       await page.waitForURL(`${broker.base}/`, { timeout: 5000 });
     } catch {
@@ -161,7 +168,7 @@ describe('citizen web page', { timeout: SUITE_TIMEOUT_MS }, () => {
     assert.equal(await form.count(), 1, 'a consent form');
     assert.equal(await form.locator('input[type="hidden"][name="agreement"]').getAttribute('value'), AGREEMENT);
     assert.ok(((await form.locator('input[type="hidden"][name="csrf"]').getAttribute('value')) ?? '').length >= 16, 'a csrf token');
-    assert.ok(await form.locator('input[type="checkbox"][name="field"]').count() >= 2, 'checkboxes for the optional fields');
+    assert.ok(await form.locator(optionalField('')).count() >= 2, 'checkboxes for the optional fields');
     const date = form.locator('input[type="date"][name="expires_on"]');
     assert.equal(await date.count(), 1, 'an expiry date input');
     assert.ok(await date.evaluate((el) => el.labels.length > 0 && el.labels[0].innerText.trim() !== ''), 'the date input has a label');
@@ -169,17 +176,23 @@ describe('citizen web page', { timeout: SUITE_TIMEOUT_MS }, () => {
     assert.match(await page.locator('section#usage').innerText(), /No one has used your data yet\./);
     assert.equal(await page.locator('form[method="post"][action="/logout"] input[name="csrf"]').count(), 1, 'a sign-out form with csrf');
     await checkPageState('the home page before consent', 'citizen-02-home');
+    await screenshotOf(art, 'citizen-02-smartstart-agreement');
   });
 
   step('Alice gives consent using only the keyboard', async () => {
     await page.goto(`${broker.base}/`); // focus starts at the top of the page
     // Space toggles the first optional field.
     await tabTo(page, 'an optional-field checkbox', (sel) => document.activeElement?.matches(sel),
-      `${ARTICLE} input[type="checkbox"][name="field"]`);
+      optionalField(ARTICLE));
     await assertFocusVisible('an optional-field checkbox');
-    const was = await page.evaluate(() => document.activeElement.checked);
+    const box = await page.evaluate(() => {
+      const el = document.activeElement;
+      return { name: el.name, value: el.value, checked: el.checked };
+    });
+    // name="field" value="FIELD" (the contract) or name="field:FIELD" (the page)
+    const toggled = box.name.startsWith('field:') ? box.name.slice(6) : box.value;
     await page.keyboard.press('Space');
-    assert.equal(await page.evaluate(() => document.activeElement.checked), !was, 'Space toggles the checkbox');
+    assert.equal(await page.evaluate(() => document.activeElement.checked), !box.checked, 'Space toggles the checkbox');
     await tabTo(page, 'the Give consent button', (sel) => {
       const el = document.activeElement;
       return el?.matches(sel) && el.textContent.trim() === 'Give consent';
@@ -188,6 +201,12 @@ describe('citizen web page', { timeout: SUITE_TIMEOUT_MS }, () => {
     await pressAndWait('Enter');
 
     assert.equal(new URL(page.url()).pathname, '/');
+    // The broker holds exactly what the form said: the toggled field follows its box.
+    const active = (await broker.consentsOf('alice-test')).filter((c) => c.agreement === AGREEMENT && c.state === 'active');
+    assert.equal(active.length, 1, 'one active SmartStart consent');
+    assert.equal(active[0].fields.includes(toggled), !box.checked,
+      `${toggled} ${box.checked ? 'unticked' : 'ticked'} by Space: consent fields ${active[0].fields}`);
+    for (const f of IRD_REQUEST.fields) assert.ok(active[0].fields.includes(f), `required field ${f} is in the consent`);
     const flash = page.locator('p#flash[role="status"]');
     assert.equal(await flash.count(), 1, 'a status message');
     assert.match(await flash.innerText(), /Consent given\./);
@@ -199,11 +218,13 @@ describe('citizen web page', { timeout: SUITE_TIMEOUT_MS }, () => {
     const m = /^\/ui\/revoke\/([A-Za-z0-9_-]+)$/.exec(href ?? '');
     assert.ok(m, `revoke link: ${href}`);
     consentId = m[1];
+    assert.equal(consentId, active[0].id, 'the revoke link names the consent');
     assert.equal(await art.getByRole('link', { name: 'Download receipt' }).getAttribute('href'), `/ui/receipt/${consentId}`);
     const receipt = await page.context().request.get(`${broker.base}/ui/receipt/${consentId}`);
     assert.equal(receipt.status(), 200, 'the receipt downloads');
     assert.ok((await receipt.body()).length > 0, 'the receipt is not empty');
     await checkPageState('the home page after the grant', 'citizen-03-consent-given');
+    await screenshotOf(art, 'citizen-03-smartstart-consent-given');
   });
 
   step('ird gets a token through the library and Alice sees it under "Who used my data"', async () => {
@@ -225,7 +246,13 @@ describe('citizen web page', { timeout: SUITE_TIMEOUT_MS }, () => {
     }
     const proof = rows.first().getByRole('link', { name: 'Check proof' });
     assert.equal(await proof.getAttribute('href'), `/ui/proof/${jti}`);
-    const pr = await page.context().request.get(`${broker.base}/ui/proof/${jti}`);
+    // Until the log's next checkpoint the proof answers 409 "Not yet".
+    let pr;
+    for (const end = Date.now() + PROOF_WAIT_MS; ;) {
+      pr = await page.context().request.get(`${broker.base}/ui/proof/${jti}`);
+      if (pr.status() !== 409 || Date.now() >= end) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
     assert.equal(pr.status(), 200, `proof: ${await pr.text()}`);
     assert.match(pr.headers()['content-type'] ?? '', /^application\/json/);
     const p = await pr.json();
@@ -234,6 +261,7 @@ describe('citizen web page', { timeout: SUITE_TIMEOUT_MS }, () => {
     assert.ok(Array.isArray(p.hashes), 'hashes is an array');
     assert.ok(p.index < p.size, `index ${p.index} < size ${p.size}`);
     await checkPageState('the home page with a transfer', 'citizen-04-who-used-my-data');
+    await screenshotOf(usage, 'citizen-04-usage-section');
   });
 
   step('Alice revokes her consent, after confirming, using only the keyboard', async () => {
@@ -258,12 +286,15 @@ describe('citizen web page', { timeout: SUITE_TIMEOUT_MS }, () => {
 
     assert.equal(new URL(page.url()).pathname, '/');
     assert.match(await page.locator('p#flash[role="status"]').innerText(), /Consent revoked\./);
+    const mine = (await broker.consentsOf('alice-test')).find((c) => c.id === consentId);
+    assert.equal(mine?.state, 'revoked', 'the API shows the consent revoked');
     const art = page.locator(ARTICLE);
     assert.match(await art.locator('p.consent-state').innerText(), /Consent revoked/);
     assert.equal(await art.getByRole('button', { name: 'Give consent' }).count(), 1, 'consent can be given again');
     const rev = await page.locator('section#revocations').innerText();
     assert.match(rev, /dia\W+(seen|not yet)/i, `the revocations section says whether dia has seen it:\n${rev}`);
     await checkPageState('the home page after the revocation', 'citizen-06-consent-revoked');
+    await screenshotOf(page.locator('section#revocations'), 'citizen-06-revocations-section');
   });
 
   step('after the revocation ird\'s next token request is refused', async () => {

@@ -87,6 +87,7 @@ export class Broker {
     for (let attempt = 0; attempt < START_ATTEMPTS; attempt++) {
       this.port = await freePort();
       this.base = `https://127.0.0.1:${this.port}`;
+      this.setConfigIssuer();
       const offset = fs.existsSync(this.logPath) ? fs.statSync(this.logPath).size : 0;
       const log = fs.openSync(this.logPath, 'a');
       this.child = spawn(this.bin('consentd'), ['--data', this.data, '--listen', `127.0.0.1:${this.port}`,
@@ -111,6 +112,45 @@ export class Broker {
       }
     }
     throw new Error(`no free port after ${START_ATTEMPTS} attempts`);
+  }
+
+  /*
+   * init wrote "issuer = https://127.0.0.1:8443" into the config; consentd
+   * gets --issuer, and "consentctl dev citizen-token" (which signs citizen
+   * tokens for the API) reads the config, so both are set to the real port.
+   */
+  setConfigIssuer() {
+    const conf = path.join(this.data, 'consentd.conf');
+    const text = fs.readFileSync(conf, 'utf8').replace(/^issuer\s*=.*$/m, `issuer = ${this.base}`);
+    fs.writeFileSync(conf, text, { mode: 0o600 });
+  }
+
+  /** GET path of the API with opts.bearer; resolves { status, json }. */
+  api(p, { bearer } = {}) {
+    return new Promise((resolve, reject) => {
+      const headers = bearer ? { authorization: `Bearer ${bearer}` } : {};
+      const req = https.get(`${this.base}${p}`, { ca: this.ca, headers, timeout: CMD_TIMEOUT_MS }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => { body += d; });
+        res.on('end', () => {
+          let json = null;
+          try { json = JSON.parse(body); } catch { /* not JSON */ }
+          resolve({ status: res.statusCode, json, body });
+        });
+      });
+      req.on('timeout', () => req.destroy(new Error(`GET ${p} timed out`)));
+      req.on('error', reject);
+    });
+  }
+
+  /** The citizen's consents as the API shows them (citizen token from consentctl dev citizen-token). */
+  async consentsOf(subject) {
+    const t = await run(this.bin('consentctl'), ['dev', 'citizen-token', '--data', this.data, '--subject', subject]);
+    if (t.code !== 0) throw new Error(`consentctl dev citizen-token: ${t.stderr}`);
+    const r = await this.api('/v1/consents', { bearer: t.stdout.trim() });
+    if (r.status !== 200) throw new Error(`GET /v1/consents: ${r.status} ${r.body}`);
+    return r.json.consents;
   }
 
   healthz() {

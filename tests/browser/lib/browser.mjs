@@ -75,6 +75,14 @@ export async function screenshot(page, name) {
   return file;
 }
 
+/** A PNG of one element (for the documentation); returns its path. */
+export async function screenshotOf(locator, name) {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const file = path.join(ARTIFACTS, `${name}.png`);
+  await locator.screenshot({ path: file });
+  return file;
+}
+
 /**
  * Runs axe-core in the page at WCAG 2.1 A/AA and returns its violations.
  * The source goes in through the DevTools protocol (page.evaluate), not a
