@@ -237,3 +237,68 @@ $(BUILD)/bench/loadgen: $(call obj,bench/loadgen.c) $(BUILD)/libcb.a
 .PHONY: bench-issue
 bench-issue: $(BUILD)/consentd $(BUILD)/consentctl $(BENCH_TOOLS)
 	@CB_BUILD=$(BUILD) sh bench/bench_issue.sh
+
+# make durability: consentd killed with SIGKILL at random moments under
+# mixed load (DURABILITY_KILLS, default 20) and a store filled to its map
+# size; every acknowledged write must survive (tests/durability). Audit-log
+# checks use $(BUILD)/consent-audit, built here when it builds, else skipped.
+DUR_BIN := $(BUILD)/tests/durability/test_crash
+$(BUILD)/tests/durability/%: $(call obj,tests/durability/%.c) \
+		$(call obj,$(INTEG_LIB_SRC)) $(BUILD)/liblc.a $(BUILD)/libcb.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
+
+.PHONY: durability
+durability: $(BINS) $(DUR_BIN)
+	@$(MAKE) --no-print-directory $(BUILD)/consent-audit >/dev/null 2>&1 || \
+		echo "durability: $(BUILD)/consent-audit does not build yet;" \
+		"its checks will be skipped"
+	@CB_BUILD=$(BUILD) sh tests/run.sh durability $(DUR_BIN)
+
+# make attacks: the attack suite (tests/attacks; docs/security.md, "Attack
+# suite"): forged and mangled tokens against libconsent and introspection,
+# refused client certificates, authorization across parties and citizens,
+# hostile HTTP (oversize, slow and many connections, bad chunking, path
+# traversal). Each file starts its own consentd on 127.0.0.1.
+ATTACK_SRC := $(wildcard tests/attacks/test_*.c)
+ATTACK_LIB_SRC := $(filter-out $(ATTACK_SRC),$(wildcard tests/attacks/*.c))
+ATTACK_BIN := $(patsubst tests/attacks/%.c,$(BUILD)/tests/attacks/%,$(ATTACK_SRC))
+$(BUILD)/tests/attacks/%: $(call obj,tests/attacks/%.c) \
+		$(call obj,$(ATTACK_LIB_SRC)) $(call obj,$(INTEG_LIB_SRC)) \
+		$(BUILD)/liblc.a $(BUILD)/libcb.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
+
+.PHONY: attacks
+attacks: $(BUILD)/consentd $(BUILD)/consentctl $(ATTACK_BIN)
+	@CB_BUILD=$(BUILD) sh tests/run.sh attacks $(ATTACK_BIN)
+
+# make fuzz: libFuzzer targets for the parsers of untrusted input
+# (tests/fuzz; docs/security.md, "Fuzzing"). The libraries are rebuilt
+# with clang, ASan+UBSan and coverage (-fsanitize=fuzzer-no-link, passed
+# in CC because CFLAGS is set above) into $(FUZZ_DIR); each target runs
+# FUZZ_SECONDS (default 30) from tests/fuzz/corpus/<target>/, writes new
+# inputs to $(FUZZ_DIR)/corpus/ and crashes to $(FUZZ_DIR)/artifacts/, and
+# the run fails when any target crashes.
+FUZZ_DIR ?= $(BUILD)/fuzz
+FUZZ_SECONDS ?= 30
+FUZZ_CC ?= clang
+FUZZ_NAMES := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(patsubst %,$(FUZZ_DIR)/bin/%,$(FUZZ_NAMES))
+FUZZ_LIBS := $(FUZZ_DIR)/libbroker.a $(FUZZ_DIR)/liblc.a $(FUZZ_DIR)/libcb.a
+# fuzz_verifier runs on the seeds' clock (see the file).
+FUZZ_LDFLAGS_verifier := -Wl,--wrap=timeu_now
+
+$(FUZZ_DIR)/bin/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h \
+		tests/fuzz/fixtures.h $(FUZZ_LIBS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CPPFLAGS) -Itests/fuzz -std=c11 -O1 -g \
+		-fno-omit-frame-pointer $(WARN) $(PKG_CFLAGS) -pthread \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-o $@ $< $(FUZZ_LIBS) $(PKG_LIBS) $(FUZZ_LDFLAGS_$*)
+
+.PHONY: fuzz
+fuzz:
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_DIR) FUZZ_DIR=$(FUZZ_DIR) \
+		SAN=1 CC="$(FUZZ_CC) -fsanitize=fuzzer-no-link" $(FUZZ_BINS)
+	@sh tests/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_NAMES)

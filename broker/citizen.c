@@ -231,7 +231,8 @@ citizen_verify(const struct citizen_auth *ca, const char *token, int64_t now,
 		snprintf(err, errlen, "citizen token has no integer \"exp\"");
 		goto out;
 	}
-	if (now >= exp + skew) {
+	/* Not exp + skew: an issuer's exp near INT64_MAX must not overflow. */
+	if (now - skew >= exp) {
 		snprintf(err, errlen, "citizen token expired");
 		goto out;
 	}

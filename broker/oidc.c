@@ -382,7 +382,8 @@ oidc_validate(const struct oidc *o, const char *tok, const char *nonce,
 	}
 	errno = 0;
 	exp = jwt_get_grant_int(jwt, "exp");
-	if (errno != 0 || now >= exp + skew) {
+	/* Not exp + skew: an exp near LONG_MAX must not overflow. */
+	if (errno != 0 || now - skew >= exp) {
 		snprintf(err, errlen, "the ID token has expired");
 		goto out;
 	}

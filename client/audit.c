@@ -56,6 +56,7 @@ enum { AUDIT_OK = 0, AUDIT_BAD = 1, AUDIT_ERR = 2 };
 #define AUDIT_PROGRESS_US 200000       /* between bar updates */
 #define AUDIT_VKEY_MAX 1024
 #define AUDIT_TEXT_SHOWN 128           /* bytes of an entry's text shown */
+#define AUDIT_CACHE_KEY 256            /* longest key the lookup caches keep */
 #define EXPORT_MAGIC "consent-broker-log-export 1\n"
 #define NONE UINT64_MAX
 #define BIT(t) (1u << (t))
@@ -142,30 +143,29 @@ static const char *const tag_names[T__MAX] = {
 
 /*
  * Byte-string keys to fixed-size values, kept together in one growing
- * arena: a record is a 16-byte header (the key's hash and length), the
- * value, then the key, padded to 8 bytes. A record is named by its offset
- * in the arena (its ref), which never changes, so refs serve as ids and
- * as parts of other maps' keys. A slot (open addressing, linear probing,
- * load <= 1/2) holds ref / 8 + 1 in its low 40 bits and 24 bits of the
- * hash above, so a lookup in a big map costs two cache misses, the slot
- * and the record. Nothing is allocated per key.
+ * arena: a record is an 8-byte header (the key's length), the value, then
+ * the key, padded to 8 bytes. A record is named by its offset in the arena
+ * (its ref), which never changes, so refs serve as ids and as parts of
+ * other maps' keys. A slot (open addressing, linear probing, load <= 1/2)
+ * holds the key's full hash and ref + 1, so a lookup in a big map costs
+ * about two cache misses (the slot and the record) and growing the slots
+ * reads only the old slots. Nothing is allocated per key.
  */
+struct map_slot {
+	uint64_t hash;
+	uint64_t ref1;                  /* ref + 1; 0: empty */
+};
+
 struct map {
 	unsigned char *arena;
 	size_t used, cap;
 	size_t vsize;                   /* value bytes, a multiple of 8 */
-	uint64_t *slot;                 /* 0: empty */
+	struct map_slot *slot;
 	size_t nslots;                  /* a power of two */
 	size_t n;                       /* keys */
 };
 
-struct rec_head {
-	uint64_t hash;
-	uint64_t keylen;
-};
-
-#define SLOT_REF_BITS 40
-#define SLOT_REF_MASK (((uint64_t)1 << SLOT_REF_BITS) - 1)
+#define REC_HEAD 8                      /* the key's length */
 
 static uint64_t
 mix64(uint64_t x)
@@ -214,38 +214,31 @@ map_free(struct map *m)
 static size_t
 rec_size(const struct map *m, size_t keylen)
 {
-	return (sizeof(struct rec_head) + m->vsize + keylen + 7) & ~(size_t)7;
-}
-
-static uint64_t
-slot_of(uint64_t ref, uint64_t hash)
-{
-	return (ref / 8 + 1) | (hash >> SLOT_REF_BITS << SLOT_REF_BITS);
+	return (REC_HEAD + m->vsize + keylen + 7) & ~(size_t)7;
 }
 
 static void
-slot_put(uint64_t *slot, size_t nslots, uint64_t ref, uint64_t hash)
+slot_put(struct map_slot *slot, size_t nslots, uint64_t hash, uint64_t ref1)
 {
 	size_t j = (size_t)hash & (nslots - 1);
 
-	while (slot[j] != 0)
+	while (slot[j].ref1 != 0)
 		j = (j + 1) & (nslots - 1);
-	slot[j] = slot_of(ref, hash);
+	slot[j].hash = hash;
+	slot[j].ref1 = ref1;
 }
 
 static int
 map_grow_slots(struct map *m)
 {
-	size_t n = m->nslots != 0 ? m->nslots * 2 : 64, off;
-	uint64_t *s = calloc(n, sizeof(*s));
-	const struct rec_head *h;
+	size_t n = m->nslots != 0 ? m->nslots * 2 : 64, j;
+	struct map_slot *s = calloc(n, sizeof(*s));
 
 	if (s == NULL)
 		return -1;
-	for (off = 0; off < m->used; off += rec_size(m, h->keylen)) {
-		h = (const struct rec_head *)(const void *)(m->arena + off);
-		slot_put(s, n, off, h->hash);
-	}
+	for (j = 0; j < m->nslots; j++)
+		if (m->slot[j].ref1 != 0)
+			slot_put(s, n, m->slot[j].hash, m->slot[j].ref1);
 	free(m->slot);
 	m->slot = s;
 	m->nslots = n;
@@ -255,17 +248,17 @@ map_grow_slots(struct map *m)
 static void *
 map_val(const struct map *m, uint64_t ref)
 {
-	return m->arena + ref + sizeof(struct rec_head);
+	return m->arena + ref + REC_HEAD;
 }
 
 static const unsigned char *
 map_key(const struct map *m, uint64_t ref, size_t *n)
 {
-	const struct rec_head *h =
-	    (const struct rec_head *)(const void *)(m->arena + ref);
+	uint64_t len;
 
-	*n = (size_t)h->keylen;
-	return m->arena + ref + sizeof(struct rec_head) + m->vsize;
+	memcpy(&len, m->arena + ref, sizeof(len));
+	*n = (size_t)len;
+	return m->arena + ref + REC_HEAD + m->vsize;
 }
 
 /*
@@ -278,26 +271,23 @@ static void *
 map_get(struct map *m, const void *key, size_t n, int add, uint64_t *ref,
     int *created)
 {
-	uint64_t h = hash_bytes(key, n), s, r;
-	const struct rec_head *rh;
-	struct rec_head *nh;
+	uint64_t h = hash_bytes(key, n), r, len;
+	const struct map_slot *s;
 	size_t j, need;
 
 	if (created != NULL)
 		*created = 0;
 	if (m->nslots != 0) {
 		j = (size_t)h & (m->nslots - 1);
-		while ((s = m->slot[j]) != 0) {
-			if ((s >> SLOT_REF_BITS) == (h >> SLOT_REF_BITS)) {
-				r = ((s & SLOT_REF_MASK) - 1) * 8;
-				rh = (const struct rec_head *)(const void *)
-				    (m->arena + r);
-				if (rh->hash == h && rh->keylen == n &&
-				    memcmp(m->arena + r + sizeof(*rh) + m->vsize,
-				    key, n) == 0) {
+		while ((s = &m->slot[j])->ref1 != 0) {
+			if (s->hash == h) {
+				r = s->ref1 - 1;
+				memcpy(&len, m->arena + r, sizeof(len));
+				if (len == n && memcmp(m->arena + r + REC_HEAD +
+				    m->vsize, key, n) == 0) {
 					if (ref != NULL)
 						*ref = r;
-					return m->arena + r + sizeof(*rh);
+					return m->arena + r + REC_HEAD;
 				}
 			}
 			j = (j + 1) & (m->nslots - 1);
@@ -314,27 +304,25 @@ map_get(struct map *m, const void *key, size_t n, int add, uint64_t *ref,
 
 		while (c < m->used + need)
 			c *= 2;
-		if ((m->used + need) / 8 >= SLOT_REF_MASK ||
-		    (a = realloc(m->arena, c)) == NULL)
+		if ((a = realloc(m->arena, c)) == NULL)
 			return NULL;
 		m->arena = a;
 		m->cap = c;
 	}
 	r = m->used;
-	memset(m->arena + r, 0, need);
-	nh = (struct rec_head *)(void *)(m->arena + r);
-	nh->hash = h;
-	nh->keylen = n;
+	len = n;
+	memcpy(m->arena + r, &len, sizeof(len));
+	memset(m->arena + r + REC_HEAD, 0, need - REC_HEAD);
 	if (n > 0)
-		memcpy(m->arena + r + sizeof(*nh) + m->vsize, key, n);
+		memcpy(m->arena + r + REC_HEAD + m->vsize, key, n);
 	m->used += need;
 	m->n++;
-	slot_put(m->slot, m->nslots, r, h);
+	slot_put(m->slot, m->nslots, h, r + 1);
 	if (ref != NULL)
 		*ref = r;
 	if (created != NULL)
 		*created = 1;
-	return m->arena + r + sizeof(*nh);
+	return m->arena + r + REC_HEAD;
 }
 
 /* ---- the verification engine ---------------------------------------------- */
@@ -391,6 +379,21 @@ struct audit {
 	uint64_t fname_ref[MASK_FIELDS];/* field id -> ref in fnames */
 	struct map days;                /* uint32_t tokens: subject (32) |
 	                                 * agreement ref (8) | day (8) */
+	/* Most entries name the agreement and field lists the one before
+	 * did: the last lookups, by their bytes (refs never change). */
+	struct {
+		unsigned char key[AUDIT_CACHE_KEY];
+		size_t n;
+		uint64_t aid, vref;
+		int set;
+	} agr_cache;
+	struct {
+		unsigned char key[AUDIT_CACHE_KEY];
+		size_t n;
+		uint64_t lid;
+		int set;
+	} fl_cache[2];
+	unsigned fl_next;
 	int have_time;
 	int64_t max_time;
 	uint64_t max_time_index;
@@ -537,9 +540,22 @@ flist_get(struct audit *a, const unsigned char *s, size_t n, uint64_t *lid)
 	uint64_t fref;
 	int created;
 
+	for (i = 0; i < 2; i++)
+		if (a->fl_cache[i].set && a->fl_cache[i].n == n &&
+		    memcmp(a->fl_cache[i].key, s, n) == 0) {
+			*lid = a->fl_cache[i].lid;
+			return 0;
+		}
 	fl = map_get(&a->flists, s, n, 1, lid, &created);
 	if (fl == NULL)
 		return -1;
+	if (n <= AUDIT_CACHE_KEY) {
+		i = a->fl_next++ & 1;
+		memcpy(a->fl_cache[i].key, s, n);
+		a->fl_cache[i].n = n;
+		a->fl_cache[i].lid = *lid;
+		a->fl_cache[i].set = 1;
+	}
 	if (!created)
 		return 0;
 	/* New: give each name an id; fl stays valid (another map grows). */
@@ -648,13 +664,30 @@ static struct agr *
 agr_find(struct audit *a, const struct le_entry *e, uint64_t *aid)
 {
 	unsigned char key[12];
+	size_t n = e->n[T_AGREEMENT];
+	struct agr *g;
+	uint64_t vref;
 
-	if (map_get(&a->ids, e->v[T_AGREEMENT], e->n[T_AGREEMENT], 0, aid,
-	    NULL) == NULL)
+	if (a->agr_cache.set && a->agr_cache.n == n + 4 &&
+	    memcmp(a->agr_cache.key, e->v[T_VERSION], 4) == 0 &&
+	    memcmp(a->agr_cache.key + 4, e->v[T_AGREEMENT], n) == 0) {
+		*aid = a->agr_cache.aid;
+		return map_val(&a->vers, a->agr_cache.vref);
+	}
+	if (map_get(&a->ids, e->v[T_AGREEMENT], n, 0, aid, NULL) == NULL)
 		return NULL;
 	memcpy(key, aid, 8);
 	memcpy(key + 8, e->v[T_VERSION], 4);
-	return map_get(&a->vers, key, sizeof(key), 0, NULL, NULL);
+	g = map_get(&a->vers, key, sizeof(key), 0, &vref, NULL);
+	if (g != NULL && n + 4 <= AUDIT_CACHE_KEY) {
+		memcpy(a->agr_cache.key, e->v[T_VERSION], 4);
+		memcpy(a->agr_cache.key + 4, e->v[T_AGREEMENT], n);
+		a->agr_cache.n = n + 4;
+		a->agr_cache.aid = *aid;
+		a->agr_cache.vref = vref;
+		a->agr_cache.set = 1;
+	}
+	return g;
 }
 
 static void

@@ -640,8 +640,10 @@ verify(consent_verifier *v, const char *token, const unsigned char *der,
 		goto out;
 	}
 	if (now - v->leeway >= exp) {
+		/* exp may be anything down to INT64_MIN: no overflow in "ago". */
 		rc = lc_fail(CONSENT_E_EXPIRED, "exp was %lld, %lld s ago",
-		    (long long)exp, (long long)(now - exp));
+		    (long long)exp, (long long)(exp < now - INT64_MAX ?
+		    INT64_MAX : now - exp));
 		goto out;
 	}
 	bound = json_string_value(json_object_get(json_object_get(p.claims,
@@ -678,9 +680,11 @@ verify(consent_verifier *v, const char *token, const unsigned char *der,
 	}
 	if ((rc = check_status(v, p.claims, now)) != CONSENT_OK)
 		goto out;
+	/* Remember the jti until exp + leeway, saturated: an exp near
+	 * INT64_MAX must not wrap into the past and make the token reusable. */
 	if (record && v->replay != NULL &&
-	    (rc = lc_replay_check(v->replay, cl.jti, exp + v->leeway, now)) !=
-	    CONSENT_OK)
+	    (rc = lc_replay_check(v->replay, cl.jti, exp > INT64_MAX - v->leeway ?
+	    INT64_MAX : exp + v->leeway, now)) != CONSENT_OK)
 		goto out;
 	rc = CONSENT_OK;
 	if (claims != NULL) {

@@ -135,47 +135,58 @@ atk_b64url(const void *p, size_t n)
 }
 
 char *
-atk_jws(EVP_PKEY *key, const char *header, const char *payload)
+atk_sign_input(EVP_PKEY *key, const char *input)
 {
 	unsigned char der[128], raw[64];
 	const unsigned char *dp;
-	size_t derlen = sizeof(der), n;
-	char *h = atk_b64url(header, strlen(header));
-	char *p = atk_b64url(payload, strlen(payload));
-	char *input, *sig = NULL, *tok;
-	EVP_MD_CTX *md;
-	ECDSA_SIG *es;
+	size_t derlen = sizeof(der);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	const BIGNUM *r, *sv;
+	ECDSA_SIG *es;
 
-	n = strlen(h) + strlen(p) + 2;
-	input = malloc(n);
+	assert_non_null(md);
+	if (EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) != 1 ||
+	    EVP_DigestSign(md, der, &derlen, (const unsigned char *)input,
+	    strlen(input)) != 1)
+		fail_msg("ES256 signing failed");
+	EVP_MD_CTX_free(md);
+	dp = der;
+	es = d2i_ECDSA_SIG(NULL, &dp, (long)derlen);
+	assert_non_null(es);
+	ECDSA_SIG_get0(es, &r, &sv);
+	assert_int_equal(BN_bn2binpad(r, raw, 32), 32);
+	assert_int_equal(BN_bn2binpad(sv, raw + 32, 32), 32);
+	ECDSA_SIG_free(es);
+	return atk_b64url(raw, sizeof(raw));
+}
+
+char *
+atk_jws_encoded(EVP_PKEY *key, const char *h64, const char *p64)
+{
+	size_t n = strlen(h64) + strlen(p64) + 2;
+	char *input = malloc(n), *sig, *tok;
+
 	assert_non_null(input);
-	snprintf(input, n, "%s.%s", h, p);
-	if (key != NULL) {
-		md = EVP_MD_CTX_new();
-		assert_non_null(md);
-		if (EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, key) != 1 ||
-		    EVP_DigestSign(md, der, &derlen,
-		    (const unsigned char *)input, strlen(input)) != 1)
-			fail_msg("ES256 signing failed");
-		EVP_MD_CTX_free(md);
-		dp = der;
-		es = d2i_ECDSA_SIG(NULL, &dp, (long)derlen);
-		assert_non_null(es);
-		ECDSA_SIG_get0(es, &r, &sv);
-		assert_int_equal(BN_bn2binpad(r, raw, 32), 32);
-		assert_int_equal(BN_bn2binpad(sv, raw + 32, 32), 32);
-		ECDSA_SIG_free(es);
-		sig = atk_b64url(raw, sizeof(raw));
-	}
-	n = strlen(input) + (sig != NULL ? strlen(sig) : 0) + 2;
+	snprintf(input, n, "%s.%s", h64, p64);
+	sig = key != NULL ? atk_sign_input(key, input) : NULL;
+	n += (sig != NULL ? strlen(sig) : 0) + 1;
 	tok = malloc(n);
 	assert_non_null(tok);
 	snprintf(tok, n, "%s.%s", input, sig != NULL ? sig : "");
-	free(h);
-	free(p);
 	free(input);
 	free(sig);
+	return tok;
+}
+
+char *
+atk_jws(EVP_PKEY *key, const char *header, const char *payload)
+{
+	char *h = atk_b64url(header, strlen(header));
+	char *p = atk_b64url(payload, strlen(payload));
+	char *tok = atk_jws_encoded(key, h, p);
+
+	free(h);
+	free(p);
 	return tok;
 }
 

@@ -47,6 +47,15 @@ EVP_PKEY *atk_signing_key(const struct it_server *s, char kid[128]);
  */
 char *atk_jws(EVP_PKEY *key, const char *header, const char *payload);
 
+/*
+ * As atk_jws, from already encoded parts (any bytes: padding, another
+ * alphabet, non-zero trailing bits), signing exactly "h64.p64".
+ */
+char *atk_jws_encoded(EVP_PKEY *key, const char *h64, const char *p64);
+
+/* The base64url ES256 signature (r || s) of input with key; new string. */
+char *atk_sign_input(EVP_PKEY *key, const char *input);
+
 /* base64url of n bytes (no padding), new string. */
 char *atk_b64url(const void *p, size_t n);
 

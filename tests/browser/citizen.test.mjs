@@ -101,7 +101,7 @@ describe('citizen web page', { timeout: SUITE_TIMEOUT_MS }, () => {
 
   after(async () => {
     if (browser) await browser.close();
-    if (broker) await broker.stop({ keep: broken !== null });
+    if (broker) await broker.stop();
   });
 
   step('without a session the home page redirects to /login and on to the dev sign-in page', async () => {

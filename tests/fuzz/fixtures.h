@@ -7,7 +7,7 @@
 #define CB_FUZZ_FIXTURES_H
 
 /* When the seeds were minted: the targets' clock. */
-#define FX_NOW 1795378194LL
+#define FX_NOW 1795378497LL
 
 #define FX_ISSUER "https://127.0.0.1:8443"
 #define FX_PROVIDER "dia"
@@ -17,36 +17,36 @@
 /* The broker's token-signing key (kid is its thumbprint). */
 static const char fx_broker_key_pem[] =
     "-----BEGIN PRIVATE KEY-----\n"
-    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgVEVWo5ID2dnZCpMS\n"
-    "PPBl5bfWZ5D4ORu8DYDj0y0pXlWhRANCAASOoJ8MLVXNBfu9zMgOVdgDXcDVk5hC\n"
-    "DNp/eYziZxVanVjrviibJU2JBhhTwh+yI7ZUitGxyDgNRSLcCWiz1WhI\n"
+    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgVOpjNju6RqxWo0IP\n"
+    "GwuUUs9D1yOn5cW5HFBY4oMmTiuhRANCAARYw9vyHR4IRkRwVUUVdVAEGrYJT6FS\n"
+    "hA6m2jyCq1tyK1ZczqQ9r6a2dg5g0JC34wN1+FhrvsHpjTEkDmS8imdQ\n"
     "-----END PRIVATE KEY-----\n";
 
 /* The dev citizen issuer's key. */
 static const char fx_citizen_key_pem[] =
     "-----BEGIN PRIVATE KEY-----\n"
-    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgkoSck6WR+I5Rtm8j\n"
-    "yHiIuQgiyGJ25QzTGY36JI6tFcChRANCAAQqqeD1IqzTrwy7VEwKu1W5epAqGcF2\n"
-    "zpEQ8RYfMl2SIIqmqZIApFSk8uxlR+QPSMw403c8TXd53W41UEZatrSf\n"
+    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg/7cZtgqXeESq4+4i\n"
+    "noNLvzScnDtOn/E38NSmhT0PVPKhRANCAATqx8G0qb0fDbWA8HS4qkRFJtgOIGp8\n"
+    "pZULjKnHVbMNql79COeD6AMZk7LBnsWbv1gdWddc8xhOFK1hiS5jYmqM\n"
     "-----END PRIVATE KEY-----\n";
 
 /* ird's client certificate: smartstart tokens are bound to it. */
 static const char fx_ird_cert_pem[] =
     "-----BEGIN CERTIFICATE-----\n"
-    "MIIBqjCCAVCgAwIBAgIRAOq9F0lveKH7JgkX/ft5AR0wCgYIKoZIzj0EAwIwKDEm\n"
-    "MCQGA1UEAwwdY29uc2VudC1icm9rZXIgZGV2ZWxvcG1lbnQgQ0EwHhcNMjYxMTIy\n"
-    "MTkwOTQ4WhcNMjkwMjI0MjAwOTQ4WjAOMQwwCgYDVQQDDANpcmQwWTATBgcqhkjO\n"
-    "PQIBBggqhkjOPQMBBwNCAASeV1+EnsIDkYI0ow3l0AcuIFle+4PiW3RZRw36Pw/l\n"
-    "Fk9/jezb9Dp4oyLcSwWXOWuUHkEVMCYuLTacuROxSLINo3UwczAMBgNVHRMBAf8E\n"
-    "AjAAMA4GA1UdDwEB/wQEAwIHgDATBgNVHSUEDDAKBggrBgEFBQcDAjAdBgNVHQ4E\n"
-    "FgQUI7ZlqLp+EkZoJixdNphiBTFRxNAwHwYDVR0jBBgwFoAUBibw68H4XS+cYrfT\n"
-    "bvWkIdumrDkwCgYIKoZIzj0EAwIDSAAwRQIhAPGyuMzYK1I8P8KaKslgPl4BB58e\n"
-    "K9KndatVW2ZDZdhjAiBjTCTWJbV6O5fWrHNetjb71k4338dijz3LY+Q7pTbQpQ==\n"
+    "MIIBqTCCAU+gAwIBAgIQBeNpxTY6UFxK4ANYu3S2xDAKBggqhkjOPQQDAjAoMSYw\n"
+    "JAYDVQQDDB1jb25zZW50LWJyb2tlciBkZXZlbG9wbWVudCBDQTAeFw0yNjExMjIx\n"
+    "OTE0NTJaFw0yOTAyMjQyMDE0NTJaMA4xDDAKBgNVBAMMA2lyZDBZMBMGByqGSM49\n"
+    "AgEGCCqGSM49AwEHA0IABHmTijJ2K51goArxpqSiJCdQF4jppUvXxTfQDhw3qy1y\n"
+    "DrgUKkl6cX5Gvd8GqbiJxzweQxirTxdKF8d10T90V+ijdTBzMAwGA1UdEwEB/wQC\n"
+    "MAAwDgYDVR0PAQH/BAQDAgeAMBMGA1UdJQQMMAoGCCsGAQUFBwMCMB0GA1UdDgQW\n"
+    "BBRqOHIa4uJQLWURSTOZ2PaSiMCgtDAfBgNVHSMEGDAWgBSrdI83HgoGnPDTSaS4\n"
+    "tcYu5k53dzAKBggqhkjOPQQDAgNIADBFAiB12pxV4IS9TZ+OuKVVglj6AnD3OJ9N\n"
+    "xt85II7MeHlk7AIhAOHhrGA95h11fGfL+Sd0P7PT7F0jHzYWCb6bBTw0Xjlm\n"
     "-----END CERTIFICATE-----\n";
 
 /* The audit log's verifier key. */
 static const char fx_log_vkey[] =
-    "127.0.0.1:8443/log+a04aed95+AYHOy4ZRRW0q+WhXaLFwRYD8ULTeawGNIeT4Ez+sLj8E";
+    "127.0.0.1:8443/log+c93a6d39+AeP5lpQrbA0CXhI2bah7niB5L1sDwl0BQra86LGwBHFk";
 
 /* The agreement grants are checked against. */
 static const char fx_smartstart_agreement[] =

@@ -36,6 +36,63 @@ static const char *const two_fields[] = { "child.given_names",
 static const char *const one_field[] = { "child.family_name", NULL };
 static const char *const stat_fields[] = { "registration.number",
     "child.given_names", NULL };
+static const char *const agreements[] = { SMARTSTART ".json",
+    STATUTORY ".json", "msd-community-services-card.json",
+    "msd-wcc-rates-rebate.json" };
+
+/*
+ * Status list "lst" values (base64url of zlib) made with Python's zlib:
+ * 2^20 zero bytes (the verifier's bound), one byte more, and a list with
+ * bits set.
+ */
+static const char max_list[] =
+    "eNrtwTEBAAAAwqD1T20IX6AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAD4DAPAAAQ";
+static const char over_list[] =
+    "eNrtwTEBAAAAwqD1T20IX6AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE4DAPEAAQ";
+static const char mixed_list[] =
+    "eNqLYmz4zyAQNWJIACAMTJE";
 
 /* Writes n bytes as OUT/corpus/<target>/seed-<name>. */
 static void
@@ -67,6 +124,12 @@ seedm(const char *target, const char *name, char mode, const void *p,
 	memcpy(b + 1, p, n);
 	seed(target, name, b, n + 1);
 	free(b);
+}
+
+static void
+seedms(const char *target, const char *name, char mode, const char *s)
+{
+	seedm(target, name, mode, s, strlen(s));
 }
 
 /* Prints s as a C string literal, one source line per line of s. */
@@ -169,7 +232,6 @@ make_all(void **state)
 	/* Consents, tokens, a revocation (so the status list has a 1). */
 	assert_int_equal(it_grant(s, "fuzz-alice", SMARTSTART, NULL, NULL,
 	    alice, &r), 201);
-	seeds("fuzz_http", "grant-response", r.body);
 	it_resp_free(&r);
 	assert_int_equal(it_grant(s, "fuzz-bob", SMARTSTART,
 	    "[\"child.given_names\",\"child.family_name\",\"child.birth_date\","
@@ -338,6 +400,81 @@ make_all(void **state)
 	it_fmt(vkey, sizeof(vkey), "%s", out);
 	free(out);
 	seedm("fuzz_log", "vkey", 'v', vkey, strlen(vkey));
+
+	/* The claims of real tokens, for the targets' sign-it-here mode. */
+	claims = it_jwt_part(tok1, 1);
+	assert_non_null(claims);
+	p = json_dumps(claims, JSON_COMPACT);
+	seeds("fuzz_verifier", "claims-smartstart", p);
+	seeds("fuzz_jws", "claims-smartstart", p);
+	free(p);
+	json_decref(claims);
+	claims = it_jwt_part(ctok, 1);
+	assert_non_null(claims);
+	p = json_dumps(claims, JSON_COMPACT);
+	seeds("fuzz_citizen", "claims-dev", p);
+	free(p);
+	json_decref(claims);
+
+	/* Agreements: the examples the broker was initialized with. */
+	for (i = 0; i < sizeof(agreements) / sizeof(agreements[0]); i++) {
+		kpem = read_text("agreements/examples", agreements[i]);
+		seeds("fuzz_agreement", agreements[i], kpem);
+		if (i == 0)
+			seedm("fuzz_http", "agreement-submission", 'g', kpem,
+			    strlen(kpem));
+		free(kpem);
+	}
+
+	/* The broker's JWKS and one of its keys; codec inputs. */
+	assert_int_equal(it_get(s, NULL, NULL, "/.well-known/jwks.json", &r),
+	    200);
+	seeds("fuzz_jws", "jwks", r.body);
+	p = json_dumps(json_array_get(json_object_get(r.json, "keys"), 0),
+	    JSON_COMPACT);
+	assert_non_null(p);
+	seeds("fuzz_jws", "jwk", p);
+	free(p);
+	it_resp_free(&r);
+	seeds("fuzz_jws", "b64", "eyJhbGciOiJFUzI1NiJ9+/==");
+	seeds("fuzz_jws", "hex", "00ff10Ab9c");
+	/* Status lists: the largest allowed, one byte over, some bits set. */
+	seeds("fuzz_status", "max-size", max_list);
+	seeds("fuzz_status", "over-max-size", over_list);
+	seeds("fuzz_status", "mixed", mixed_list);
+
+	/* Bodies the broker's other routes parse. */
+	it_time_from_now(86400 * 30, name);
+	it_fmt(path, sizeof(path), "{\"agreement\":\"%s\",\"fields\":"
+	    "[\"child.given_names\",\"child.family_name\","
+	    "\"child.birth_date\",\"parent.given_names\","
+	    "\"parent.family_name\"],\"expires_at\":\"%s\"}", SMARTSTART,
+	    name);
+	seedm("fuzz_http", "grant-fields-expiry", 'g', path, strlen(path));
+	it_fmt(path, sizeof(path), "{\"agreement\":\"%s\"}", SMARTSTART);
+	seedm("fuzz_http", "grant", 'g', path, strlen(path));
+	seedm("fuzz_http", "time", 't', name, strlen(name));
+	seedms("fuzz_http", "time-offset", 't', "2027-02-28T23:59:60.5+13:45");
+	seedms("fuzz_http", "subject", 's', "fuzz-alice");
+	seedms("fuzz_http", "subject-utf8", 's', "M\xc4\x81ori \xe2\x80\x94 "
+	    "\xf0\x9f\x98\x80");
+	it_fmt(path, sizeof(path), "csrf=%s&agreement=%s&expires_on="
+	    "2027-01-31", "dGVzdC1jc3JmLXRva2VuLXZhbHVlLTAxMjM0NTY3ODk", SMARTSTART);
+	seedm("fuzz_http", "form-web-grant", 'f', path, strlen(path));
+	it_fmt(path, sizeof(path), "subject=fuzz-alice&state=%s&fault=",
+	    "c3RhdGUtMDEyMzQ1Njc4OWFiY2RlZg");
+	seedm("fuzz_http", "form-devidp-login", 'f', path, strlen(path));
+	it_fmt(path, sizeof(path), "grant_type=authorization_code&code=abc"
+	    "&code_verifier=%s&client_id=consent-broker&redirect_uri=%s",
+	    "dmVyaWZpZXItMDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3", "https%3A%2F%2F"
+	    "127.0.0.1%3A8443%2Fcallback");
+	seedm("fuzz_http", "form-devidp-token", 'f', path, strlen(path));
+	seedms("fuzz_http", "config-listen", 'c', "listen = [::1]:8443");
+	seedms("fuzz_http", "config-threads", 'c', "threads = 4");
+	seedms("fuzz_http", "config-issuer", 'c',
+	    "issuer = https://broker.example");
+	seedms("fuzz_http", "escape", 'w', "<a href=\"x\">Tom & 'Jerry'</a>");
+	seedms("fuzz_log", "tree", 't', "\x11\x05\x03" "abcdefgh");
 
 	/* fixtures.h: the keys and facts the targets need to accept seeds. */
 	claims = it_jwt_part(tok1, 1);

@@ -1101,16 +1101,24 @@ IT_TEST(callback_with_an_unknown_state_is_refused)
 	web_close(&w);
 }
 
-IT_TEST(transfer_shows_under_who_used_my_data_with_a_json_proof)
+/*
+ * Carol's consent is used by ird: the transfer shows under "Who used my
+ * data" with a JSON inclusion proof; after she revokes, "My revocations"
+ * says whether dia has fetched the token status list since ("not yet",
+ * then "seen").
+ */
+IT_TEST(transfer_shows_with_a_proof_and_revocation_shows_when_dia_saw_it)
 {
 	static const char *const fields[] = { "child.given_names",
 		"child.birth_date", NULL };
-	char id[128], jti[256], path[320];
-	int64_t end;
-	const char *tok;
+	char id[128], jti[256], path[320], status_path[512], csrf[256],
+	    form[512] = "";
+	const char *tok, *uri;
 	struct it_resp r;
 	struct web w;
 	json_t *claims;
+	int64_t end;
+	int seen = 0;
 
 	web_open(&w, s);
 	sign_in(&w, "carol-test");
@@ -1122,10 +1130,16 @@ IT_TEST(transfer_shows_under_who_used_my_data_with_a_json_proof)
 	claims = it_jwt_part(tok, 1);
 	assert_non_null(claims);
 	it_fmt(jti, sizeof(jti), "%s", it_jstr(claims, "jti"));
+	uri = json_string_value(json_object_get(json_object_get(json_object_get(
+	    claims, "status"), "status_list"), "uri"));
+	if (uri == NULL || strncmp(uri, s->base, strlen(s->base)) != 0)
+		fail_msg("the token's status list URI is not this broker's: %s",
+		    uri != NULL ? uri : "(none)");
+	it_fmt(status_path, sizeof(status_path), "%s", uri + strlen(s->base));
 	json_decref(claims);
 	it_resp_free(&r);
 
-	home(&w, &r, NULL, 0);
+	home(&w, &r, csrf, sizeof(csrf));
 	it_fmt(path, sizeof(path), "/ui/proof/%s", jti);
 	assert_contains(r.body, path);
 	assert_contains(r.body, "Check proof");
@@ -1148,10 +1162,31 @@ IT_TEST(transfer_shows_under_who_used_my_data_with_a_json_proof)
 	assert_non_null(json_object_get(r.json, "entry"));
 	assert_contains(r.body, "checkpoint");
 	it_resp_free(&r);
+
+	it_fmt(path, sizeof(path), "/ui/revoke/%s", id);
+	form_add(form, sizeof(form), "csrf", csrf);
+	web_req(&w, path, form, &r);
+	follow_see_other(&w, &r);
+	assert_contains(r.body, "Consent revoked.");
+	assert_contains(r.body, "dia: not yet");
+	it_resp_free(&r);
+	it_get(s, "dia", NULL, status_path, &r);   /* dia checks the list */
+	assert_status(&r, 200);
+	it_resp_free(&r);
+	/* The fetch is recorded after the answer: poll briefly. */
+	for (end = it_now_ms() + 3000; !seen && it_now_ms() < end;
+	    it_sleep_ms(100)) {
+		home(&w, &r, NULL, 0);
+		seen = strstr(r.body, "dia: seen") != NULL;
+		it_resp_free(&r);
+	}
+	if (!seen)
+		fail_msg("\"dia: seen\" not shown after dia fetched %s",
+		    status_path);
 	web_close(&w);
 }
 
-IT_TEST(sign_out_with_csrf_ends_the_session)
+IT_TEST(sign_out_needs_the_csrf_token_and_ends_the_session)
 {
 	char csrf[256], form[512] = "";
 	struct it_resp r;
@@ -1160,6 +1195,11 @@ IT_TEST(sign_out_with_csrf_ends_the_session)
 	web_open(&w, s);
 	sign_in(&w, "carol-test");
 	home(&w, &r, csrf, sizeof(csrf));
+	it_resp_free(&r);
+	web_req(&w, "/logout", "", &r);             /* no csrf: refused */
+	assert_status(&r, 403);
+	it_resp_free(&r);
+	home(&w, &r, NULL, 0);                      /* still signed in */
 	it_resp_free(&r);
 	form_add(form, sizeof(form), "csrf", csrf);
 	web_req(&w, "/logout", form, &r);
@@ -1192,8 +1232,8 @@ main(void)
 		cmocka_unit_test(replayed_authorization_code_is_refused),
 		cmocka_unit_test(callback_with_an_unknown_state_is_refused),
 		cmocka_unit_test(
-		    transfer_shows_under_who_used_my_data_with_a_json_proof),
-		cmocka_unit_test(sign_out_with_csrf_ends_the_session),
+		    transfer_shows_with_a_proof_and_revocation_shows_when_dia_saw_it),
+		cmocka_unit_test(sign_out_needs_the_csrf_token_and_ends_the_session),
 		IT_SIGTERM_TEST,
 	};
 

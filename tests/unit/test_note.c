@@ -427,6 +427,7 @@ verify_rejects_malformed_notes(void **state)
 	/* empty, and the text alone */
 	assert_int_equal(verify("", &vk, NULL), -1);
 	assert_int_equal(verify(TEXT, &vk, NULL), -1);
+	free(note);
 	/* Signing refuses texts that would not verify. */
 	assert_int_equal(note_sign("no newline", NAME, k, &note), -1);
 	assert_int_equal(note_sign("a\n\nb\n", NAME, k, &note), -1);

@@ -1,8 +1,9 @@
 // A real consentd for one browser test: a temporary dev data directory
 // (consentctl init --dev), a free loopback port, --issuer set to that port
 // so that the OIDC redirect URIs match, and a bounded wait for /healthz.
-// stop() kills it by pid and removes the directory; an exit hook does the
-// same if the test process ends without calling stop().
+// stop() kills it by pid and removes the directory (CB_KEEP=1 keeps it);
+// an exit hook (also on SIGINT/SIGTERM) does the same if the test process
+// ends without calling stop().
 import { spawn, execFile } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
@@ -26,8 +27,14 @@ const START_ATTEMPTS = 4;
 
 const running = new Set();
 process.on('exit', () => {
-  for (const b of running) b.killNow();
+  for (const b of running) {
+    b.killNow();
+    if (!process.env.CB_KEEP) fs.rmSync(b.dir, { recursive: true, force: true });
+  }
 });
+for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
+  process.once(sig, () => process.exit(code)); // runs the exit hook above
+}
 
 function sleep(ms) {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -191,8 +198,11 @@ export class Broker {
     this.child = null;
   }
 
-  /** SIGTERM, bounded wait, SIGKILL; then removes the temporary directory (kept when keep is true). */
-  async stop({ keep = false } = {}) {
+  /**
+   * SIGTERM, bounded wait, SIGKILL; then removes the temporary directory
+   * (kept, and its path printed, when CB_KEEP is set in the environment).
+   */
+  async stop() {
     const c = this.child;
     if (c && c.exitCode === null && c.signalCode === null) {
       const gone = new Promise((resolve) => c.once('exit', resolve));
@@ -203,7 +213,7 @@ export class Broker {
     }
     this.child = null;
     running.delete(this);
-    if (keep || process.env.CB_KEEP) {
+    if (process.env.CB_KEEP) {
       process.stderr.write(`browser test: kept ${this.dir} (consentd log ${this.logPath})\n`);
     } else {
       fs.rmSync(this.dir, { recursive: true, force: true });

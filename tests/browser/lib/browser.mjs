@@ -26,6 +26,13 @@ const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8
 
 export const ACTION_TIMEOUT_MS = 10000;
 
+/* Profiles not yet removed by close(); removed on exit (chromium is killed
+ * by playwright's own exit hook). */
+const profiles = new Set();
+process.on('exit', () => {
+  for (const p of profiles) fs.rmSync(p, { recursive: true, force: true });
+});
+
 /**
  * A persistent context on a new empty --user-data-dir (playwright passes the
  * directory as that flag). Resolves { context, page, close, cspViolations }.
@@ -33,6 +40,7 @@ export const ACTION_TIMEOUT_MS = 10000;
 export async function openBrowser() {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`no ${CHROMIUM}: run scripts/deps.sh (Debian's chromium)`);
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'cb-chromium-'));
+  profiles.add(profile);
   let context;
   try {
     context = await chromium.launchPersistentContext(profile, {
@@ -47,6 +55,7 @@ export async function openBrowser() {
     });
   } catch (e) {
     fs.rmSync(profile, { recursive: true, force: true });
+    profiles.delete(profile);
     throw e;
   }
   context.setDefaultTimeout(ACTION_TIMEOUT_MS);
@@ -62,6 +71,7 @@ export async function openBrowser() {
       await context.close();
     } finally {
       fs.rmSync(profile, { recursive: true, force: true });
+      profiles.delete(profile);
     }
   };
   return { context, page, close, cspViolations };

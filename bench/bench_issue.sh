@@ -1,0 +1,270 @@
+#!/bin/sh
+# Issuance benchmark: consentd against the floor server (bench/floor.c, our
+# HTTP stack with one ES256 signature per request and nothing else), both
+# driven by bench/loadgen.c on this machine, plus durable consent grants/s
+# and one core's raw crypto rates. Run by "make bench-issue" from the root.
+#
+# One run, in this order (about 2 to 3 minutes):
+#   1. floor --bench-crypto: ES256 sign/verify, jws_sign_es256, SHA-256.
+#   2. A temporary dev data dir (consentctl init --dev); the floor server
+#      and consentd start on 127.0.0.1 (free ports), THREADS workers each.
+#   3. The registrar submits "bench-transfer" (consent required, no daily
+#      limit), dia and ird approve it.
+#   4. Consent grants: GRANTS citizen ID tokens are minted in advance
+#      (loadgen mint-citizen), then POST /v1/consents, one token each,
+#      closed loop, GRANT_CONN connections: each 201 is a durable commit.
+#   5. Issuance, closed loop: ROUNDS rounds of {floor, broker} x CONNS
+#      connections, interleaved so that other load on the machine falls on
+#      both alike; the median of the rounds is reported.
+#   6. Latency against offered load, open loop: each server at FRACTIONS of
+#      its own closed-loop peak (the broker's 0.5 point is "p99 at half the
+#      peak rate").
+#   7. Optionally (BENCH_PERF=1) perf record -g of consentd under a closed
+#      loop for PERF_SECONDS, into $CB_BUILD/bench-perf.txt.
+#   8. bench/plot.py prints the table, merges $CB_BUILD/bench.json, writes
+#      $CB_BUILD/bench-plot.svg, copied to docs/img/performance.svg.
+#
+# Environment (defaults): CB_BUILD (build), BENCH_SECONDS (3) per run,
+# BENCH_ROUNDS (3), BENCH_THREADS (2), BENCH_CONNS ("16 32"), BENCH_GRANTS
+# (40000), BENCH_GRANT_CONN (64), BENCH_OPEN_CONN (64), BENCH_FRACTIONS
+# ("0.1 0.25 0.5 0.75 1.0 1.25"), BENCH_PERF (0), BENCH_PERF_SECONDS (10).
+# Every server is killed on exit (trap), and each also ends by itself:
+# the floor after --lifetime, consentd is stopped by pid.
+set -eu
+
+B=${CB_BUILD:-build}
+SECS=${BENCH_SECONDS:-3}
+ROUNDS=${BENCH_ROUNDS:-3}
+THREADS=${BENCH_THREADS:-2}
+CONNS=${BENCH_CONNS:-16 32}
+GRANTS=${BENCH_GRANTS:-40000}
+GRANT_CONN=${BENCH_GRANT_CONN:-64}
+OPEN_CONN=${BENCH_OPEN_CONN:-64}
+FRACTIONS=${BENCH_FRACTIONS:-0.1 0.25 0.5 0.75 1.0 1.25}
+PERF=${BENCH_PERF:-0}
+PERF_SECONDS=${BENCH_PERF_SECONDS:-10}
+WARMUP=1
+SUBJECTS=1000            # token requests cycle through this many subjects
+ISSUER=https://127.0.0.1:8443
+START_TIMEOUT=15         # seconds for a server to say it listens
+
+for t in consentd consentctl bench/floor bench/loadgen; do
+	[ -x "$B/$t" ] || { echo "bench_issue: $B/$t missing (make bench-issue)" >&2; exit 1; }
+done
+for t in curl jq python3; do
+	command -v $t >/dev/null 2>&1 || { echo "bench_issue: needs $t (scripts/deps.sh)" >&2; exit 1; }
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/cb-bench.XXXXXX")
+floor_pid=
+broker_pid=
+cleanup() {
+	for p in $floor_pid $broker_pid; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in $floor_pid $broker_pid; do
+		# bounded: consentd's grace is 10 s
+		i=0
+		while kill -0 "$p" 2>/dev/null && [ $i -lt 150 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		kill -9 "$p" 2>/dev/null || true
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { printf '%s\n' "bench_issue: $*" >&2; }
+
+# url_of LOG: waits (bounded) for the {"event":"listening","url":...} line.
+url_of() {
+	i=0
+	while [ $i -lt $((START_TIMEOUT * 10)) ]; do
+		u=$(grep -o '"url":"https://127.0.0.1:[0-9]*' "$1" 2>/dev/null |
+		    head -1 | sed 's/"url":"//')
+		[ -n "$u" ] && { echo "$u"; return 0; }
+		sleep 0.1
+		i=$((i + 1))
+	done
+	say "no listening line in $1:"
+	tail -5 "$1" >&2
+	return 1
+}
+
+# CPU time (ticks) a process used so far, and the machine's CPU pressure
+# (PSI "some" total, microseconds; 0 when the kernel has no PSI).
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+psi() { sed -n 's/^some .*total=\([0-9]*\)$/\1/p' /proc/pressure/cpu 2>/dev/null || echo 0; }
+HZ=$(getconf CLK_TCK)
+
+D=$tmp/data
+PKI=$D/pki
+RES=$tmp/results.jsonl
+: >"$RES"
+
+# ---- 1. one core's crypto ---------------------------------------------------
+say "crypto rates on one core"
+"$B/bench/floor" --bench-crypto 1 >"$tmp/crypto.json"
+
+# ---- 2. data dir and servers ------------------------------------------------
+say "data dir in $tmp"
+"$B/consentctl" init --dev --data "$D" --issuer "$ISSUER" >"$tmp/init.log" 2>&1 ||
+    { cat "$tmp/init.log" >&2; exit 1; }
+SIGN_KEY=$(ls "$D"/keys/signing/*.key | head -1)
+
+"$B/bench/floor" --cert "$PKI/broker.crt" --key "$PKI/broker.key" \
+    --ca "$PKI/ca.crt" --listen 127.0.0.1:0 --threads "$THREADS" \
+    --sign-key "$SIGN_KEY" --lifetime 900 2>"$tmp/floor.log" &
+floor_pid=$!
+"$B/consentd" --data "$D" --listen 127.0.0.1:0 --threads "$THREADS" --dev \
+    2>"$tmp/consentd.log" &
+broker_pid=$!
+FLOOR=$(url_of "$tmp/floor.log")
+BROKER=$(url_of "$tmp/consentd.log")
+say "floor $FLOOR (pid $floor_pid), consentd $BROKER (pid $broker_pid), $THREADS threads each"
+
+# ---- 3. the bench agreement -------------------------------------------------
+CURL="curl -sS --fail-with-body --max-time 10 --cacert $PKI/ca.crt"
+cat >"$tmp/agreement.json" <<'EOF'
+{"id": "bench-transfer", "version": 1, "title": "Benchmark transfer",
+ "description": "Benchmark only: consent required, no daily limit.",
+ "provider": "dia", "recipients": ["ird"], "purposes": ["benchmark"],
+ "fields": [
+  {"name": "child.given_names", "description": "Given names."},
+  {"name": "child.family_name", "description": "Family name."},
+  {"name": "child.birth_date", "description": "Date of birth."}],
+ "legal_basis": {"type": "consent"}, "consent": {"required": true},
+ "token_ttl_seconds": 300, "retention": {"days": 1, "disposal": "delete"},
+ "onward_sharing": {"allowed": false}}
+EOF
+HASH=$($CURL --cert "$PKI/registrar.crt" --key "$PKI/registrar.key" \
+    -H 'Content-Type: application/json' --data-binary @"$tmp/agreement.json" \
+    "$BROKER/v1/agreements" | jq -r .hash)
+for p in dia ird; do
+	$CURL --cert "$PKI/$p.crt" --key "$PKI/$p.key" \
+	    -H 'Content-Type: application/json' \
+	    -d "{\"version\": 1, \"hash\": \"$HASH\"}" \
+	    "$BROKER/v1/agreements/bench-transfer/approve" >/dev/null
+done
+say "agreement bench-transfer $HASH active"
+
+# run_lg SERVER KIND EXTRA-JSON LOADGEN-ARGS...: one loadgen run, its JSON
+# line with the server's CPU use and the machine's CPU pressure added.
+run_lg() {
+	srv=$1 kind=$2 extra=$3
+	shift 3
+	if [ "$srv" = floor ]; then pid=$floor_pid; else pid=$broker_pid; fi
+	t0=$(ticks "$pid") p0=$(psi) w0=$(date +%s.%N)
+	out=$("$B/bench/loadgen" --cert "$PKI/ird.crt" --key "$PKI/ird.key" \
+	    --ca "$PKI/ca.crt" --label "$srv-$kind" "$@") || {
+		say "loadgen failed: $srv $kind $*"
+		out='{"requests":0,"rps":0,"errors":1}'
+	}
+	t1=$(ticks "$pid") p1=$(psi) w1=$(date +%s.%N)
+	echo "$out" | jq -c --arg s "$srv" --arg k "$kind" --argjson x "$extra" \
+	    --argjson cores "$(echo "$t0 $t1 $w0 $w1 $HZ" |
+		awk '{printf "%.3f", ($2 - $1) / $5 / ($4 - $3)}')" \
+	    --argjson psi "$(echo "$p0 $p1 $w0 $w1" |
+		awk '{printf "%.1f", ($2 - $1) / 1e4 / ($4 - $3)}')" \
+	    '. + {server: $s, kind: $k, server_cores: $cores,
+		cpu_pressure_pct: $psi} + $x' | tee -a "$RES" |
+	    jq -r '"  \(.label) c=\(.connections) offered=\(.offered_rps): \(.rps)/s p50=\(.latency_ms.p50) p99=\(.latency_ms.p99) ms errors=\(.errors) server_cores=\(.server_cores)"' >&2
+}
+
+# ---- 4. consent grants ------------------------------------------------------
+say "minting $GRANTS citizen ID tokens"
+"$B/bench/loadgen" mint-citizen --key "$D/keys/dev-issuer.key" \
+    --iss "$ISSUER/dev" --prefix s- --count "$GRANTS" >"$tmp/citizens"
+printf '{"agreement": "bench-transfer"}' >"$tmp/grant.body"
+say "consent grants: POST /v1/consents, $GRANT_CONN connections"
+run_lg broker grant '{}' --url "$BROKER/v1/consents" \
+    --connections "$GRANT_CONN" --seconds "$((SECS + 1))" --warmup 0.5 \
+    --body-file "$tmp/grant.body" --content-type application/json \
+    --bearer-file "$tmp/citizens"
+
+# ---- 5. issuance, closed loop -----------------------------------------------
+# Token requests for subjects s-0 .. s-(SUBJECTS-1), whose consents the
+# grant run made first (the warm-up uses tokens too, all in order).
+jq -rn '[{type: "consented_transfer", agreement: "bench-transfer",
+    subject: "SUBJ", fields: ["child.given_names", "child.family_name",
+    "child.birth_date"], purpose: "benchmark"}] | tojson | @uri' \
+    >"$tmp/details"
+awk -v n="$SUBJECTS" -v d="$(cat "$tmp/details")" 'BEGIN {
+	for (i = 0; i < n; i++) {
+		s = d
+		sub(/SUBJ/, "s-" i, s)
+		print "grant_type=client_credentials&authorization_details=" s
+	}
+}' >"$tmp/token.bodies"
+TOKEN_ARGS="--body-file $tmp/token.bodies --body-lines --content-type application/x-www-form-urlencoded"
+say "issuance, closed loop: $ROUNDS rounds x {floor, broker} x {$CONNS} connections, ${SECS}s each"
+r=1
+while [ $r -le "$ROUNDS" ]; do
+	for c in $CONNS; do
+		for srv in floor broker; do
+			if [ $srv = floor ]; then u=$FLOOR; else u=$BROKER; fi
+			# shellcheck disable=SC2086
+			run_lg $srv closed "{\"round\": $r}" --url "$u/oauth2/token" \
+			    --connections "$c" --seconds "$SECS" --warmup "$WARMUP" \
+			    $TOKEN_ARGS
+		done
+	done
+	r=$((r + 1))
+done
+
+# peak SERVER: the best of the per-connection-count medians.
+peak() {
+	jq -s --arg s "$1" '[.[] | select(.server == $s and .kind == "closed")]
+	    | group_by(.connections) | map([.[].rps] | sort | .[length / 2 | floor])
+	    | max // 0' "$RES"
+}
+PEAK_FLOOR=$(peak floor)
+PEAK_BROKER=$(peak broker)
+say "peaks: floor $PEAK_FLOOR/s, broker $PEAK_BROKER/s"
+
+# ---- 6. latency against offered load, open loop ------------------------------
+say "open loop at {$FRACTIONS} x each server's peak, up to $OPEN_CONN connections"
+for f in $FRACTIONS; do
+	for srv in floor broker; do
+		if [ $srv = floor ]; then u=$FLOOR p=$PEAK_FLOOR; else u=$BROKER p=$PEAK_BROKER; fi
+		rate=$(echo "$p $f" | awk '{r = $1 * $2; printf "%.0f", r < 1 ? 1 : r}')
+		# shellcheck disable=SC2086
+		run_lg $srv open "{\"fraction\": $f}" --url "$u/oauth2/token" \
+		    --connections "$OPEN_CONN" --rate "$rate" --seconds "$SECS" \
+		    --warmup "$WARMUP" $TOKEN_ARGS
+	done
+done
+
+# ---- 7. optional profile ----------------------------------------------------
+if [ "$PERF" = 1 ]; then
+	if command -v perf >/dev/null 2>&1; then
+		say "perf record -g of consentd for ${PERF_SECONDS}s (32 connections)"
+		perf record -e cpu-clock -F 999 -g -p "$broker_pid" \
+		    -o "$tmp/perf.data" -- sleep "$PERF_SECONDS" \
+		    >/dev/null 2>"$tmp/perf.err" &
+		perf_pid=$!
+		# shellcheck disable=SC2086
+		run_lg broker perf '{}' --url "$BROKER/oauth2/token" \
+		    --connections 32 --seconds "$PERF_SECONDS" --warmup 0.5 \
+		    $TOKEN_ARGS
+		wait "$perf_pid" || true
+		perf report -i "$tmp/perf.data" --no-children --percent-limit 0.7 \
+		    --sort dso,sym --stdio 2>/dev/null >"$B/bench-perf.txt" || true
+		say "profile in $B/bench-perf.txt"
+	else
+		say "perf not found; skipping the profile"
+	fi
+fi
+
+# ---- 8. report ----------------------------------------------------------------
+kill "$floor_pid" "$broker_pid" 2>/dev/null || true
+wait "$floor_pid" "$broker_pid" 2>/dev/null || true
+floor_pid= broker_pid=
+mkdir -p docs/img
+python3 bench/plot.py --results "$RES" --crypto "$tmp/crypto.json" \
+    --json "$B/bench.json" --svg "$B/bench-plot.svg" --threads "$THREADS" \
+    --save-results "$B/bench-issue.jsonl"
+cp "$B/bench-plot.svg" docs/img/performance.svg
+say "plot: $B/bench-plot.svg (and docs/img/performance.svg); raw runs: $B/bench-issue.jsonl"

@@ -1,0 +1,348 @@
+#!/usr/bin/env python3
+"""Report of the issuance benchmark (bench/bench_issue.sh).
+
+Reads loadgen's JSON lines (one per run, with the server, kind, server CPU
+and CPU pressure added by the driver) and floor --bench-crypto's JSON;
+prints the table, merges the figures into bench.json (entries of the same
+names are replaced, others' entries kept), and writes an SVG of throughput
+and p99 latency against offered load for the broker and the floor. Standard
+library only; the SVG is written by hand.
+"""
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+
+TARGET_FLOOR_RATIO = 0.7
+TARGET_HALF_PEAK_P99_MS = 5.0
+TARGET_GRANTS = 10000.0
+
+
+def load_lines(path):
+    out = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                out.append(json.loads(line))
+    return out
+
+
+def median_run(runs):
+    """The run with the median throughput (so its latencies go with it)."""
+    runs = sorted(runs, key=lambda r: r.get("rps", 0))
+    return runs[len(runs) // 2] if runs else None
+
+
+def fmt_rate(v):
+    return "{:,.0f}/s".format(v)
+
+
+def lat(r):
+    l = r.get("latency_ms", {})
+    return "{:.2f} / {:.2f} / {:.2f} ms".format(l.get("p50", 0), l.get("p99", 0),
+                                                 l.get("p999", 0))
+
+
+def met(ok):
+    return "met" if ok else "NOT MET"
+
+
+# ---- SVG ---------------------------------------------------------------------
+
+def nice_ticks(lo, hi, n=5):
+    span = hi - lo
+    if span <= 0:
+        return [lo]
+    step = 10 ** math.floor(math.log10(span / n))
+    for m in (1, 2, 2.5, 5, 10):
+        if span / (step * m) <= n:
+            step *= m
+            break
+    t = math.ceil(lo / step) * step
+    out = []
+    while t <= hi + 1e-9:
+        out.append(t)
+        t += step
+    return out
+
+
+def svg_plot(series, path, title):
+    """series: {name: (color, [(offered, rps, p99), ...])}."""
+    W, H = 920, 400
+    pw, ph = 360, 270          # each panel's plot area
+    top = 60
+    panels = [(70, "Throughput (tokens/s)"), (530, "p99 latency (ms, log scale)")]
+    xmax = max([p[0] for _, pts in series.values() for p in pts] + [1]) * 1.05
+    ymax = max([p[1] for _, pts in series.values() for p in pts] + [1]) * 1.1
+    lmin = min([p[2] for _, pts in series.values() for p in pts if p[2] > 0] + [1])
+    lmax = max([p[2] for _, pts in series.values() for p in pts] + [10])
+    lo10 = math.floor(math.log10(max(lmin, 0.01)))
+    hi10 = math.ceil(math.log10(max(lmax, 10)))
+    out = []
+    a = out.append
+    a('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
+      'viewBox="0 0 %d %d" font-family="DejaVu Sans, Arial, sans-serif" '
+      'font-size="12">' % (W, H, W, H))
+    a('<rect width="100%" height="100%" fill="white"/>')
+    a('<text x="%d" y="24" font-size="15" font-weight="bold" '
+      'text-anchor="middle">%s</text>' % (W // 2, esc(title)))
+
+    def X(x0, v):
+        return x0 + v / xmax * pw
+
+    def Yr(v):
+        return top + ph - v / ymax * ph
+
+    def Yl(v):
+        v = max(v, 10 ** lo10)
+        return top + ph - (math.log10(v) - lo10) / (hi10 - lo10) * ph
+
+    for x0, label in panels:
+        a('<rect x="%d" y="%d" width="%d" height="%d" fill="none" '
+          'stroke="#444"/>' % (x0, top, pw, ph))
+        a('<text x="%d" y="%d" text-anchor="middle" font-weight="bold">%s</text>'
+          % (x0 + pw // 2, top - 10, esc(label)))
+        a('<text x="%d" y="%d" text-anchor="middle">offered load (requests/s)'
+          '</text>' % (x0 + pw // 2, top + ph + 36))
+        for t in nice_ticks(0, xmax):
+            x = X(x0, t)
+            a('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#ddd"/>'
+              % (x, top, x, top + ph))
+            a('<text x="%.1f" y="%d" text-anchor="middle">%s</text>'
+              % (x, top + ph + 16, "{:,.0f}".format(t)))
+    x0 = panels[0][0]
+    for t in nice_ticks(0, ymax):
+        y = Yr(t)
+        a('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#ddd"/>'
+          % (x0, y, x0 + pw, y))
+        a('<text x="%d" y="%.1f" text-anchor="end">%s</text>'
+          % (x0 - 6, y + 4, "{:,.0f}".format(t)))
+    # y = x: what the server would do if it kept up
+    lim = min(xmax, ymax)
+    a('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#999" '
+      'stroke-dasharray="4 4"/>' % (X(x0, 0), Yr(0), X(x0, lim), Yr(lim)))
+    x1 = panels[1][0]
+    for e in range(lo10, hi10 + 1):
+        y = Yl(10 ** e)
+        a('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#ddd"/>'
+          % (x1, y, x1 + pw, y))
+        a('<text x="%d" y="%.1f" text-anchor="end">%s</text>'
+          % (x1 - 6, y + 4, "{:g}".format(10 ** e)))
+    y = Yl(TARGET_HALF_PEAK_P99_MS)
+    a('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#c00" '
+      'stroke-dasharray="6 3"/>' % (x1, y, x1 + pw, y))
+    a('<text x="%d" y="%.1f" fill="#c00" text-anchor="end">5 ms target</text>'
+      % (x1 + pw - 4, y - 4))
+    ly = top + ph + 56
+    lx = 70
+    for name, (color, pts) in series.items():
+        pts = sorted(pts)
+        for xx0, yf, idx in ((x0, Yr, 1), (x1, Yl, 2)):
+            d = " ".join("%.1f,%.1f" % (X(xx0, p[0]), yf(p[idx])) for p in pts)
+            a('<polyline points="%s" fill="none" stroke="%s" stroke-width="2"/>'
+              % (d, color))
+            for p in pts:
+                a('<circle cx="%.1f" cy="%.1f" r="3.5" fill="%s"/>'
+                  % (X(xx0, p[0]), yf(p[idx]), color))
+        a('<rect x="%d" y="%d" width="14" height="4" fill="%s"/>'
+          % (lx, ly - 6, color))
+        a('<text x="%d" y="%d">%s</text>' % (lx + 20, ly, esc(name)))
+        lx += 300
+    a('</svg>')
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
+
+
+def esc(s):
+    return (str(s).replace("&", "&amp;").replace("<", "&lt;")
+            .replace(">", "&gt;"))
+
+
+# ---- main --------------------------------------------------------------------
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--crypto", required=True)
+    ap.add_argument("--json", required=True)
+    ap.add_argument("--svg", required=True)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--save-results")
+    a = ap.parse_args()
+
+    runs = load_lines(a.results)
+    with open(a.crypto) as f:
+        crypto = json.load(f)
+    if a.save_results:
+        with open(a.save_results, "w") as f:
+            for r in runs:
+                f.write(json.dumps(r) + "\n")
+
+    sign1 = crypto["es256_sign_per_s"]
+    entries = []
+    rows = []   # (figure, value, ratio text, target, status)
+
+    def entry(name, value, unit, ratio=None, ratio_to=None, target=None,
+              ok=None, **extra):
+        e = {"name": name, "value": round(value, 3), "unit": unit}
+        if ratio is not None:
+            e["ratio"] = round(ratio, 4)
+            e["ratio_to"] = ratio_to
+        if target is not None:
+            e["target"] = target
+            e["met"] = bool(ok)
+        e.update(extra)
+        entries.append(e)
+
+    # one core's crypto
+    rows.append(("one core: ES256 sign, raw OpenSSL", fmt_rate(sign1), "1.00 (baseline)", "", ""))
+    rows.append(("one core: jws_sign_es256 (640-byte claims)",
+                 fmt_rate(crypto["jws_sign_es256_per_s"]),
+                 "%.2f x raw sign" % (crypto["jws_sign_es256_per_s"] / sign1), "", ""))
+    rows.append(("one core: ES256 verify, raw OpenSSL",
+                 fmt_rate(crypto["es256_verify_per_s"]),
+                 "%.2f x raw sign" % (crypto["es256_verify_per_s"] / sign1), "", ""))
+    rows.append(("one core: SHA-256, 16 KiB blocks",
+                 "{:,.0f} MB/s".format(crypto["sha256_mb_per_s"]), "", "", ""))
+    entry("issue_es256_sign_1core", sign1, "ops/s", baseline=True)
+    entry("issue_jws_sign_es256_1core", crypto["jws_sign_es256_per_s"], "ops/s",
+          crypto["jws_sign_es256_per_s"] / sign1, "issue_es256_sign_1core")
+    entry("issue_es256_verify_1core", crypto["es256_verify_per_s"], "ops/s",
+          crypto["es256_verify_per_s"] / sign1, "issue_es256_sign_1core")
+    entry("issue_sha256_1core", crypto["sha256_mb_per_s"], "MB/s")
+
+    # closed loop
+    conns = sorted({r["connections"] for r in runs if r.get("kind") == "closed"})
+    for c in conns:
+        f = median_run([r for r in runs if r.get("kind") == "closed" and
+                        r["server"] == "floor" and r["connections"] == c])
+        b = median_run([r for r in runs if r.get("kind") == "closed" and
+                        r["server"] == "broker" and r["connections"] == c])
+        if f is None or b is None:
+            continue
+        ratio = b["rps"] / f["rps"] if f["rps"] > 0 else 0
+        ok = ratio >= TARGET_FLOOR_RATIO
+        rows.append(("broker tokens/s, %d connections" % c, fmt_rate(b["rps"]),
+                     "%.2f x floor" % ratio, ">= 0.7 x floor", met(ok)))
+        rows.append(("", "", "%.3f x one core's raw sign" % (b["rps"] / sign1), "", ""))
+        rows.append(("  floor, %d connections" % c, fmt_rate(f["rps"]),
+                     "%.3f x one core's raw sign" % (f["rps"] / sign1), "", ""))
+        rows.append(("  broker p50 / p99 / p99.9", lat(b), "", "", ""))
+        rows.append(("  floor  p50 / p99 / p99.9", lat(f), "", "", ""))
+        rows.append(("  CPU: broker / floor / loadgen (cores)",
+                     "%.2f / %.2f / %.2f" % (b.get("server_cores", 0),
+                                             f.get("server_cores", 0),
+                                             b.get("cpu_s", 0) / max(b["seconds"] + 1, 1e-9)),
+                     "", "", ""))
+        entry("issue_floor_c%d" % c, f["rps"], "req/s", f["rps"] / sign1,
+              "issue_es256_sign_1core", latency_ms=f["latency_ms"],
+              connections=c, threads=a.threads)
+        entry("issue_broker_c%d" % c, b["rps"], "tokens/s", ratio,
+              "issue_floor_c%d" % c, ">= 0.7", ok, latency_ms=b["latency_ms"],
+              ratio_sign_1core=round(b["rps"] / sign1, 4), connections=c,
+              threads=a.threads, errors=b["errors"])
+
+    # open loop
+    open_runs = [r for r in runs if r.get("kind") == "open"]
+    half = [r for r in open_runs if r["server"] == "broker" and
+            abs(r.get("fraction", 0) - 0.5) < 1e-9]
+    if half:
+        h = half[0]
+        p99 = h["latency_ms"]["p99"]
+        ok = p99 < TARGET_HALF_PEAK_P99_MS and h["errors"] == 0
+        rows.append(("broker p99 at half peak (open loop, %s/s)" %
+                     "{:,.0f}".format(h["offered_rps"]), "%.2f ms" % p99,
+                     "%.2f x target" % (p99 / TARGET_HALF_PEAK_P99_MS),
+                     "< 5 ms", met(ok)))
+        entry("issue_broker_p99_half_peak", p99, "ms",
+              p99 / TARGET_HALF_PEAK_P99_MS, "target", "< 5 ms", ok,
+              offered_rps=h["offered_rps"], achieved_rps=h["rps"],
+              latency_ms=h["latency_ms"])
+        fh = [r for r in open_runs if r["server"] == "floor" and
+              abs(r.get("fraction", 0) - 0.5) < 1e-9]
+        if fh:
+            rows.append(("  floor p99 at half its peak (%s/s)" %
+                         "{:,.0f}".format(fh[0]["offered_rps"]),
+                         "%.2f ms" % fh[0]["latency_ms"]["p99"], "", "", ""))
+
+    # grants
+    g = [r for r in runs if r.get("kind") == "grant"]
+    if g:
+        g = g[0]
+        ok = g["rps"] >= TARGET_GRANTS and g["errors"] == 0
+        rows.append(("consent grants/s, durable (%d connections)" % g["connections"],
+                     fmt_rate(g["rps"]), "%.2f x target" % (g["rps"] / TARGET_GRANTS),
+                     ">= 10,000/s", met(ok)))
+        rows.append(("  grants p50 / p99 / p99.9", lat(g), "", "", ""))
+        entry("issue_consent_grants", g["rps"], "grants/s",
+              g["rps"] / TARGET_GRANTS, "target", ">= 10000", ok,
+              latency_ms=g["latency_ms"], connections=g["connections"],
+              errors=g["errors"], server_cores=g.get("server_cores"))
+
+    psis = [r.get("cpu_pressure_pct", 0) for r in runs]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0
+
+    # others' benchmark lines already in bench.json
+    others = []
+    try:
+        with open(a.json) as f:
+            old = json.load(f)
+        if not isinstance(old, list):
+            old = []
+    except (OSError, ValueError):
+        old = []
+    mine = {e["name"] for e in entries}
+    for e in old:
+        if isinstance(e, dict) and e.get("name") not in mine and \
+                not str(e.get("name", "")).startswith("issue_"):
+            others.append(e)
+
+    print()
+    print("consent-broker issuance benchmark: %d cores, %d worker threads per "
+          "server, load generator on the same cores" % (os.cpu_count() or 0, a.threads))
+    print("machine: load average %.2f at the end; CPU pressure (PSI some) "
+          "during runs: median %.0f%%, max %.0f%%" %
+          (load, statistics.median(psis) if psis else 0, max(psis) if psis else 0))
+    print()
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    w2 = max(len(r[2]) for r in rows)
+    print("%-*s  %*s  %-*s  %-14s %s" % (w0, "figure", w1, "value", w2, "ratio",
+                                         "target", ""))
+    for r in rows:
+        print("%-*s  %*s  %-*s  %-14s %s" % (w0, r[0], w1, r[1], w2, r[2], r[3], r[4]))
+    if others:
+        print()
+        print("other benchmarks in %s:" % a.json)
+        for e in others:
+            v = e.get("ops_per_s", e.get("value"))
+            unit = "/s" if "ops_per_s" in e else " " + str(e.get("unit", ""))
+            ratio = e.get("ratio")
+            print("  %-34s %14s  %s" % (e.get("name"), "{:,.4g}{}".format(v, unit)
+                                        if isinstance(v, (int, float)) else str(v),
+                                        "ratio %.3g" % ratio if isinstance(ratio, (int, float)) else ""))
+    print()
+
+    with open(a.json + ".tmp", "w") as f:
+        json.dump(others + entries, f, indent=2)
+        f.write("\n")
+    os.replace(a.json + ".tmp", a.json)
+
+    series = {}
+    for name, srv, color in (("consentd (POST /oauth2/token)", "broker", "#1f5fbf"),
+                             ("floor (same stack, sign only)", "floor", "#e08000")):
+        pts = [(r["offered_rps"], r["rps"], r["latency_ms"]["p99"])
+               for r in open_runs if r["server"] == srv]
+        if pts:
+            series[name] = (color, pts)
+    if series:
+        svg_plot(series, a.svg, "Issuance: open loop, %d threads, 2 cores shared "
+                 "with the load generator" % a.threads)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
