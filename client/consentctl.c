@@ -682,10 +682,11 @@ cmd_citizen_token(int argc, char **argv)
 		{ "data", required_argument, NULL, 'd' },
 		{ "subject", required_argument, NULL, 's' },
 		{ "ttl", required_argument, NULL, 't' },
+		{ "issuer", required_argument, NULL, 'i' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *dir = NULL, *subject = NULL;
+	const char *dir = NULL, *subject = NULL, *issuer = NULL;
 	char p[PATH_MAX], err[512], iss[300], kid[JWK_B64_SHA256_LEN];
 	char *claims = NULL, *token = NULL, *end;
 	struct config cfg;
@@ -700,6 +701,7 @@ cmd_citizen_token(int argc, char **argv)
 		switch (ch) {
 		case 'd': dir = optarg; break;
 		case 's': subject = optarg; break;
+		case 'i': issuer = optarg; break;
 		case 't':
 			errno = 0;
 			ttl = strtol(optarg, &end, 10);
@@ -713,7 +715,9 @@ cmd_citizen_token(int argc, char **argv)
 			break;
 		case 'h':
 			printf("usage: consentctl dev citizen-token --data DIR "
-			    "--subject ID [--ttl SECONDS]\n");
+			    "--subject ID [--ttl SECONDS] [--issuer URL]\n"
+			    "--issuer: the broker's issuer when consentd runs with "
+			    "--issuer (default: DIR/consentd.conf)\n");
 			return 0;
 		default:
 			return 2;
@@ -729,6 +733,8 @@ cmd_citizen_token(int argc, char **argv)
 	    (int)sizeof(cfg.data_dir) ||
 	    pathf(p, sizeof(p), dir, CONFIG_FILE) != 0 ||
 	    config_load_file(&cfg, p, 1, err, sizeof(err)) != 0 ||
+	    (issuer != NULL && config_set(&cfg, "issuer", issuer, err,
+	    sizeof(err)) != 0) ||
 	    config_finish(&cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "consentctl: %s\n", err);
 		return 1;

@@ -1041,6 +1041,27 @@ IT_TEST(replay_catches_a_token_whose_fields_exceed_its_consent)
 	    "(entry 1) does not cover"));
 }
 
+IT_TEST(replay_compares_fields_by_name_beyond_64_distinct_fields)
+{
+	char many[1024];
+	size_t used = 0;
+	struct xb x;
+	int k;
+
+	/* 70 field names: ids past 64 are compared by name, not by mask */
+	for (k = 0; k < 70; k++)
+		used += (size_t)snprintf(many + used, sizeof(many) - used,
+		    "%sfield%d", k > 0 ? "," : "", k);
+	xb_init(&x);
+	xb_agreement(&x, "load", "agr-c", "active", "consent", 0);
+	xb_consent(&x, LE_CONSENT_GRANT, "cns_w", "agr-c", 1, many, 0);
+	xb_token(&x, "tok-in", "agr-c", "cns_w", 1, "field69,field3,field65");
+	xb_token(&x, "tok-out", "agr-c", "cns_w", 1, "field66,field70");
+	free(verify_built(s, &x, "wide.export", 1, "entry 3: token jti "
+	    "tok-out asks for field field70, which consent cns_w (entry 1) "
+	    "does not cover"));
+}
+
 IT_TEST(replay_catches_a_token_under_a_suspended_agreement)
 {
 	struct xb x;
@@ -1205,6 +1226,8 @@ main(void)
 		    replay_catches_a_token_after_its_consent_was_revoked),
 		cmocka_unit_test(
 		    replay_catches_a_token_whose_fields_exceed_its_consent),
+		cmocka_unit_test(
+		    replay_compares_fields_by_name_beyond_64_distinct_fields),
 		cmocka_unit_test(
 		    replay_catches_a_token_under_a_suspended_agreement),
 		cmocka_unit_test(
