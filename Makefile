@@ -55,7 +55,8 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRC)) \
 	$(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(BUNIT_SRC))
 INTEG_BIN := $(patsubst tests/integration/%.c,$(BUILD)/tests/integration/%,$(INTEG_SRC))
 
-BINS := $(BUILD)/consentd $(BUILD)/consentctl $(BUILD)/demo-provider
+BINS := $(BUILD)/consentd $(BUILD)/consentctl $(BUILD)/demo-provider \
+	$(BUILD)/consent-audit
 LIBS := $(BUILD)/libconsent.a $(BUILD)/libconsent.so $(BUILD)/libconsent.pc
 
 .PHONY: all run test check asan unit integration install clean deps lint valgrind bench
@@ -180,8 +181,9 @@ $(BUILD)/bench/bench_verify: $(call obj,bench/bench_verify.c) $(BUILD)/liblc.a \
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-bench: $(BUILD)/bench/bench_verify
+bench: $(BUILD)/bench/bench_verify $(BUILD)/bench/bench_audit
 	$(BUILD)/bench/bench_verify $(BUILD)/bench.json
+	$(BUILD)/bench/bench_audit $(BUILD)/bench.json
 
 # consent-audit: the auditor's tool (docs/audit-log.md).
 $(BUILD)/consent-audit: $(call obj,client/audit.c) $(BUILD)/libcb.a

@@ -26,7 +26,7 @@
 #
 # Environment (defaults): CB_BUILD (build), BENCH_SECONDS (3) per run,
 # BENCH_ROUNDS (3), BENCH_THREADS (2), BENCH_CONNS ("16 32"), BENCH_GRANTS
-# (40000), BENCH_GRANT_CONN (64), BENCH_OPEN_CONN (64), BENCH_FRACTIONS
+# (40000), BENCH_GRANT_CONN (64), BENCH_OPEN_CONN (32), BENCH_FRACTIONS
 # ("0.1 0.25 0.5 0.75 1.0 1.25"), BENCH_PERF (0), BENCH_PERF_SECONDS (10).
 # Every server is killed on exit (trap), and each also ends by itself:
 # the floor after --lifetime, consentd is stopped by pid.
@@ -39,7 +39,7 @@ THREADS=${BENCH_THREADS:-2}
 CONNS=${BENCH_CONNS:-16 32}
 GRANTS=${BENCH_GRANTS:-40000}
 GRANT_CONN=${BENCH_GRANT_CONN:-64}
-OPEN_CONN=${BENCH_OPEN_CONN:-64}
+OPEN_CONN=${BENCH_OPEN_CONN:-32}
 FRACTIONS=${BENCH_FRACTIONS:-0.1 0.25 0.5 0.75 1.0 1.25}
 PERF=${BENCH_PERF:-0}
 PERF_SECONDS=${BENCH_PERF_SECONDS:-10}
@@ -158,10 +158,10 @@ run_lg() {
 	if [ "$srv" = floor ]; then pid=$floor_pid; else pid=$broker_pid; fi
 	t0=$(ticks "$pid") p0=$(psi) w0=$(date +%s.%N)
 	out=$("$B/bench/loadgen" --cert "$PKI/ird.crt" --key "$PKI/ird.key" \
-	    --ca "$PKI/ca.crt" --label "$srv-$kind" "$@") || {
-		say "loadgen failed: $srv $kind $*"
-		out='{"requests":0,"rps":0,"errors":1}'
-	}
+	    --ca "$PKI/ca.crt" --label "$srv-$kind" "$@") ||
+	    say "loadgen: no successful request: $srv $kind $*"
+	echo "$out" | jq -e .rps >/dev/null 2>&1 ||
+	    out="{\"label\":\"$srv-$kind\",\"requests\":0,\"rps\":0,\"errors\":1,\"connections\":0,\"offered_rps\":0,\"seconds\":0,\"cpu_s\":0,\"latency_ms\":{\"p50\":0,\"p99\":0,\"p999\":0}}"
 	t1=$(ticks "$pid") p1=$(psi) w1=$(date +%s.%N)
 	echo "$out" | jq -c --arg s "$srv" --arg k "$kind" --argjson x "$extra" \
 	    --argjson cores "$(echo "$t0 $t1 $w0 $w1 $HZ" |

@@ -17,9 +17,12 @@
  * (no coordinated omission). Due times are served on a 1 ms tick so the
  * generator does not spin on a CPU the server needs.
  *
- * Only requests sent after --warmup (default 1 s; TLS handshakes happen
- * then) and completed within --seconds are counted. A request is an error
- * when the transfer fails or the status is not 2xx.
+ * The window is the --seconds after --warmup (default 1 s; TLS handshakes
+ * happen then): "rps" counts 2xx replies that arrive in it; latency is
+ * sampled for requests due (open loop) or sent (closed loop) in it, however
+ * late they complete (up to 5 s after the window, then abandoned as
+ * errors). A request is an error when the transfer fails or the status is
+ * not 2xx.
  *
  * --body-file is POSTed (GET without it); with --body-lines each line is a
  * body, used in turn. --bearer-file holds one token per line: each request
@@ -32,7 +35,10 @@
  *
  * Output: {"label","url","mode","connections","offered_rps","seconds",
  * "requests","errors","rps","latency_ms":{"mean","p50","p90","p99","p999",
- * "max"},"status":{"200":n,...},"curl_errors":n,"cpu_s":...}.
+ * "max"},"status":{"200":n,...},"curl_errors":n,"late":n,"unsent":n,
+ * "exhausted":bool,"cpu_s":...}: "late" counts ticks on which due requests
+ * waited for a free connection, "unsent" the due requests never sent
+ * before the window closed (open loop), "cpu_s" the generator's own CPU.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -95,7 +101,7 @@ struct lg {
 	/* results */
 	uint32_t *samples;          /* latency, microseconds */
 	size_t nsamples;
-	unsigned long ok, errors, curl_errors, late;
+	unsigned long ok, errors, curl_errors, late, unsent;
 	unsigned long status[LG_NSTATUS];
 	int shown;
 };
@@ -247,16 +253,23 @@ send_one(struct lg *g, double t_sched)
 	return 0;
 }
 
+/*
+ * Throughput counts successful replies that arrive inside the window;
+ * latency is sampled for requests due inside it, whenever they complete
+ * (so an overloaded open loop shows its queueing rather than no samples).
+ */
 static void
 record(struct lg *g, struct lconn *c, CURLcode res, double t_done,
     double t_warm, double t_end)
 {
+	int done_in = t_done >= t_warm && t_done <= t_end;
+	int sched_in = c->t_sched >= t_warm && c->t_sched < t_end;
 	long code = 0;
 	double us;
 
-	curl_easy_getinfo(c->e, CURLINFO_RESPONSE_CODE, &code);
-	if (c->t_sched < t_warm || t_done > t_end)
+	if (!done_in && !sched_in)
 		return;
+	curl_easy_getinfo(c->e, CURLINFO_RESPONSE_CODE, &code);
 	if (res != CURLE_OK) {
 		g->errors++;
 		g->curl_errors++;
@@ -272,9 +285,10 @@ record(struct lg *g, struct lconn *c, CURLcode res, double t_done,
 			fprintf(stderr, "loadgen: HTTP status %ld\n", code);
 		return;
 	}
-	g->ok++;
+	if (done_in)
+		g->ok++;
 	us = (t_done - c->t_sched) * 1e6;
-	if (g->nsamples < LG_MAX_SAMPLES)
+	if (sched_in && g->nsamples < LG_MAX_SAMPLES)
 		g->samples[g->nsamples++] = us > 4e9 ? 4000000000u :
 		    (uint32_t)us;
 }
@@ -384,8 +398,11 @@ run(struct lg *g)
 	for (i = 0; i < g->nconn; i++)
 		if (g->c[i].busy) {
 			curl_multi_remove_handle(g->m, g->c[i].e);
-			g->errors++;
+			if (g->c[i].t_sched >= t_warm)
+				g->errors++;
 		}
+	if (g->rate > 0 && next_due < t_end)
+		g->unsent = (unsigned long)((t_end - next_due) * g->rate) + 1;
 	if (window_end <= t_warm)
 		window_end = t_warm + 1e-9;
 	n = g->nsamples;
@@ -396,12 +413,13 @@ run(struct lg *g)
 	printf("{\"label\":\"%s\",\"url\":\"%s\",\"mode\":\"%s\","
 	    "\"connections\":%d,\"offered_rps\":%.1f,\"seconds\":%.3f,"
 	    "\"requests\":%lu,\"errors\":%lu,\"curl_errors\":%lu,"
-	    "\"late\":%lu,\"rps\":%.1f,\"latency_ms\":{\"mean\":%.3f,"
+	    "\"late\":%lu,\"unsent\":%lu,\"rps\":%.1f,\"latency_ms\":{\"mean\":%.3f,"
 	    "\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,"
 	    "\"max\":%.3f},\"status\":{",
 	    g->label != NULL ? g->label : "", g->url,
 	    g->rate > 0 ? "open" : "closed", g->nconn, g->rate,
 	    window_end - t_warm, g->ok, g->errors, g->curl_errors, g->late,
+	    g->unsent,
 	    (double)g->ok / (window_end - t_warm),
 	    n > 0 ? sum / (double)n / 1000.0 : 0.0, pct(g->samples, n, 50),
 	    pct(g->samples, n, 90), pct(g->samples, n, 99),

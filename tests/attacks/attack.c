@@ -371,7 +371,10 @@ atk_raw_request(const struct it_server *s, const char *party,
 	buf[0] = '\0';
 	ssl = atk_tls_connect(s, party, &fd);
 	if (ssl == NULL) {
-		free(buf);
+		if (resp != NULL)
+			*resp = buf;   /* "" */
+		else
+			free(buf);
 		return 0;
 	}
 	while (off < len) {

@@ -91,8 +91,8 @@ void atk_tls_close(SSL *ssl, int fd);
  * Sends len bytes of req over a new TLS connection (as party, or none)
  * and reads the answer until the peer closes, a whole response with a
  * Content-Length has come, or timeout_ms passes. Returns the HTTP status
- * (0 when no status line came); *resp (may be NULL) gets the raw answer,
- * which the caller frees.
+ * (0 when no status line came); *resp (may be NULL) gets the raw answer
+ * ("" when there was none), which the caller frees.
  */
 long atk_raw_request(const struct it_server *s, const char *party,
     const char *req, size_t len, char **resp, long timeout_ms);

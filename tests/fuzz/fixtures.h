@@ -7,7 +7,7 @@
 #define CB_FUZZ_FIXTURES_H
 
 /* When the seeds were minted: the targets' clock. */
-#define FX_NOW 1795378497LL
+#define FX_NOW 1795378640LL
 
 #define FX_ISSUER "https://127.0.0.1:8443"
 #define FX_PROVIDER "dia"
@@ -17,36 +17,36 @@
 /* The broker's token-signing key (kid is its thumbprint). */
 static const char fx_broker_key_pem[] =
     "-----BEGIN PRIVATE KEY-----\n"
-    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgVOpjNju6RqxWo0IP\n"
-    "GwuUUs9D1yOn5cW5HFBY4oMmTiuhRANCAARYw9vyHR4IRkRwVUUVdVAEGrYJT6FS\n"
-    "hA6m2jyCq1tyK1ZczqQ9r6a2dg5g0JC34wN1+FhrvsHpjTEkDmS8imdQ\n"
+    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgwV0F6+NCcVVCWrNd\n"
+    "SZObi4fJXO7uQnXPnJtNhuh1RJqhRANCAASRd7W6Lt446uB77N4dIOksfsobF3/W\n"
+    "p/0Ee6fT9kRfzUbgEFkbUy3G3H40AQsLiqfQ6k8Y1umnStc/REXKDyQn\n"
     "-----END PRIVATE KEY-----\n";
 
 /* The dev citizen issuer's key. */
 static const char fx_citizen_key_pem[] =
     "-----BEGIN PRIVATE KEY-----\n"
-    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg/7cZtgqXeESq4+4i\n"
-    "noNLvzScnDtOn/E38NSmhT0PVPKhRANCAATqx8G0qb0fDbWA8HS4qkRFJtgOIGp8\n"
-    "pZULjKnHVbMNql79COeD6AMZk7LBnsWbv1gdWddc8xhOFK1hiS5jYmqM\n"
+    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgDCM7rj0rB1MN/lJd\n"
+    "24Fx4BSWomBj+KHXNAvEYvm8AzChRANCAAQguTnOsNcplWFNlXIPAnsRj75Zm/gB\n"
+    "i7CsRhwhylp9141DpjNSFeepLZgMdz2KNywmUqy8aiJgQnRKHUhiQNkd\n"
     "-----END PRIVATE KEY-----\n";
 
 /* ird's client certificate: smartstart tokens are bound to it. */
 static const char fx_ird_cert_pem[] =
     "-----BEGIN CERTIFICATE-----\n"
-    "MIIBqTCCAU+gAwIBAgIQBeNpxTY6UFxK4ANYu3S2xDAKBggqhkjOPQQDAjAoMSYw\n"
-    "JAYDVQQDDB1jb25zZW50LWJyb2tlciBkZXZlbG9wbWVudCBDQTAeFw0yNjExMjIx\n"
-    "OTE0NTJaFw0yOTAyMjQyMDE0NTJaMA4xDDAKBgNVBAMMA2lyZDBZMBMGByqGSM49\n"
-    "AgEGCCqGSM49AwEHA0IABHmTijJ2K51goArxpqSiJCdQF4jppUvXxTfQDhw3qy1y\n"
-    "DrgUKkl6cX5Gvd8GqbiJxzweQxirTxdKF8d10T90V+ijdTBzMAwGA1UdEwEB/wQC\n"
-    "MAAwDgYDVR0PAQH/BAQDAgeAMBMGA1UdJQQMMAoGCCsGAQUFBwMCMB0GA1UdDgQW\n"
-    "BBRqOHIa4uJQLWURSTOZ2PaSiMCgtDAfBgNVHSMEGDAWgBSrdI83HgoGnPDTSaS4\n"
-    "tcYu5k53dzAKBggqhkjOPQQDAgNIADBFAiB12pxV4IS9TZ+OuKVVglj6AnD3OJ9N\n"
-    "xt85II7MeHlk7AIhAOHhrGA95h11fGfL+Sd0P7PT7F0jHzYWCb6bBTw0Xjlm\n"
+    "MIIBqjCCAVCgAwIBAgIRAORVsZ9lB2nBsoyPbm4Ush0wCgYIKoZIzj0EAwIwKDEm\n"
+    "MCQGA1UEAwwdY29uc2VudC1icm9rZXIgZGV2ZWxvcG1lbnQgQ0EwHhcNMjYxMTIy\n"
+    "MTkxNzE0WhcNMjkwMjI0MjAxNzE0WjAOMQwwCgYDVQQDDANpcmQwWTATBgcqhkjO\n"
+    "PQIBBggqhkjOPQMBBwNCAAS3ecmaPnJlNOa93BMVT6gKQJgG9MsgZHJqI/X9dpwq\n"
+    "iive81rejcUfX0dK7gkMeahCU31aLfOEV1yNvOfv4tNmo3UwczAMBgNVHRMBAf8E\n"
+    "AjAAMA4GA1UdDwEB/wQEAwIHgDATBgNVHSUEDDAKBggrBgEFBQcDAjAdBgNVHQ4E\n"
+    "FgQUBDOQITh3VVOUIRZvE0B8WSAJKuAwHwYDVR0jBBgwFoAUPtvy+uIrgdGOz04S\n"
+    "K+l8YKbdAo0wCgYIKoZIzj0EAwIDSAAwRQIhAKFBYTSQAywnW1ngbsPbyGsIc+pi\n"
+    "xFD/BjaqW2DSxZZeAiAXIvQU3XFgRHNDrw1W3ykhRtB7aFL2yiAtqG7s0Hfb0A==\n"
     "-----END CERTIFICATE-----\n";
 
 /* The audit log's verifier key. */
 static const char fx_log_vkey[] =
-    "127.0.0.1:8443/log+c93a6d39+AeP5lpQrbA0CXhI2bah7niB5L1sDwl0BQra86LGwBHFk";
+    "127.0.0.1:8443/log+732fced5+AQKdr4zfa9f6mGhjUnXRjzTCVz4H/AcQJRf5OK/MlSpE";
 
 /* The agreement grants are checked against. */
 static const char fx_smartstart_agreement[] =

@@ -51,6 +51,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *token = NULL, sub[CONSENT_MAX_SUBJECT + 1], err[512];
+	int rc;
 
 	if (size > 0 && data[0] == '{') {
 		if (jws_sign_es256(key, kid, "JWT", (const char *)data, size,
@@ -59,8 +60,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if ((token = fuzz_strndup(data, size)) == NULL)
 		return 0;
 	err[0] = '\0';
-	if (citizen_verify(ca, token, FX_NOW, SKEW, sub, sizeof(sub), err,
-	    sizeof(err)) == 0)
+	rc = citizen_verify(ca, token, FX_NOW, SKEW, sub, sizeof(sub), err,
+	    sizeof(err));
+	if (getenv("FUZZ_VERBOSE") != NULL)   /* to see where an input stops */
+		fprintf(stderr, "citizen_verify: %d: %s\n", rc,
+		    rc == 0 ? sub : err);
+	if (rc == 0)
 		FUZZ_CHECK(consent_subject_ok(sub) == 0);
 	else
 		FUZZ_CHECK(err[0] != '\0');

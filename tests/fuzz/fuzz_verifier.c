@@ -110,6 +110,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc = consent_verify_peek(verifier, token, der, (size_t)derlen, want,
 	    2, &c);
 	FUZZ_CHECK(consent_verifier_detail(verifier) != NULL);
+	if (getenv("FUZZ_VERBOSE") != NULL)   /* to see where an input stops */
+		fprintf(stderr, "consent_verify_peek: %s: %s\n",
+		    consent_strerror(rc), consent_verifier_detail(verifier));
 	if (rc == CONSENT_OK) {
 		/* What the header promises of a verified token. */
 		FUZZ_CHECK(c.jti != NULL && c.subject != NULL &&

@@ -408,6 +408,10 @@ make_all(void **state)
 	seeds("fuzz_verifier", "claims-smartstart", p);
 	seeds("fuzz_jws", "claims-smartstart", p);
 	free(p);
+	json_object_del(claims, "status");
+	p = json_dumps(claims, JSON_COMPACT);
+	seeds("fuzz_verifier", "claims-smartstart-no-status", p);
+	free(p);
 	json_decref(claims);
 	claims = it_jwt_part(ctok, 1);
 	assert_non_null(claims);

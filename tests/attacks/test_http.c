@@ -1,0 +1,697 @@
+/*
+ * Hostile HTTP against a consentd with request_timeout_s=2: oversize
+ * headers and bodies, slow clients (stalled TLS handshakes and half
+ * requests), many connections, a broker short of descriptors, malformed
+ * chunked bodies, and path traversal on the static route. The broker must
+ * answer each with evhttp's or its own refusal, keep answering others
+ * quickly, close what stalls, and write nothing.
+ *
+ * Findings the broker does not defend against yet are printed as
+ * "attack finding: ..." and fail only with CB_ATTACK_STRICT=1 (see
+ * docs/security.md, "Attack suite").
+ */
+#include "attack.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+#define SMARTSTART "smartstart-ird-number"
+#define PURPOSE "issue-ird-number"
+#define SUBJECT "atk-http-alice"
+#define TIMEOUT_S 2               /* request_timeout_s of the server */
+#define QUICK_MS 1000             /* "answers others quickly" */
+
+static const char *const two_fields[] = { "child.given_names",
+    "child.birth_date", NULL };
+
+/* Made by the group setup; tests run one at a time. */
+static struct {
+	char *form;               /* a token request that would be granted */
+} fx;
+
+static int
+setup(void **state)
+{
+	struct it_server *s = it_server_new();
+	struct it_resp r;
+	json_t *d;
+
+	if (s == NULL)
+		return -1;
+	s->sets[s->nsets++] = "request_timeout_s=2";
+	if (it_server_start(s) != 0)
+		return -1;
+	*state = s;
+	it_grant(s, SUBJECT, SMARTSTART, NULL, NULL, NULL, &r);
+	assert_status(&r, 201);
+	it_resp_free(&r);
+	d = it_details(SMARTSTART, SUBJECT, PURPOSE, two_fields);
+	fx.form = it_token_form(d);
+	json_decref(d);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	free(fx.form);
+	return it_group_teardown(state);
+}
+
+/* A finding: printed; a failure only under CB_ATTACK_STRICT=1. */
+static void
+finding(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+finding(const char *fmt, ...)
+{
+	const char *strict = getenv("CB_ATTACK_STRICT");
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "attack finding: %s\n", msg);
+	if (strict != NULL && strcmp(strict, "1") == 0)
+		fail_msg("%s", msg);
+}
+
+/* Sends a raw request (NUL-terminated) as party; the status. */
+static long
+raw(const struct it_server *s, const char *party, const char *req,
+    char **resp)
+{
+	return atk_raw_request(s, party, req, strlen(req), resp,
+	    ATK_IO_TIMEOUT_MS);
+}
+
+/* A request with an n-byte header value; new string. */
+static char *
+with_header(const char *start, const char *name, size_t n, const char *end)
+{
+	size_t len = strlen(start) + strlen(name) + n + strlen(end) + 8;
+	char *r = malloc(len), *p;
+
+	assert_non_null(r);
+	p = r + snprintf(r, len, "%s%s: ", start, name);
+	memset(p, 'a', n);
+	snprintf(p + n, len - (size_t)(p + n - r), "\r\n%s", end);
+	return r;
+}
+
+/* ---- sizes ------------------------------------------------------------------ */
+
+IT_TEST(oversize_headers_are_refused_and_the_broker_stays_up)
+{
+	uint64_t before = atk_log_size(s);
+	char *req, *resp = NULL, *p;
+	size_t i, n;
+	long st;
+
+	/* Control: 12 KiB of header is under the 16 KiB bound. */
+	req = with_header("GET /healthz HTTP/1.1\r\nHost: x\r\n", "X-Pad",
+	    12 * 1024, "Connection: close\r\n\r\n");
+	assert_int_equal(raw(s, NULL, req, NULL), 200);
+	free(req);
+	/* One header of 20 KiB: evhttp answers 413 itself. */
+	req = with_header("GET /healthz HTTP/1.1\r\nHost: x\r\n", "X-Pad",
+	    20 * 1024, "Connection: close\r\n\r\n");
+	st = raw(s, NULL, req, &resp);
+	if (st != 413)
+		fail_msg("20 KiB header: HTTP %ld: %.300s", st, resp);
+	free(resp);
+	free(req);
+	/* 3000 small headers (about 30 KiB). */
+	n = 3000 * 16 + 256;
+	req = malloc(n);
+	assert_non_null(req);
+	p = req + snprintf(req, n, "GET /healthz HTTP/1.1\r\nHost: x\r\n");
+	for (i = 0; i < 3000; i++)
+		p += snprintf(p, n - (size_t)(p - req), "X-%05zu: abcdef\r\n", i);
+	snprintf(p, n - (size_t)(p - req), "Connection: close\r\n\r\n");
+	assert_int_equal(raw(s, NULL, req, NULL), 413);
+	free(req);
+	/* A 20 KiB request target. */
+	n = 20 * 1024 + 128;
+	req = malloc(n);
+	assert_non_null(req);
+	p = req + snprintf(req, n, "GET /healthz?");
+	memset(p, 'q', 20 * 1024);
+	snprintf(p + 20 * 1024, n - (size_t)(p + 20 * 1024 - req),
+	    " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+	assert_int_equal(raw(s, NULL, req, NULL), 413);
+	free(req);
+	/* A token request whose headers are oversize: never reaches it. */
+	req = with_header("POST /oauth2/token HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Type: application/x-www-form-urlencoded\r\n", "X-Pad",
+	    20 * 1024, "Connection: close\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(raw(s, "ird", req, NULL), 413);
+	free(req);
+	atk_assert_healthy(s, QUICK_MS);
+	assert_int_equal(atk_log_size(s), before);
+}
+
+IT_TEST(oversize_bodies_are_refused_and_the_broker_stays_up)
+{
+	uint64_t before = atk_log_size(s);
+	struct it_req q = { .method = "POST", .path = "/v1/consents",
+	    .ctype = "application/json" };
+	char *body, *req, *resp = NULL;
+	struct it_resp r;
+	size_t n;
+	long st;
+
+	/* 100 KiB of JSON to a citizen route: the route's 413. */
+	n = 100 * 1024;
+	body = malloc(n + 1);
+	assert_non_null(body);
+	memset(body, ' ', n);
+	memcpy(body, "{\"agreement\":\"" SMARTSTART "\"}",
+	    strlen("{\"agreement\":\"" SMARTSTART "\"}"));
+	body[n] = '\0';
+	q.body = body;
+	q.bearer = it_citizen_token(s, "atk-http-bob", 0);
+	it_request(s, &q, &r);
+	assert_problem(&r, 413, "exceeds the limit of 65536 bytes");
+	assert_string_equal(it_jstr(r.json, "rule"), "body_size");
+	it_resp_free(&r);
+	free(body);
+	/* 300 KiB (over 4x the limit) to the token endpoint: evhttp's 413. */
+	n = 300 * 1024;
+	body = malloc(n + 1);
+	assert_non_null(body);
+	memset(body, 'x', n);
+	body[n] = '\0';
+	memcpy(body, fx.form, strlen(fx.form));
+	body[strlen(fx.form)] = '&';
+	q.path = "/oauth2/token";
+	q.ctype = "application/x-www-form-urlencoded";
+	q.body = body;
+	q.bearer = NULL;
+	q.party = "ird";
+	it_request(s, &q, &r);
+	if (r.status != 413 && r.curl_rc == 0)
+		fail_msg("300 KiB body: HTTP %ld", r.status);
+	it_resp_free(&r);
+	free(body);
+	/* A Content-Length of a terabyte with 10 bytes sent: refused at
+	 * once, not waited for. */
+	req = strdup("POST /oauth2/token HTTP/1.1\r\nHost: x\r\nContent-Type: "
+	    "application/x-www-form-urlencoded\r\nContent-Length: "
+	    "1099511627776\r\n\r\ngrant_type");
+	{
+		int64_t t0 = it_now_ms();
+
+		st = raw(s, "ird", req, &resp);
+		if (st != 413)
+			fail_msg("Content-Length 2^40: HTTP %ld: %.300s", st, resp);
+		if (it_now_ms() - t0 > QUICK_MS)
+			fail_msg("Content-Length 2^40: answered after %lld ms",
+			    (long long)(it_now_ms() - t0));
+	}
+	free(resp);
+	free(req);
+	/* Negative, junk and conflicting lengths. */
+	{
+		static const char *const lens[] = {
+			"Content-Length: -1\r\n",
+			"Content-Length: abc\r\n",
+			"Content-Length: 18446744073709551617\r\n",
+			"Content-Length: 5\r\nContent-Length: 500\r\n",
+		};
+		char buf[512];
+		size_t i;
+
+		for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+			it_fmt(buf, sizeof(buf), "POST /oauth2/token HTTP/1.1\r\n"
+			    "Host: x\r\nContent-Type: application/"
+			    "x-www-form-urlencoded\r\n%sConnection: close\r\n\r\n"
+			    "grant_type=client_credentials", lens[i]);
+			st = raw(s, "ird", buf, &resp);
+			if (st != 400 && st != 413)
+				fail_msg("%s: HTTP %ld: %.300s", lens[i], st, resp);
+			free(resp);
+		}
+	}
+	atk_assert_healthy(s, QUICK_MS);
+	assert_int_equal(atk_log_size(s), before);
+}
+
+/* ---- slow and many clients -------------------------------------------------- */
+
+#define SLOW_SILENT 150   /* TCP only */
+#define SLOW_HELLO 50     /* part of a ClientHello */
+#define SLOW_HEADERS 50   /* TLS, then half the request headers */
+#define SLOW_BODY 50      /* TLS, headers, then half the body */
+#define SLOW_ALL (SLOW_SILENT + SLOW_HELLO + SLOW_HEADERS + SLOW_BODY)
+
+IT_TEST(stalled_clients_do_not_slow_others_and_are_closed_after_the_timeout)
+{
+	static const unsigned char hello[] = { 0x16, 0x03, 0x01, 0x02, 0x00,
+	    0x01, 0x00, 0x01, 0xfc, 0x03, 0x03, 0x00, 0x01 };
+	static const char half_headers[] = "POST /oauth2/token HTTP/1.1\r\n"
+	    "Host: x\r\nContent-Type: applic";
+	static const char half_body[] = "POST /oauth2/token HTTP/1.1\r\n"
+	    "Host: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+	    "Content-Length: 100\r\n\r\ngrant_type=client";
+	uint64_t before = atk_log_size(s);
+	int fds[SLOW_ALL], i, open_n;
+	SSL *ssl[SLOW_ALL];
+	int64_t t0, closed_at = -1;
+	long worst = 0, took;
+
+	atk_raise_nofile(4096);
+	memset(ssl, 0, sizeof(ssl));
+	for (i = 0; i < SLOW_ALL; i++) {
+		if (i < SLOW_SILENT + SLOW_HELLO) {
+			fds[i] = atk_tcp_connect(s);
+			assert_true(fds[i] >= 0);
+			if (i >= SLOW_SILENT)
+				assert_int_equal(send(fds[i], hello, sizeof(hello),
+				    MSG_NOSIGNAL), (ssize_t)sizeof(hello));
+			continue;
+		}
+		ssl[i] = atk_tls_connect(s, "ird", &fds[i]);
+		assert_non_null(ssl[i]);
+		if (i < SLOW_SILENT + SLOW_HELLO + SLOW_HEADERS)
+			assert_true(SSL_write(ssl[i], half_headers,
+			    (int)strlen(half_headers)) > 0);
+		else
+			assert_true(SSL_write(ssl[i], half_body,
+			    (int)strlen(half_body)) > 0);
+	}
+	t0 = it_now_ms();
+	/* Others are served at once: reads, and a write (a token). */
+	for (i = 0; i < 5; i++) {
+		took = atk_assert_healthy(s, QUICK_MS);
+		worst = took > worst ? took : worst;
+	}
+	{
+		struct it_resp r;
+		int64_t t1 = it_now_ms();
+
+		it_post_form(s, "ird", "/oauth2/token", fx.form, &r);
+		assert_status(&r, 200);
+		it_resp_free(&r);
+		if (it_now_ms() - t1 > QUICK_MS)
+			fail_msg("a token took %lld ms with %d stalled connections",
+			    (long long)(it_now_ms() - t1), SLOW_ALL);
+		before++;   /* that token is one log entry */
+	}
+	fprintf(stderr, "attack: %d stalled connections; /healthz at most "
+	    "%ld ms\n", SLOW_ALL, worst);
+	/* Each stalled one is closed by the broker after the timeout. */
+	for (;;) {
+		open_n = 0;
+		for (i = 0; i < SLOW_ALL; i++)
+			if (fds[i] >= 0 && !atk_peer_closed(fds[i]))
+				open_n++;
+		if (open_n == 0) {
+			closed_at = it_now_ms() - t0;
+			break;
+		}
+		if (it_now_ms() - t0 > (TIMEOUT_S + 3) * 1000)
+			break;
+		it_sleep_ms(100);
+	}
+	for (i = 0; i < SLOW_ALL; i++)
+		atk_tls_close(ssl[i], fds[i]);
+	ERR_clear_error();
+	if (closed_at < 0)
+		fail_msg("%d of %d stalled connections still open %d s after "
+		    "the %d s timeout", open_n, SLOW_ALL, 3, TIMEOUT_S);
+	fprintf(stderr, "attack: all %d stalled connections closed by the "
+	    "broker %lld ms after the stall began\n", SLOW_ALL,
+	    (long long)closed_at);
+	atk_assert_healthy(s, QUICK_MS);
+	assert_int_equal(atk_log_size(s), before);
+}
+
+IT_TEST(trickling_client_is_not_held_open_forever)
+{
+	static const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n"
+	    "X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	enum { N = 20 };
+	SSL *ssl[N];
+	int fds[N], i, open_n = 0;
+	int64_t t0 = it_now_ms();
+	size_t sent = 0;
+
+	/* One byte each 500 ms, under the 2 s idle timeout, for 3x the
+	 * timeout: slowloris. */
+	for (i = 0; i < N; i++) {
+		ssl[i] = atk_tls_connect(s, NULL, &fds[i]);
+		assert_non_null(ssl[i]);
+	}
+	while (it_now_ms() - t0 < 3 * TIMEOUT_S * 1000 &&
+	    sent < sizeof(req) - 1) {
+		for (i = 0; i < N; i++)
+			if (ssl[i] != NULL && SSL_write(ssl[i], req + sent, 1) != 1) {
+				ERR_clear_error();
+				atk_tls_close(ssl[i], fds[i]);
+				ssl[i] = NULL;
+				fds[i] = -1;
+			}
+		sent++;
+		it_sleep_ms(500);
+	}
+	for (i = 0; i < N; i++)
+		if (ssl[i] != NULL && !atk_peer_closed(fds[i]))
+			open_n++;
+	atk_assert_healthy(s, QUICK_MS);
+	for (i = 0; i < N; i++)
+		atk_tls_close(ssl[i], fds[i]);
+	ERR_clear_error();
+	if (open_n > 0)
+		finding("%d of %d connections sending one header byte every "
+		    "500 ms were still open after %lld ms (request_timeout_s=%d "
+		    "is an idle timeout: no deadline for a whole request)",
+		    open_n, N, (long long)(it_now_ms() - t0), TIMEOUT_S);
+}
+
+IT_TEST(many_connections_are_accepted_without_harm_and_released)
+{
+	enum { N = 1200 };
+	int *fds = calloc(N, sizeof(int)), i, base, peak, after = -1;
+	int64_t t0;
+	long lim = atk_raise_nofile(N + 512);
+
+	assert_non_null(fds);
+	if (lim < N + 256)
+		fail_msg("RLIMIT_NOFILE is %ld; %d connections need more", lim, N);
+	base = atk_fd_count(s->pid);
+	for (i = 0; i < N; i++) {
+		fds[i] = atk_tcp_connect(s);
+		if (fds[i] < 0)
+			fail_msg("connection %d: %s", i, strerror(errno));
+	}
+	it_sleep_ms(200);
+	peak = atk_fd_count(s->pid);
+	/* Others are still served, quickly and correctly. */
+	atk_assert_healthy(s, QUICK_MS);
+	{
+		struct it_resp r;
+
+		it_get(s, "ird", NULL, "/v1/agreements/" SMARTSTART, &r);
+		assert_status(&r, 200);
+		it_resp_free(&r);
+	}
+	fprintf(stderr, "attack: %d idle connections: consentd holds %d "
+	    "descriptors (%d before)\n", N, peak, base);
+	if (peak - base >= N - 10)
+		finding("consentd has no connection limit: it accepted all %d "
+		    "idle connections (%d descriptors); its only bound is "
+		    "RLIMIT_NOFILE", N, peak);
+	for (i = 0; i < N; i++)
+		close(fds[i]);
+	free(fds);
+	/* Every descriptor comes back. */
+	t0 = it_now_ms();
+	while (it_now_ms() - t0 < 3000) {
+		after = atk_fd_count(s->pid);
+		if (after <= base + 4)
+			break;
+		it_sleep_ms(50);
+	}
+	if (after > base + 4)
+		fail_msg("consentd holds %d descriptors after the clients left "
+		    "(%d before)", after, base);
+	assert_true(kill(s->pid, 0) == 0);
+	atk_assert_healthy(s, QUICK_MS);
+}
+
+IT_TEST(a_broker_out_of_descriptors_survives_and_recovers)
+{
+	enum { FLOOD = 400, NOFILE = 128 };
+	struct it_server *low = it_server_new();
+	struct rlimit saved, rl;
+	int *fds = calloc(FLOOD, sizeof(int)), i, n = 0;
+	long cpu0, cpu1, took;
+	int64_t t0;
+	FILE *f;
+	long log0 = 0, log1 = 0;
+
+	assert_non_null(low);
+	assert_non_null(fds);
+	(void)s;
+	low->sets[low->nsets++] = "request_timeout_s=2";
+	/* consentd inherits a soft limit of 128 descriptors. */
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+	rl = saved;
+	rl.rlim_cur = NOFILE;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	i = it_server_start(low);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+	assert_int_equal(i, 0);
+	atk_assert_healthy(low, QUICK_MS);
+
+	for (i = 0; i < FLOOD; i++)
+		if ((fds[i] = atk_tcp_connect(low)) >= 0)
+			n++;
+	it_sleep_ms(300);
+	if ((f = fopen(low->log, "r")) != NULL) {
+		fseek(f, 0, SEEK_END);
+		log0 = ftell(f);
+		fclose(f);
+	}
+	cpu0 = atk_cpu_ticks(low->pid);
+	it_sleep_ms(1000);
+	cpu1 = atk_cpu_ticks(low->pid);
+	if ((f = fopen(low->log, "r")) != NULL) {
+		fseek(f, 0, SEEK_END);
+		log1 = ftell(f);
+		fclose(f);
+	}
+	fprintf(stderr, "attack: %d connections to a consentd limited to %d "
+	    "descriptors: %ld CPU ticks in 1 s, %ld log bytes in 1 s\n", n,
+	    NOFILE, cpu1 - cpu0, log1 - log0);
+	assert_true(kill(low->pid, 0) == 0);
+	if (cpu1 - cpu0 > sysconf(_SC_CLK_TCK) / 2)
+		finding("out of descriptors, consentd burnt %ld of %ld CPU ticks "
+		    "in one second (accept() failing in a loop)", cpu1 - cpu0,
+		    sysconf(_SC_CLK_TCK));
+	if (log1 - log0 > 64 * 1024)
+		finding("out of descriptors, consentd wrote %ld log bytes in "
+		    "one second", log1 - log0);
+	for (i = 0; i < FLOOD; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(fds);
+	/* Once the flood is gone it serves again. */
+	t0 = it_now_ms();
+	for (;;) {
+		struct it_req q = { .path = "/healthz", .timeout_ms = 1000 };
+		struct it_resp r;
+
+		it_request(low, &q, &r);
+		took = (long)(it_now_ms() - t0);
+		if (r.status == 200) {
+			it_resp_free(&r);
+			break;
+		}
+		it_resp_free(&r);
+		if (took > 5000)
+			fail_msg("consentd did not recover within 5 s of the flood "
+			    "ending");
+	}
+	fprintf(stderr, "attack: consentd answered again %ld ms after the "
+	    "flood ended\n", took);
+	assert_int_equal(it_server_stop(low), 0);
+}
+
+/* ---- chunked bodies ------------------------------------------------------------ */
+
+/* A token request as ird with body framing frame (headers end included). */
+static long
+chunked(const struct it_server *s, const char *te, const char *frame,
+    char **resp)
+{
+	char req[4096];
+
+	it_fmt(req, sizeof(req), "POST /oauth2/token HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Type: application/x-www-form-urlencoded\r\n"
+	    "%s\r\nConnection: close\r\n\r\n%s", te, frame);
+	return raw(s, "ird", req, resp);
+}
+
+IT_TEST(malformed_chunked_bodies_are_refused_and_nothing_is_issued)
+{
+	char frame[4096], *resp = NULL;
+	size_t flen = strlen(fx.form);
+	uint64_t before;
+	long st;
+	size_t i;
+	static const struct {
+		const char *te, *fmt;
+		long want;
+	} bad[] = {
+		/* Sizes that are not hex, negative, or overflow. */
+		{ "Transfer-Encoding: chunked", "zz\r\n%s\r\n0\r\n\r\n", 413 },
+		{ "Transfer-Encoding: chunked", "-5\r\n%s\r\n0\r\n\r\n", 413 },
+		{ "Transfer-Encoding: chunked",
+		    "ffffffffffffffffffffffff\r\n%s\r\n0\r\n\r\n", 413 },
+		{ "Transfer-Encoding: chunked",
+		    "7fffffffffffffff\r\n%s\r\n0\r\n\r\n", 413 },
+		{ "Transfer-Encoding: chunked",
+		    "10000000\r\n%s\r\n0\r\n\r\n", 413 },
+		/* Data longer than its size, then junk for the next size. */
+		{ "Transfer-Encoding: chunked", "3\r\n%s\r\nxyz\r\n0\r\n\r\n",
+		    413 },
+		{ "Transfer-Encoding: chunked", "\r\n\r\n%s", 413 },
+		{ "Transfer-Encoding: chunked", "%s", 413 },
+	};
+
+	/* Control: the same request, well chunked, is granted (so the
+	 * refusals below are the framing's). */
+	it_fmt(frame, sizeof(frame), "%zx\r\n%.*s\r\n%zx\r\n%s\r\n0\r\n\r\n",
+	    flen / 2, (int)(flen / 2), fx.form, flen - flen / 2,
+	    fx.form + flen / 2);
+	st = chunked(s, "Transfer-Encoding: chunked", frame, &resp);
+	if (st != 200 || strstr(resp, "access_token") == NULL)
+		fail_msg("well-chunked control: HTTP %ld: %.300s", st, resp);
+	free(resp);
+	before = atk_log_size(s);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+		it_fmt(frame, sizeof(frame), bad[i].fmt, fx.form);
+#pragma GCC diagnostic pop
+		st = chunked(s, bad[i].te, frame, &resp);
+		if (st != bad[i].want)
+			fail_msg("chunked case %zu (%.40s): HTTP %ld, want %ld: "
+			    "%.300s", i, bad[i].fmt, st, bad[i].want,
+			    resp != NULL ? resp : "");
+		assert_null(strstr(resp, "access_token"));
+		free(resp);
+		resp = NULL;
+	}
+	/* Unknown codings and a size cut off by the close. */
+	{
+		static const char *const tes[] = {
+			"Transfer-Encoding: xchunked",
+			"Transfer-Encoding: chunked, gzip",
+			"Transfer-Encoding: gzip",
+		};
+
+		for (i = 0; i < sizeof(tes) / sizeof(tes[0]); i++) {
+			it_fmt(frame, sizeof(frame), "%zx\r\n%s\r\n0\r\n\r\n", flen,
+			    fx.form);
+			st = chunked(s, tes[i], frame, &resp);
+			if (resp != NULL && strstr(resp, "access_token") != NULL)
+				fail_msg("%s: a token was issued", tes[i]);
+			fprintf(stderr, "attack: %s: HTTP %ld\n", tes[i], st);
+			free(resp);
+			resp = NULL;
+		}
+	}
+	atk_assert_healthy(s, QUICK_MS);
+	assert_int_equal(atk_log_size(s), before);
+}
+
+/* ---- path traversal ---------------------------------------------------------------- */
+
+IT_TEST(path_traversal_on_the_static_route_is_404_never_a_file)
+{
+	static const char *const paths[] = {
+		"/static/../../etc/passwd",
+		"/static/../../../../../../etc/passwd",
+		"/static/%2e%2e/%2e%2e/etc/passwd",
+		"/static/%2E%2E/%2E%2E/etc/passwd",
+		"/static/..%2f..%2fetc%2fpasswd",
+		"/static/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+		"/static/%252e%252e/%252e%252e/etc/passwd",
+		"/static/site.css/..",
+		"/static/site.css/../../../../etc/passwd",
+		"/static/site.css%2f..%2f..%2fetc%2fpasswd",
+		"/static/./site.css/..",
+		"/static//etc/passwd",
+		"/static/....//....//etc/passwd",
+		"/static/..;/..;/etc/passwd",
+		"/static/site.css%00",
+		"/static/site.css%00.png",
+		"/static/site.css;.png",
+		"/static/SITE.CSS",
+		"/static/../consentd.conf",
+		"/static/../data/pki/ca.key",
+		"/static/../keys/signing/current",
+		"/static/../broker/web/site.css",
+		"/%2e%2e/%2e%2e/etc/passwd",
+		"/static",
+		"/static/",
+		"/static/web/site.css",
+	};
+	char req[1024], *resp = NULL;
+	size_t i;
+	long st;
+
+	/* Control: the one static file. */
+	st = raw(s, NULL, "GET /static/site.css HTTP/1.1\r\nHost: x\r\n"
+	    "Connection: close\r\n\r\n", &resp);
+	assert_int_equal(st, 200);
+	assert_non_null(strcasestr(resp, "Content-Type: text/css"));
+	free(resp);
+	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		it_fmt(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n"
+		    "Connection: close\r\n\r\n", paths[i]);
+		st = raw(s, NULL, req, &resp);
+		if (st != 404)
+			fail_msg("%s: HTTP %ld, want 404: %.300s", paths[i], st,
+			    resp != NULL ? resp : "");
+		if (strstr(resp, "root:") != NULL ||
+		    strstr(resp, "PRIVATE KEY") != NULL ||
+		    strstr(resp, "issuer =") != NULL ||
+		    strcasestr(resp, "Content-Type: text/css") != NULL)
+			fail_msg("%s: answered with a file: %.300s", paths[i], resp);
+		free(resp);
+		resp = NULL;
+	}
+	/* A target that is not an absolute path, and one with a backslash. */
+	st = raw(s, NULL, "GET ../../etc/passwd HTTP/1.1\r\nHost: x\r\n"
+	    "Connection: close\r\n\r\n", &resp);
+	if (st != 400)
+		fail_msg("relative target: HTTP %ld: %.300s", st, resp);
+	assert_null(strstr(resp, "root:"));
+	free(resp);
+	st = raw(s, NULL, "GET /static/..\\..\\etc\\passwd HTTP/1.1\r\nHost: x"
+	    "\r\nConnection: close\r\n\r\n", &resp);
+	if (st != 400 && st != 404)
+		fail_msg("backslashes: HTTP %ld: %.300s", st, resp);
+	assert_null(strstr(resp, "root:"));
+	free(resp);
+	atk_assert_healthy(s, QUICK_MS);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(
+		    oversize_headers_are_refused_and_the_broker_stays_up),
+		cmocka_unit_test(
+		    oversize_bodies_are_refused_and_the_broker_stays_up),
+		cmocka_unit_test(
+		    stalled_clients_do_not_slow_others_and_are_closed_after_the_timeout),
+		cmocka_unit_test(trickling_client_is_not_held_open_forever),
+		cmocka_unit_test(
+		    many_connections_are_accepted_without_harm_and_released),
+		cmocka_unit_test(
+		    a_broker_out_of_descriptors_survives_and_recovers),
+		cmocka_unit_test(
+		    malformed_chunked_bodies_are_refused_and_nothing_is_issued),
+		cmocka_unit_test(
+		    path_traversal_on_the_static_route_is_404_never_a_file),
+		IT_SIGTERM_TEST,
+	};
+
+	it_init();
+	return it_finish(cmocka_run_group_tests_name("attacks/http", tests,
+	    setup, teardown));
+}
