@@ -21,6 +21,7 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -46,6 +47,8 @@ struct worker {
 	long inflight;             /* requests being handled */
 	long unflushed;            /* replies handed to evhttp, not yet sent */
 	struct event *flush_ev;
+	struct event *accept_ev;   /* re-enables accepting after a pause */
+	int64_t accept_warned_us;  /* last "accept failed" line */
 	int started;
 };
 
@@ -59,6 +62,22 @@ struct server {
 };
 
 static int peer_idx = -1;
+
+/*
+ * Out of descriptors, accept() fails at once every time the listening
+ * socket is readable, and libevent would log each failure (tens of
+ * thousands of lines a second, filling the disk). Instead a worker stops
+ * accepting for ACCEPT_PAUSE_MS (the kernel queues new connections
+ * meanwhile) and logs at most one line per ACCEPT_WARN_S.
+ */
+#define ACCEPT_PAUSE_MS 100
+#define ACCEPT_WARN_S 10
+
+/*
+ * The listener's error callback gets evhttp's argument, not ours; it runs
+ * on the worker's own thread, which set this when it started.
+ */
+static _Thread_local struct worker *accept_worker;
 
 /* ---- TLS ---------------------------------------------------------------- */
 
@@ -426,11 +445,46 @@ http_submit(struct rq *rq, wop_apply_fn apply, void (*resume)(struct rq *))
 
 /* ---- request entry ------------------------------------------------------ */
 
+/*
+ * RFC 9112 section 6.3: more than one Content-Length, a Transfer-Encoding
+ * other than exactly "chunked", or both headers make the framing
+ * ambiguous. evhttp takes the first Content-Length and reads an unknown
+ * coding as no body, so the bytes after its idea of the body would be read
+ * as another request (what request smuggling exploits). Such a request is
+ * refused and its connection closed. NULL when the framing is clear, else
+ * what is wrong.
+ */
+static const char *
+framing_problem(struct evhttp_request *req)
+{
+	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	struct evkeyval *kv;
+	int ncl = 0, nte = 0, chunked = 0;
+
+	TAILQ_FOREACH(kv, h, next) {
+		if (evutil_ascii_strcasecmp(kv->key, "Content-Length") == 0)
+			ncl++;
+		else if (evutil_ascii_strcasecmp(kv->key,
+		    "Transfer-Encoding") == 0) {
+			nte++;
+			chunked = evutil_ascii_strcasecmp(kv->value, "chunked") == 0;
+		}
+	}
+	if (ncl > 1)
+		return "more than one Content-Length";
+	if (nte > 1 || (nte == 1 && !chunked))
+		return "a Transfer-Encoding other than \"chunked\"";
+	if (nte == 1 && ncl == 1)
+		return "both Transfer-Encoding and Content-Length";
+	return NULL;
+}
+
 static void
 on_request(struct evhttp_request *req, void *arg)
 {
 	struct worker *w = arg;
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *bad;
 	struct rq *rq;
 
 	rq = calloc(1, sizeof(*rq));
@@ -453,6 +507,13 @@ on_request(struct evhttp_request *req, void *arg)
 		    "the request target must be an absolute path");
 		return;
 	}
+	if ((bad = framing_problem(req)) != NULL) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Connection", "close");
+		http_problem(rq, 400, "Bad request", "http_framing",
+		    "ambiguous message framing: %s", bad);
+		return;
+	}
 	routes_dispatch(rq);
 }
 
@@ -473,6 +534,39 @@ make_bev(struct event_base *base, void *arg)
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
 	return bev;
+}
+
+static void
+on_accept_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	if (w->bound != NULL && !w->stopping)
+		evconnlistener_enable(evhttp_bound_socket_get_listener(w->bound));
+}
+
+static void
+on_accept_error(struct evconnlistener *lev, void *arg)
+{
+	struct worker *w = accept_worker;
+	struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
+	int err = EVUTIL_SOCKET_ERROR();
+	int64_t now = timeu_mono_us();
+
+	(void)arg;
+	if (w == NULL || w->accept_ev == NULL)
+		return;   /* cannot pause: keep accepting */
+	evconnlistener_disable(lev);
+	evtimer_add(w->accept_ev, &tv);
+	if (w->accept_warned_us == 0 ||
+	    now - w->accept_warned_us >= (int64_t)ACCEPT_WARN_S * 1000000) {
+		w->accept_warned_us = now;
+		fprintf(stderr, "{\"event\":\"accept_failed\",\"thread\":%d,"
+		    "\"error\":\"%s\",\"pause_ms\":%d}\n", w->idx,
+		    evutil_socket_error_to_string(err), ACCEPT_PAUSE_MS);
+	}
 }
 
 static void
@@ -514,6 +608,7 @@ worker_main(void *arg)
 {
 	struct worker *w = arg;
 
+	accept_worker = w;
 	event_base_dispatch(w->base);
 	return NULL;
 }
@@ -612,6 +707,13 @@ worker_init(struct worker *w, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot accept on the listening socket");
 		return -1;
 	}
+	w->accept_ev = evtimer_new(w->base, on_accept_resume, w);
+	if (w->accept_ev == NULL) {
+		snprintf(err, errlen, "cannot create events");
+		return -1;
+	}
+	evconnlistener_set_error_cb(evhttp_bound_socket_get_listener(w->bound),
+	    on_accept_error);
 	return 0;
 }
 
@@ -640,6 +742,8 @@ worker_free(struct worker *w)
 		event_free(w->grace_ev);
 	if (w->flush_ev != NULL)
 		event_free(w->flush_ev);
+	if (w->accept_ev != NULL)
+		event_free(w->accept_ev);
 	if (w->base != NULL)
 		event_base_free(w->base);
 	pthread_mutex_destroy(&w->mu);

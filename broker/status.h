@@ -19,7 +19,9 @@
 
 #include "store.h"
 
-#define STATUS_LIST_CAP (1u << 20)   /* positions per list */
+/* Positions per list: 65,536 bits, at most 8 KiB before compression, so
+ * a signed list stays within JWS_MAX_TOKEN whatever is revoked. */
+#define STATUS_LIST_CAP (1u << 16)
 #define STATUS_CHUNK 4096            /* bytes per stored chunk */
 #define STATUS_TYP "statuslist+jwt"
 

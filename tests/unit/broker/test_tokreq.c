@@ -234,7 +234,7 @@ form_rejects_empty_key(void **state)
 static void
 form_accepts_max_params(void **state)
 {
-	char body[256];
+	char body[2048];
 	size_t i, n = 0;
 	struct form f;
 	char err[ERRLEN] = "";
@@ -252,7 +252,7 @@ form_accepts_max_params(void **state)
 static void
 form_rejects_too_many_params(void **state)
 {
-	char body[256];
+	char body[2048];
 	size_t i, n = 0;
 
 	(void)state;
