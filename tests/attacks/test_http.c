@@ -121,23 +121,24 @@ IT_TEST(oversize_headers_are_refused_and_the_broker_stays_up)
 	    12 * 1024, "Connection: close\r\n\r\n");
 	assert_int_equal(raw(s, NULL, req, NULL), 200);
 	free(req);
-	/* One header of 20 KiB: evhttp answers 413 itself. */
+	/* One header of 20 KiB: evhttp (2.1) answers 400 itself and
+	 * closes; no route sees it. */
 	req = with_header("GET /healthz HTTP/1.1\r\nHost: x\r\n", "X-Pad",
 	    20 * 1024, "Connection: close\r\n\r\n");
 	st = raw(s, NULL, req, &resp);
-	if (st != 413)
+	if (st != 400 || strstr(resp, "Connection: close") == NULL)
 		fail_msg("20 KiB header: HTTP %ld: %.300s", st, resp);
 	free(resp);
 	free(req);
 	/* 3000 small headers (about 30 KiB). */
-	n = 3000 * 16 + 256;
+	n = 3000 * 20 + 256;
 	req = malloc(n);
 	assert_non_null(req);
 	p = req + snprintf(req, n, "GET /healthz HTTP/1.1\r\nHost: x\r\n");
 	for (i = 0; i < 3000; i++)
 		p += snprintf(p, n - (size_t)(p - req), "X-%05zu: abcdef\r\n", i);
 	snprintf(p, n - (size_t)(p - req), "Connection: close\r\n\r\n");
-	assert_int_equal(raw(s, NULL, req, NULL), 413);
+	assert_int_equal(raw(s, NULL, req, NULL), 400);
 	free(req);
 	/* A 20 KiB request target. */
 	n = 20 * 1024 + 128;
@@ -147,13 +148,13 @@ IT_TEST(oversize_headers_are_refused_and_the_broker_stays_up)
 	memset(p, 'q', 20 * 1024);
 	snprintf(p + 20 * 1024, n - (size_t)(p + 20 * 1024 - req),
 	    " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-	assert_int_equal(raw(s, NULL, req, NULL), 413);
+	assert_int_equal(raw(s, NULL, req, NULL), 400);
 	free(req);
 	/* A token request whose headers are oversize: never reaches it. */
 	req = with_header("POST /oauth2/token HTTP/1.1\r\nHost: x\r\n"
 	    "Content-Type: application/x-www-form-urlencoded\r\n", "X-Pad",
 	    20 * 1024, "Connection: close\r\nContent-Length: 0\r\n\r\n");
-	assert_int_equal(raw(s, "ird", req, NULL), 413);
+	assert_int_equal(raw(s, "ird", req, NULL), 400);
 	free(req);
 	atk_assert_healthy(s, QUICK_MS);
 	assert_int_equal(atk_log_size(s), before);
@@ -219,13 +220,15 @@ IT_TEST(oversize_bodies_are_refused_and_the_broker_stays_up)
 	}
 	free(resp);
 	free(req);
-	/* Negative, junk and conflicting lengths. */
+	/* Negative, junk and too large lengths (evhttp's answers). */
 	{
-		static const char *const lens[] = {
-			"Content-Length: -1\r\n",
-			"Content-Length: abc\r\n",
-			"Content-Length: 18446744073709551617\r\n",
-			"Content-Length: 5\r\nContent-Length: 500\r\n",
+		static const struct {
+			const char *h;
+			long want;
+		} lens[] = {
+			{ "Content-Length: -1\r\n", 400 },
+			{ "Content-Length: abc\r\n", 400 },
+			{ "Content-Length: 18446744073709551617\r\n", 413 },
 		};
 		char buf[512];
 		size_t i;
@@ -234,10 +237,10 @@ IT_TEST(oversize_bodies_are_refused_and_the_broker_stays_up)
 			it_fmt(buf, sizeof(buf), "POST /oauth2/token HTTP/1.1\r\n"
 			    "Host: x\r\nContent-Type: application/"
 			    "x-www-form-urlencoded\r\n%sConnection: close\r\n\r\n"
-			    "grant_type=client_credentials", lens[i]);
+			    "grant_type=client_credentials", lens[i].h);
 			st = raw(s, "ird", buf, &resp);
-			if (st != 400 && st != 413)
-				fail_msg("%s: HTTP %ld: %.300s", lens[i], st, resp);
+			if (st != lens[i].want)
+				fail_msg("%s: HTTP %ld: %.300s", lens[i].h, st, resp);
 			free(resp);
 		}
 	}
@@ -474,13 +477,16 @@ IT_TEST(a_broker_out_of_descriptors_survives_and_recovers)
 	    "descriptors: %ld CPU ticks in 1 s, %ld log bytes in 1 s\n", n,
 	    NOFILE, cpu1 - cpu0, log1 - log0);
 	assert_true(kill(low->pid, 0) == 0);
-	if (cpu1 - cpu0 > sysconf(_SC_CLK_TCK) / 2)
-		finding("out of descriptors, consentd burnt %ld of %ld CPU ticks "
-		    "in one second (accept() failing in a loop)", cpu1 - cpu0,
-		    sysconf(_SC_CLK_TCK));
-	if (log1 - log0 > 64 * 1024)
-		finding("out of descriptors, consentd wrote %ld log bytes in "
+	/* It pauses accepting instead of failing accept() in a loop and
+	 * logging each failure (it wrote 2 MB a second before). */
+	if (cpu1 - cpu0 > sysconf(_SC_CLK_TCK) / 5)
+		fail_msg("out of descriptors, consentd burnt %ld of %ld CPU ticks "
+		    "in one second", cpu1 - cpu0, sysconf(_SC_CLK_TCK));
+	if (log1 - log0 > 4096)
+		fail_msg("out of descriptors, consentd wrote %ld log bytes in "
 		    "one second", log1 - log0);
+	assert_true(it_server_log_count_run(low, "\"event\":\"accept_failed\"")
+	    >= 1);
 	for (i = 0; i < FLOOD; i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
@@ -545,8 +551,9 @@ IT_TEST(malformed_chunked_bodies_are_refused_and_nothing_is_issued)
 		/* Data longer than its size, then junk for the next size. */
 		{ "Transfer-Encoding: chunked", "3\r\n%s\r\nxyz\r\n0\r\n\r\n",
 		    413 },
-		{ "Transfer-Encoding: chunked", "\r\n\r\n%s", 413 },
-		{ "Transfer-Encoding: chunked", "%s", 413 },
+		/* A size line that never ends: no answer, closed at the
+		 * timeout. */
+		{ "Transfer-Encoding: chunked", "\r\n\r\n%s", 0 },
 	};
 
 	/* Control: the same request, well chunked, is granted (so the
@@ -573,24 +580,67 @@ IT_TEST(malformed_chunked_bodies_are_refused_and_nothing_is_issued)
 		free(resp);
 		resp = NULL;
 	}
-	/* Unknown codings and a size cut off by the close. */
-	{
-		static const char *const tes[] = {
-			"Transfer-Encoding: xchunked",
-			"Transfer-Encoding: chunked, gzip",
-			"Transfer-Encoding: gzip",
-		};
+	atk_assert_healthy(s, QUICK_MS);
+	assert_int_equal(atk_log_size(s), before);
+}
 
-		for (i = 0; i < sizeof(tes) / sizeof(tes[0]); i++) {
-			it_fmt(frame, sizeof(frame), "%zx\r\n%s\r\n0\r\n\r\n", flen,
-			    fx.form);
-			st = chunked(s, tes[i], frame, &resp);
-			if (resp != NULL && strstr(resp, "access_token") != NULL)
-				fail_msg("%s: a token was issued", tes[i]);
-			fprintf(stderr, "attack: %s: HTTP %ld\n", tes[i], st);
-			free(resp);
-			resp = NULL;
-		}
+/* Occurrences of needle in h. */
+static int
+count(const char *h, const char *needle)
+{
+	int n = 0;
+
+	while (h != NULL && (h = strstr(h, needle)) != NULL) {
+		n++;
+		h += strlen(needle);
+	}
+	return n;
+}
+
+IT_TEST(ambiguous_framing_is_refused_and_the_connection_closed)
+{
+	char frame[4096], te[512], *resp = NULL;
+	size_t flen = strlen(fx.form), i;
+	uint64_t before = atk_log_size(s);
+	long st;
+	/* Each would frame a granted token request one way and leave the
+	 * rest (a second request) for whoever frames it the other way. */
+	static const char smuggled[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n"
+	    "\r\n";
+	const struct {
+		const char *fmt;
+		int chunk;
+	} cases[] = {
+		{ "Content-Length: %zu\r\nContent-Length: 0", 0 },
+		{ "Content-Length: %zu\r\nContent-Length: %zu", 0 },
+		{ "Transfer-Encoding: chunked\r\nContent-Length: %zu", 1 },
+		{ "Transfer-Encoding: xchunked\r\nContent-Length: %zu", 0 },
+		{ "Transfer-Encoding: chunked, gzip", 1 },
+		{ "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked", 1 },
+		{ "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked", 1 },
+		{ "Transfer-Encoding: gzip", 0 },
+	};
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+		it_fmt(te, sizeof(te), cases[i].fmt, flen, flen);
+#pragma GCC diagnostic pop
+		if (cases[i].chunk)
+			it_fmt(frame, sizeof(frame), "%zx\r\n%s\r\n0\r\n\r\n%s",
+			    flen, fx.form, smuggled);
+		else
+			it_fmt(frame, sizeof(frame), "%s%s", fx.form, smuggled);
+		st = chunked(s, te, frame, &resp);
+		if (st != 400 || strstr(resp, "\"rule\":\"http_framing\"") ==
+		    NULL || strstr(resp, "Connection: close") == NULL)
+			fail_msg("%s: HTTP %ld, want 400 http_framing and close: "
+			    "%.400s", te, st, resp);
+		/* One answer: the smuggled request was never read. */
+		assert_int_equal(count(resp, "HTTP/1.1 "), 1);
+		assert_null(strstr(resp, "access_token"));
+		free(resp);
+		resp = NULL;
 	}
 	atk_assert_healthy(s, QUICK_MS);
 	assert_int_equal(atk_log_size(s), before);
@@ -686,6 +736,8 @@ main(void)
 		    a_broker_out_of_descriptors_survives_and_recovers),
 		cmocka_unit_test(
 		    malformed_chunked_bodies_are_refused_and_nothing_is_issued),
+		cmocka_unit_test(
+		    ambiguous_framing_is_refused_and_the_connection_closed),
 		cmocka_unit_test(
 		    path_traversal_on_the_static_route_is_404_never_a_file),
 		IT_SIGTERM_TEST,

@@ -176,6 +176,8 @@ struct dur {
 	char cpfile[PATH_MAX];
 	int have_cp;
 	char mdb_stat[PATH_MAX], mdb_dump[PATH_MAX];
+	FILE *journal;                /* every operation sent and its answer */
+	char journal_path[PATH_MAX];
 	struct dstats st;
 };
 
@@ -913,12 +915,32 @@ to_request(const struct dur *d, const struct op *o, struct it_req *q)
 
 /* ---- recording answers -------------------------------------------------- */
 
+/* One line per operation sent: cycle, kind, target, HTTP status (0: no
+ * answer), and the id an answer named. Kept with the data dir on failure. */
+static void
+journal(const struct dur *d, const struct op *o, const struct it_resp *r)
+{
+	const char *target = "-";
+
+	if (d->journal == NULL)
+		return;
+	if (o->k >= OP_GRANT && o->k <= OP_TOKEN)
+		target = d->subj[o->subj].name;
+	else if (o->k >= OP_SUBMIT)
+		target = d->agr[o->ag].id;
+	fprintf(d->journal, "%d %s %s %s %ld %s\n", d->cycle, op_names[o->k],
+	    target, o->k == OP_GRANT ? agr_ids[o->agr] : o->k == OP_REVOKE ?
+	    d->subj[o->subj].c[o->ci].id : o->k == OP_APPROVE ?
+	    approvers[o->party] : "-", r->status,
+	    r->json != NULL ? it_jstr(r->json, "id") : "-");
+}
+
 static void
 unexpected(const struct dur *d, const struct op *o, const struct it_resp *r)
 {
 	fail_msg("kill cycle %d: %s got HTTP %ld, which the model does not "
-	    "allow: %.1500s", d->cycle, op_names[o->k], r->status,
-	    r->body != NULL ? r->body : "");
+	    "allow (journal %s): %.1500s", d->cycle, op_names[o->k], r->status,
+	    d->journal_path, r->body != NULL ? r->body : "");
 }
 
 static void
@@ -977,6 +999,7 @@ record(struct dur *d, const struct op *o, const struct it_resp *r)
 	struct dtoken *t;
 	json_t *claims;
 
+	journal(d, o, r);
 	d->st.sent[o->k]++;
 	if (r->status == 0)
 		d->st.unsure[o->k]++;
@@ -1115,12 +1138,12 @@ check_subject(struct dur *d, struct dsubject *u, const struct it_resp *r)
 	int active[DUR_NAGR] = { 0 }, learned[DUR_NAGR] = { 0 };
 	struct dconsent *k;
 	const char *state;
-	char ctx[160];
+	char ctx[PATH_MAX + 160];
 	size_t i;
 	int a, j;
 
-	it_fmt(ctx, sizeof(ctx), "kill cycle %d, subject %s", d->cycle,
-	    u->name);
+	it_fmt(ctx, sizeof(ctx), "kill cycle %d, subject %s (journal %s)",
+	    d->cycle, u->name, d->journal_path);
 	if (r->status != 200 || !json_is_array(list))
 		fail_msg("%s: GET /v1/consents answered %ld: %.1500s", ctx,
 		    r->status, r->body != NULL ? r->body : r->errbuf);
@@ -1189,10 +1212,10 @@ check_agreement(struct dur *d, struct dagr *a, const struct it_resp *r)
 {
 	enum ast st;
 	unsigned appr;
-	char ctx[160];
+	char ctx[PATH_MAX + 160];
 
-	it_fmt(ctx, sizeof(ctx), "kill cycle %d, agreement %s", d->cycle,
-	    a->id);
+	it_fmt(ctx, sizeof(ctx), "kill cycle %d, agreement %s (journal %s)",
+	    d->cycle, a->id, d->journal_path);
 	if (a->submit_unsure) {
 		a->submit_unsure = 0;
 		if (r->status == 404) {
@@ -1371,6 +1394,8 @@ dur_teardown(void **state)
 	if (d == NULL)
 		return 0;
 	killer_join(d, 1);
+	if (d->journal != NULL)
+		fclose(d->journal);
 	for (i = 0; i < d->ntokens; i++)
 		free(d->tokens[i].jwt);
 	for (j = 0; d->subj != NULL && j < d->nsubj; j++)
@@ -1475,6 +1500,11 @@ acknowledged_writes_survive_random_kill_9(void **state)
 	s->sets[s->nsets++] = "log_checkpoint_ms=100";
 	it_fmt(d->cpfile, sizeof(d->cpfile), "%s/checkpoint-before-kill",
 	    s->dir);
+	it_fmt(d->journal_path, sizeof(d->journal_path), "%s/operations.log",
+	    s->dir);
+	d->journal = fopen(d->journal_path, "w");
+	if (d->journal == NULL)
+		fail_msg("%s: %s", d->journal_path, strerror(errno));
 	tools_init(d, s);
 	load_fields(d);
 	d->subj = calloc((size_t)d->nsubj, sizeof(*d->subj));

@@ -259,7 +259,8 @@ form_rejects_too_many_params(void **state)
 	for (i = 0; i <= FORM_MAX_PARAMS; i++)
 		n += (size_t)snprintf(body + n, sizeof(body) - n, "%sk%zu=%zu",
 		    i ? "&" : "", i, i);
-	expect_form_error(body, n, "more than 16 parameters");
+	_Static_assert(FORM_MAX_PARAMS == 64, "update the message below");
+	expect_form_error(body, n, "more than 64 parameters");
 }
 
 /* ---- tokreq_parse ---- */
