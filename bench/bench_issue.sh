@@ -28,8 +28,8 @@
 # BENCH_ROUNDS (3), BENCH_THREADS (2), BENCH_CONNS ("16 32"), BENCH_GRANTS
 # (40000), BENCH_GRANT_CONN (64), BENCH_OPEN_CONN (32), BENCH_FRACTIONS
 # ("0.1 0.25 0.5 0.75 1.0 1.25"), BENCH_PERF (0), BENCH_PERF_SECONDS (10).
-# Every server is killed on exit (trap), and each also ends by itself:
-# the floor after --lifetime, consentd is stopped by pid.
+# Every server is killed on exit (trap); if this script is killed outright,
+# a watchdog kills them within a second (and the floor has --lifetime).
 set -eu
 
 B=${CB_BUILD:-build}
@@ -58,7 +58,9 @@ done
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/cb-bench.XXXXXX")
 floor_pid=
 broker_pid=
+watchdog_pid=
 cleanup() {
+	[ -z "$watchdog_pid" ] || kill "$watchdog_pid" 2>/dev/null || true
 	for p in $floor_pid $broker_pid; do
 		kill "$p" 2>/dev/null || true
 	done
@@ -121,6 +123,10 @@ floor_pid=$!
 "$B/consentd" --data "$D" --listen 127.0.0.1:0 --threads "$THREADS" --dev \
     2>"$tmp/consentd.log" &
 broker_pid=$!
+# If this script is killed outright, the servers go within a second.
+(while kill -0 $$ 2>/dev/null; do sleep 1; done
+    kill "$floor_pid" "$broker_pid" 2>/dev/null) >/dev/null 2>&1 &
+watchdog_pid=$!
 FLOOR=$(url_of "$tmp/floor.log")
 BROKER=$(url_of "$tmp/consentd.log")
 say "floor $FLOOR (pid $floor_pid), consentd $BROKER (pid $broker_pid), $THREADS threads each"
@@ -241,8 +247,11 @@ done
 if [ "$PERF" = 1 ]; then
 	if command -v perf >/dev/null 2>&1; then
 		say "perf record -g of consentd for ${PERF_SECONDS}s (32 connections)"
-		perf record -e cpu-clock -F 999 -g -p "$broker_pid" \
-		    -o "$tmp/perf.data" -- sleep "$PERF_SECONDS" \
+		# cpu-clock: this VM has no hardware counters ("perf stat -e
+		# instructions" says <not supported>); DWARF stacks, as the
+		# binaries have no frame pointers.
+		perf record -e cpu-clock -F 299 --call-graph dwarf,16384 \
+		    -p "$broker_pid" -o "$tmp/perf.data" -- sleep "$PERF_SECONDS" \
 		    >/dev/null 2>"$tmp/perf.err" &
 		perf_pid=$!
 		# shellcheck disable=SC2086
@@ -250,8 +259,20 @@ if [ "$PERF" = 1 ]; then
 		    --connections 32 --seconds "$PERF_SECONDS" --warmup 0.5 \
 		    $TOKEN_ARGS
 		wait "$perf_pid" || true
-		perf report -i "$tmp/perf.data" --no-children --percent-limit 0.7 \
-		    --sort dso,sym --stdio 2>/dev/null >"$B/bench-perf.txt" || true
+		{
+			echo "# consentd under POST /oauth2/token, 32 connections, ${PERF_SECONDS}s"
+			echo "# per thread (the writer is the one in writer_main):"
+			perf report -i "$tmp/perf.data" --no-children --sort pid \
+			    --stdio -g none 2>/dev/null | grep -E '^ +[0-9]'
+			echo "# inclusive (children), by function:"
+			perf report -i "$tmp/perf.data" --children --sort sym \
+			    --stdio -g none --percent-limit 2 2>/dev/null |
+			    grep -E '^ +[0-9]' | grep -v ' 0x0000'
+			echo "# self, by library and function:"
+			perf report -i "$tmp/perf.data" --no-children --sort dso,sym \
+			    --stdio -g none --percent-limit 0.7 2>/dev/null |
+			    grep -E '^ +[0-9]'
+		} >"$B/bench-perf.txt"
 		say "profile in $B/bench-perf.txt"
 	else
 		say "perf not found; skipping the profile"

@@ -46,41 +46,35 @@ def lat(r):
                                                  l.get("p999", 0))
 
 
+def gen_cores(r):
+    """The load generator's CPU over its run (warm-up, window, drain)."""
+    return r.get("cpu_s", 0) / max(r.get("seconds", 0) + r.get("warmup_s", 1), 1e-9)
+
+
 def met(ok):
     return "met" if ok else "NOT MET"
 
 
 # ---- SVG ---------------------------------------------------------------------
 
-def nice_ticks(lo, hi, n=5):
-    span = hi - lo
-    if span <= 0:
-        return [lo]
-    step = 10 ** math.floor(math.log10(span / n))
-    for m in (1, 2, 2.5, 5, 10):
-        if span / (step * m) <= n:
-            step *= m
-            break
-    t = math.ceil(lo / step) * step
-    out = []
-    while t <= hi + 1e-9:
-        out.append(t)
-        t += step
-    return out
-
-
 def svg_plot(series, path, title):
-    """series: {name: (color, [(offered, rps, p99), ...])}."""
-    W, H = 920, 400
+    """series: {name: (color, [(offered, rps, p99), ...])}. Both panels
+    have a log offered-load axis (the two servers differ tenfold); the
+    throughput panel is log-log, so y = x (keeping up) is the diagonal."""
+    W, H = 920, 410
     pw, ph = 360, 270          # each panel's plot area
     top = 60
-    panels = [(70, "Throughput (tokens/s)"), (530, "p99 latency (ms, log scale)")]
-    xmax = max([p[0] for _, pts in series.values() for p in pts] + [1]) * 1.05
-    ymax = max([p[1] for _, pts in series.values() for p in pts] + [1]) * 1.1
-    lmin = min([p[2] for _, pts in series.values() for p in pts if p[2] > 0] + [1])
-    lmax = max([p[2] for _, pts in series.values() for p in pts] + [10])
-    lo10 = math.floor(math.log10(max(lmin, 0.01)))
-    hi10 = math.ceil(math.log10(max(lmax, 10)))
+    panels = [(80, "Throughput (replies/s, log)"), (540, "p99 latency (ms, log)")]
+    pts_all = [p for _, pts in series.values() for p in pts]
+    xlo = math.floor(math.log10(max(min([p[0] for p in pts_all] + [10]), 1)))
+    xhi = math.ceil(math.log10(max([p[0] for p in pts_all] + [10]) * 1.05))
+    tlo = math.floor(math.log10(max(min([p[1] for p in pts_all if p[1] > 0] + [10]), 1)))
+    thi = math.ceil(math.log10(max([p[1] for p in pts_all] + [10]) * 1.05))
+    tlo, thi = min(tlo, xlo), max(thi, xhi)
+    lmin = min([p[2] for p in pts_all if p[2] > 0] + [1])
+    lmax = max([p[2] for p in pts_all] + [10])
+    llo = math.floor(math.log10(max(lmin, 0.01)))
+    lhi = math.ceil(math.log10(max(lmax, 10)))
     out = []
     a = out.append
     a('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
@@ -90,57 +84,71 @@ def svg_plot(series, path, title):
     a('<text x="%d" y="24" font-size="15" font-weight="bold" '
       'text-anchor="middle">%s</text>' % (W // 2, esc(title)))
 
-    def X(x0, v):
-        return x0 + v / xmax * pw
+    def logpos(v, lo, hi, length):
+        v = max(v, 10 ** lo)
+        return (math.log10(v) - lo) / (hi - lo) * length
 
-    def Yr(v):
-        return top + ph - v / ymax * ph
+    def X(x0, v):
+        return x0 + logpos(v, xlo, xhi, pw)
+
+    def Yt(v):
+        return top + ph - logpos(v, tlo, thi, ph)
 
     def Yl(v):
-        v = max(v, 10 ** lo10)
-        return top + ph - (math.log10(v) - lo10) / (hi10 - lo10) * ph
+        return top + ph - logpos(v, llo, lhi, ph)
+
+    def decades(lo, hi):
+        out = []
+        for e in range(lo, hi + 1):
+            for m in (1, 2, 5):
+                v = m * 10 ** e
+                if 10 ** lo <= v <= 10 ** hi:
+                    out.append((v, m == 1))
+        return out
 
     for x0, label in panels:
         a('<rect x="%d" y="%d" width="%d" height="%d" fill="none" '
           'stroke="#444"/>' % (x0, top, pw, ph))
         a('<text x="%d" y="%d" text-anchor="middle" font-weight="bold">%s</text>'
           % (x0 + pw // 2, top - 10, esc(label)))
-        a('<text x="%d" y="%d" text-anchor="middle">offered load (requests/s)'
-          '</text>' % (x0 + pw // 2, top + ph + 36))
-        for t in nice_ticks(0, xmax):
-            x = X(x0, t)
-            a('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#ddd"/>'
-              % (x, top, x, top + ph))
+        a('<text x="%d" y="%d" text-anchor="middle">offered load (requests/s, '
+          'log)</text>' % (x0 + pw // 2, top + ph + 36))
+        for v, major in decades(xlo, xhi):
+            x = X(x0, v)
+            a('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="%s"/>'
+              % (x, top, x, top + ph, "#ccc" if major else "#eee"))
             a('<text x="%.1f" y="%d" text-anchor="middle">%s</text>'
-              % (x, top + ph + 16, "{:,.0f}".format(t)))
+              % (x, top + ph + 16, short(v)))
     x0 = panels[0][0]
-    for t in nice_ticks(0, ymax):
-        y = Yr(t)
-        a('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#ddd"/>'
-          % (x0, y, x0 + pw, y))
+    for v, major in decades(tlo, thi):
+        y = Yt(v)
+        a('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="%s"/>'
+          % (x0, y, x0 + pw, y, "#ccc" if major else "#eee"))
         a('<text x="%d" y="%.1f" text-anchor="end">%s</text>'
-          % (x0 - 6, y + 4, "{:,.0f}".format(t)))
-    # y = x: what the server would do if it kept up
-    lim = min(xmax, ymax)
+          % (x0 - 6, y + 4, short(v)))
+    # y = x: a server that keeps up with what is offered
     a('<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#999" '
-      'stroke-dasharray="4 4"/>' % (X(x0, 0), Yr(0), X(x0, lim), Yr(lim)))
+      'stroke-dasharray="4 4"/>' % (X(x0, 10 ** xlo), Yt(10 ** xlo),
+                                    X(x0, 10 ** xhi), Yt(10 ** xhi)))
+    a('<text x="%.1f" y="%.1f" fill="#777" text-anchor="end">keeps up</text>'
+      % (X(x0, 10 ** xhi) - 4, Yt(10 ** xhi) + 14))
     x1 = panels[1][0]
-    for e in range(lo10, hi10 + 1):
-        y = Yl(10 ** e)
-        a('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#ddd"/>'
-          % (x1, y, x1 + pw, y))
+    for v, major in decades(llo, lhi):
+        y = Yl(v)
+        a('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="%s"/>'
+          % (x1, y, x1 + pw, y, "#ccc" if major else "#eee"))
         a('<text x="%d" y="%.1f" text-anchor="end">%s</text>'
-          % (x1 - 6, y + 4, "{:g}".format(10 ** e)))
+          % (x1 - 6, y + 4, "{:g}".format(v)))
     y = Yl(TARGET_HALF_PEAK_P99_MS)
     a('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#c00" '
       'stroke-dasharray="6 3"/>' % (x1, y, x1 + pw, y))
-    a('<text x="%d" y="%.1f" fill="#c00" text-anchor="end">5 ms target</text>'
-      % (x1 + pw - 4, y - 4))
-    ly = top + ph + 56
-    lx = 70
+    a('<text x="%d" y="%.1f" fill="#c00">5 ms target (at half the peak)'
+      '</text>' % (x1 + 6, y + 14))
+    ly = top + ph + 60
+    lx = 80
     for name, (color, pts) in series.items():
         pts = sorted(pts)
-        for xx0, yf, idx in ((x0, Yr, 1), (x1, Yl, 2)):
+        for xx0, yf, idx in ((x0, Yt, 1), (x1, Yl, 2)):
             d = " ".join("%.1f,%.1f" % (X(xx0, p[0]), yf(p[idx])) for p in pts)
             a('<polyline points="%s" fill="none" stroke="%s" stroke-width="2"/>'
               % (d, color))
@@ -150,10 +158,16 @@ def svg_plot(series, path, title):
         a('<rect x="%d" y="%d" width="14" height="4" fill="%s"/>'
           % (lx, ly - 6, color))
         a('<text x="%d" y="%d">%s</text>' % (lx + 20, ly, esc(name)))
-        lx += 300
+        lx += 330
     a('</svg>')
     with open(path, "w") as f:
         f.write("\n".join(out) + "\n")
+
+
+def short(v):
+    if v >= 1000:
+        return "{:g}k".format(v / 1000)
+    return "{:g}".format(v)
 
 
 def esc(s):
@@ -232,10 +246,11 @@ def main():
                      "%.3f x one core's raw sign" % (f["rps"] / sign1), "", ""))
         rows.append(("  broker p50 / p99 / p99.9", lat(b), "", "", ""))
         rows.append(("  floor  p50 / p99 / p99.9", lat(f), "", "", ""))
-        rows.append(("  CPU: broker / floor / loadgen (cores)",
-                     "%.2f / %.2f / %.2f" % (b.get("server_cores", 0),
-                                             f.get("server_cores", 0),
-                                             b.get("cpu_s", 0) / max(b["seconds"] + 1, 1e-9)),
+        rows.append(("  CPU cores used: broker + its loadgen",
+                     "%.2f + %.2f" % (b.get("server_cores", 0), gen_cores(b)),
+                     "", "", ""))
+        rows.append(("  CPU cores used: floor + its loadgen",
+                     "%.2f + %.2f" % (f.get("server_cores", 0), gen_cores(f)),
                      "", "", ""))
         entry("issue_floor_c%d" % c, f["rps"], "req/s", f["rps"] / sign1,
               "issue_es256_sign_1core", latency_ms=f["latency_ms"],

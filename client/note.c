@@ -196,7 +196,9 @@ note_verify(const char *note, size_t len, const struct note_vkey *vk,
 		if ((size_t)(sp - line - plen) != strlen(vk->name) ||
 		    memcmp(line + plen, vk->name, strlen(vk->name)) != 0)
 			continue;
-		if ((size_t)(eol - sp - 1) > 100 ||
+		/* Decode only what fits sig: up to 100 characters would
+		 * decode to 75 bytes. */
+		if (b64_decoded_max((size_t)(eol - sp - 1)) > sizeof(sig) ||
 		    b64_decode(sp + 1, (size_t)(eol - sp - 1), sig, &n) != 0 ||
 		    n != 4 + ED25519_SIG) {
 			snprintf(err, errlen, "signature of %s is not base64 of "
@@ -255,10 +257,16 @@ checkpoint_parse(const char *text, size_t len, struct checkpoint *out,
     char *err, size_t errlen)
 {
 	const char *l1, *l2, *l3, *end = text + len, *p;
+	unsigned char raw[33];   /* b64_decoded_max(44) */
 	unsigned long long v = 0;
 	size_t n;
 
 	memset(out, 0, sizeof(*out));
+	/* A NUL would cut the origin short of what was signed. */
+	if (memchr(text, '\0', len) != NULL) {
+		snprintf(err, errlen, "checkpoint text holds a NUL");
+		return -1;
+	}
 	l1 = memchr(text, '\n', len);
 	l2 = l1 != NULL ? memchr(l1 + 1, '\n', (size_t)(end - l1 - 1)) : NULL;
 	l3 = l2 != NULL ? memchr(l2 + 1, '\n', (size_t)(end - l2 - 1)) : NULL;
@@ -285,11 +293,14 @@ checkpoint_parse(const char *text, size_t len, struct checkpoint *out,
 		v = v * 10 + (unsigned long long)(*p - '0');
 	}
 	out->size = v;
+	/* 44 characters without padding decode to 33 bytes: decode into
+	 * raw, not straight into out->root. */
 	if (l3 - l2 - 1 != 44 ||
-	    b64_decode(l2 + 1, 44, out->root, &n) != 0 || n != 32) {
+	    b64_decode(l2 + 1, 44, raw, &n) != 0 || n != sizeof(out->root)) {
 		snprintf(err, errlen, "checkpoint root is not base64 of 32 bytes");
 		return -1;
 	}
+	memcpy(out->root, raw, sizeof(out->root));
 	return 0;
 }
 

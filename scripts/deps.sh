@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential pkg-config libssl-dev libevent-dev liblmdb-dev
 libjansson-dev libcurl4-openssl-dev libcmocka-dev libjwt-dev zlib1g-dev curl openssl jq
 valgrind cppcheck clang-tidy
-python3 python3-jwt python3-cryptography lmdb-utils"
+python3 python3-jwt python3-cryptography lmdb-utils clang libclang-rt-14-dev"
 
 missing=""
 for p in $PKGS; do

@@ -396,8 +396,12 @@ IT_TEST(many_connections_are_accepted_without_harm_and_released)
 		if (fds[i] < 0)
 			fail_msg("connection %d: %s", i, strerror(errno));
 	}
-	it_sleep_ms(200);
-	peak = atk_fd_count(s->pid);
+	/* Until the broker has accepted them all (bounded). */
+	t0 = it_now_ms();
+	do {
+		it_sleep_ms(100);
+		peak = atk_fd_count(s->pid);
+	} while (peak - base < N && it_now_ms() - t0 < 1500);
 	/* Others are still served, quickly and correctly. */
 	atk_assert_healthy(s, QUICK_MS);
 	{
@@ -632,10 +636,22 @@ IT_TEST(ambiguous_framing_is_refused_and_the_connection_closed)
 		else
 			it_fmt(frame, sizeof(frame), "%s%s", fx.form, smuggled);
 		st = chunked(s, te, frame, &resp);
-		if (st != 400 || strstr(resp, "\"rule\":\"http_framing\"") ==
-		    NULL || strstr(resp, "Connection: close") == NULL)
+		/* evhttp refuses Transfer-Encoding with Content-Length itself
+		 * (an HTML 400); the broker refuses the rest. */
+		if (st != 400 || strstr(resp, "Connection: close") == NULL ||
+		    (strstr(resp, "application/problem+json") != NULL &&
+		    strstr(resp, "\"rule\":\"http_framing\"") == NULL))
 			fail_msg("%s: HTTP %ld, want 400 http_framing and close: "
 			    "%.400s", te, st, resp);
+		{
+			char *c;
+
+			for (c = te; *c != '\0'; c++)
+				*c = *c == '\r' ? ' ' : *c == '\n' ? '|' : *c;
+			fprintf(stderr, "attack: %s: %s\n", te,
+			    strstr(resp, "http_framing") != NULL ?
+			    "the broker's 400" : "evhttp's 400");
+		}
 		/* One answer: the smuggled request was never read. */
 		assert_int_equal(count(resp, "HTTP/1.1 "), 1);
 		assert_null(strstr(resp, "access_token"));

@@ -145,12 +145,18 @@ static void
 fuzz_subject(const uint8_t *data, size_t size)
 {
 	char *s = fuzz_strndup(data, size);
+	size_t n, i;
 
 	if (s == NULL)
 		return;
-	if (consent_subject_ok(s) == 0)
-		FUZZ_CHECK(size >= 1 && size <= CONSENT_MAX_SUBJECT &&
-		    strlen(s) == size && s[0] != ' ' && s[size - 1] != ' ');
+	n = strlen(s);
+	if (consent_subject_ok(s) == 0) {
+		FUZZ_CHECK(n >= 1 && n <= CONSENT_MAX_SUBJECT &&
+		    s[0] != ' ' && s[n - 1] != ' ');
+		for (i = 0; i < n; i++)   /* no C0 controls or DEL */
+			FUZZ_CHECK((unsigned char)s[i] >= 0x20 &&
+			    (unsigned char)s[i] != 0x7f);
+	}
 	free(s);
 }
 

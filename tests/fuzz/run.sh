@@ -30,6 +30,16 @@ max_len() {
 	esac
 }
 
+# Dictionary per target (tests/fuzz/*.dict).
+dict_of() {
+	case $1 in
+	fuzz_agreement) echo agreement ;;
+	fuzz_jws|fuzz_verifier|fuzz_citizen) echo jwt ;;
+	fuzz_tokreq|fuzz_http) echo http ;;
+	fuzz_log) echo log ;;
+	esac
+}
+
 failed=0
 printf '%-16s %12s %10s %8s %8s  %s\n' target executions exec/s cov ft result
 for t in "$@"; do
@@ -39,7 +49,8 @@ for t in "$@"; do
 	log=$art/fuzz.log
 	mkdir -p "$corpus" "$art"
 	dict=
-	[ -f "tests/fuzz/$t.dict" ] && dict="-dict=tests/fuzz/$t.dict"
+	d=$(dict_of "$t")
+	[ -n "$d" ] && dict="-dict=tests/fuzz/$d.dict"
 	# shellcheck disable=SC2086
 	"$bin" -max_total_time="$secs" -rss_limit_mb=1024 -malloc_limit_mb=1024 \
 		-timeout=10 -max_len="$(max_len "$t")" -print_final_stats=1 \
