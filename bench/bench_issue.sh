@@ -156,12 +156,30 @@ for p in dia ird; do
 done
 say "agreement bench-transfer $HASH active"
 
+# served SERVER: replies per worker thread so far, as a JSON array: the
+# floor's /floor-stats, or consentd's request log ("thread" of each line).
+served() {
+	if [ "$1" = floor ]; then
+		$CURL --cert "$PKI/ird.crt" --key "$PKI/ird.key" \
+		    "$FLOOR/floor-stats" | jq -c .served
+	else
+		i=0 sep= a=
+		while [ $i -lt "$THREADS" ]; do
+			a="$a$sep$(grep -ac "\"thread\":$i[,}]" "$tmp/consentd.log" || true)"
+			sep=,
+			i=$((i + 1))
+		done
+		echo "[$a]"
+	fi
+}
+
 # run_lg SERVER KIND EXTRA-JSON LOADGEN-ARGS...: one loadgen run, its JSON
 # line with the server's CPU use and the machine's CPU pressure added.
 run_lg() {
 	srv=$1 kind=$2 extra=$3
 	shift 3
 	if [ "$srv" = floor ]; then pid=$floor_pid; else pid=$broker_pid; fi
+	s0=$(served "$srv")
 	t0=$(ticks "$pid") p0=$(psi) w0=$(date +%s.%N)
 	out=$("$B/bench/loadgen" --cert "$PKI/ird.crt" --key "$PKI/ird.key" \
 	    --ca "$PKI/ca.crt" --label "$srv-$kind" "$@") ||
@@ -169,14 +187,18 @@ run_lg() {
 	echo "$out" | jq -e .rps >/dev/null 2>&1 ||
 	    out="{\"label\":\"$srv-$kind\",\"requests\":0,\"rps\":0,\"errors\":1,\"connections\":0,\"offered_rps\":0,\"seconds\":0,\"cpu_s\":0,\"latency_ms\":{\"p50\":0,\"p99\":0,\"p999\":0}}"
 	t1=$(ticks "$pid") p1=$(psi) w1=$(date +%s.%N)
+	s1=$(served "$srv")
 	echo "$out" | jq -c --arg s "$srv" --arg k "$kind" --argjson x "$extra" \
 	    --argjson cores "$(echo "$t0 $t1 $w0 $w1 $HZ" |
 		awk '{printf "%.3f", ($2 - $1) / $5 / ($4 - $3)}')" \
 	    --argjson psi "$(echo "$p0 $p1 $w0 $w1" |
 		awk '{printf "%.1f", ($2 - $1) / 1e4 / ($4 - $3)}')" \
+	    --argjson s0 "$s0" --argjson s1 "$s1" \
 	    '. + {server: $s, kind: $k, server_cores: $cores,
-		cpu_pressure_pct: $psi} + $x' | tee -a "$RES" |
-	    jq -r '"  \(.label) c=\(.connections) offered=\(.offered_rps): \(.rps)/s p50=\(.latency_ms.p50) p99=\(.latency_ms.p99) ms errors=\(.errors) server_cores=\(.server_cores)"' >&2
+		cpu_pressure_pct: $psi,
+		worker_replies: [range($s1 | length) | $s1[.] - $s0[.]]} + $x' |
+	    tee -a "$RES" |
+	    jq -r '"  \(.label) c=\(.connections) offered=\(.offered_rps): \(.rps)/s p50=\(.latency_ms.p50) p99=\(.latency_ms.p99) ms errors=\(.errors) server_cores=\(.server_cores) per-worker=\(.worker_replies)"' >&2
 }
 
 # ---- 4. consent grants ------------------------------------------------------

@@ -14,6 +14,10 @@
  * set, signed with jws_sign_es256 and a key loaded once>, ...}. The port
  * is printed as {"event":"listening","url":...} on stderr, as consentd
  * does. SIGTERM/SIGINT, or the end of --lifetime (default 600 s), stop it.
+ * GET /floor-stats answers {"served":[n0,n1,...]}, the replies each worker
+ * sent (with the shared socket, the worker that wakes first accepts a whole
+ * burst of connections, so keep-alive load may sit on one thread; consentd
+ * logs "thread" per request for the same view).
  *
  * --bench-crypto: one thread, SECONDS per line; prints a JSON object with
  * raw OpenSSL ES256 sign and verify, jws_sign_es256 of the same payload,
@@ -26,6 +30,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +59,7 @@
 #define FLOOR_TIMEOUT_S 30
 #define FLOOR_MAX_LIFETIME_S 3600
 #define SHA_BLOCK 16384
+#define STATS_PATH "/floor-stats"
 
 /*
  * A token-sized claims set: the shape of a consentd transfer token (640
@@ -77,6 +83,7 @@ struct floor_srv;
 
 struct fworker {
 	struct floor_srv *srv;
+	_Atomic unsigned long served;   /* replies; read by /floor-stats */
 	pthread_t thread;
 	struct event_base *base;
 	struct evhttp *http;
@@ -105,6 +112,30 @@ usage(FILE *f)
 
 /* ---- the handler ---------------------------------------------------------- */
 
+/* {"served":[n0,n1,...]}: replies per worker, to see how connections
+ * spread over the threads. */
+static void
+stats_reply(struct evhttp_request *req, struct floor_srv *srv)
+{
+	struct evbuffer *out = evbuffer_new();
+	int i;
+
+	if (out == NULL) {
+		evhttp_send_error(req, 503, "out of memory");
+		return;
+	}
+	evbuffer_add_printf(out, "{\"served\":[");
+	for (i = 0; i < srv->nworkers; i++)
+		evbuffer_add_printf(out, "%s%lu", i > 0 ? "," : "",
+		    atomic_load_explicit(&srv->workers[i].served,
+		    memory_order_relaxed));
+	evbuffer_add_printf(out, "]}");
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "application/json");
+	evhttp_send_reply(req, 200, "OK", out);
+	evbuffer_free(out);
+}
+
 static void
 on_request(struct evhttp_request *req, void *arg)
 {
@@ -115,6 +146,7 @@ on_request(struct evhttp_request *req, void *arg)
 	SSL *ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	struct evbuffer *out;
+	const char *uri;
 	char *tok = NULL;
 
 	/* The handshake required a verified certificate; check it as the
@@ -124,6 +156,12 @@ on_request(struct evhttp_request *req, void *arg)
 		evhttp_send_error(req, 401, "client certificate required");
 		return;
 	}
+	uri = evhttp_request_get_uri(req);
+	if (uri != NULL && strcmp(uri, STATS_PATH) == 0) {
+		stats_reply(req, w->srv);
+		return;
+	}
+	atomic_fetch_add_explicit(&w->served, 1, memory_order_relaxed);
 	if (jws_sign_es256(w->srv->key, w->srv->kid, "at+jwt", CLAIMS,
 	    sizeof(CLAIMS) - 1, &tok) != JWS_OK ||
 	    (out = evbuffer_new()) == NULL) {

@@ -51,6 +51,13 @@ def gen_cores(r):
     return r.get("cpu_s", 0) / max(r.get("seconds", 0) + r.get("warmup_s", 1), 1e-9)
 
 
+def split(r):
+    """Share of the replies each worker thread sent, e.g. "50:50"."""
+    w = r.get("worker_replies") or []
+    t = sum(w)
+    return ":".join("%.0f" % (100.0 * x / t) for x in w) if t > 0 else "?"
+
+
 def met(ok):
     return "met" if ok else "NOT MET"
 
@@ -246,6 +253,8 @@ def main():
                      "%.3f x one core's raw sign" % (f["rps"] / sign1), "", ""))
         rows.append(("  broker p50 / p99 / p99.9", lat(b), "", "", ""))
         rows.append(("  floor  p50 / p99 / p99.9", lat(f), "", "", ""))
+        rows.append(("  replies per worker thread: broker / floor",
+                     "%s / %s" % (split(b), split(f)), "", "", ""))
         rows.append(("  CPU cores used: broker + its loadgen",
                      "%.2f + %.2f" % (b.get("server_cores", 0), gen_cores(b)),
                      "", "", ""))
@@ -254,11 +263,13 @@ def main():
                      "", "", ""))
         entry("issue_floor_c%d" % c, f["rps"], "req/s", f["rps"] / sign1,
               "issue_es256_sign_1core", latency_ms=f["latency_ms"],
-              connections=c, threads=a.threads)
+              connections=c, threads=a.threads,
+              worker_replies=f.get("worker_replies"))
         entry("issue_broker_c%d" % c, b["rps"], "tokens/s", ratio,
               "issue_floor_c%d" % c, ">= 0.7", ok, latency_ms=b["latency_ms"],
               ratio_sign_1core=round(b["rps"] / sign1, 4), connections=c,
-              threads=a.threads, errors=b["errors"])
+              threads=a.threads, errors=b["errors"],
+              worker_replies=b.get("worker_replies"))
 
     # open loop
     open_runs = [r for r in runs if r.get("kind") == "open"]

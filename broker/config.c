@@ -25,6 +25,7 @@ config_defaults(struct config *c)
 	c->log_checkpoint_ms = 1000;
 	c->status_ttl_s = 30;
 	c->session_ttl_s = 3600;
+	c->max_connections = 4096;
 	snprintf(c->oidc_client_id, sizeof(c->oidc_client_id),
 	    "consent-broker");
 	snprintf(c->citizen_audience, sizeof(c->citizen_audience),
@@ -168,6 +169,7 @@ config_set(struct config *c, const char *key, const char *v, char *err,
 	INTKEY("log_checkpoint_ms", log_checkpoint_ms, 10, 3600 * 1000, 1)
 	INTKEY("status_ttl_s", status_ttl_s, 1, 3600, 1)
 	INTKEY("session_ttl_s", session_ttl_s, 60, 86400, 1)
+	INTKEY("max_connections", max_connections, 16, 1000000, 1)
 #undef INTKEY
 	snprintf(err, errlen, "unknown key \"%s\"", key);
 	return -1;

@@ -34,6 +34,7 @@ struct config {
 	int log_checkpoint_ms;       /* sign checkpoints at most this often */
 	int status_ttl_s;            /* "ttl" of status list tokens */
 	int session_ttl_s;           /* citizens' web sessions */
+	int max_connections;         /* open connections before 503 (all workers) */
 	char oidc_issuer[256];       /* citizen sign-in issuer ("" = none) */
 	char oidc_client_id[128];
 	char oidc_client_secret[256];

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,6 +179,23 @@ out:
 
 #define MAX_RELOADS 256
 
+/* Enough descriptors for max_connections plus the store and logs. */
+static void
+raise_fd_limit(const struct config *c)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)c->max_connections + 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ?
+	    want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+		fprintf(stderr, "{\"event\":\"fd_limit\",\"limit\":%llu,"
+		    "\"max_connections\":%d}\n", (unsigned long long)rl.rlim_cur,
+		    c->max_connections);
+}
+
 /*
  * SIGHUP: reload the token-signing keys (after consentctl keys rotate).
  * The old set is kept until exit: workers may still hold a pointer to it.
@@ -318,6 +336,7 @@ main(int argc, char **argv)
 		snprintf(err, sizeof(err), "out of memory");
 		goto cfgfail;
 	}
+	raise_fd_limit(&b.cfg);
 	if (evthread_use_pthreads() != 0) {
 		snprintf(err, sizeof(err), "libevent without thread support");
 		goto cfgfail;

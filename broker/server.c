@@ -50,6 +50,8 @@ struct worker {
 	struct event *flush_ev;
 	struct event *accept_ev;   /* re-enables accepting after a pause */
 	int64_t accept_warned_us;  /* last "accept failed" line */
+	long conns;                /* open connections (this worker's) */
+	long max_conns;            /* beyond this, requests get 503 */
 	int started;
 };
 
@@ -63,6 +65,23 @@ struct server {
 };
 
 static int peer_idx = -1;
+static int conn_idx = -1;
+
+/* A connection's SSL is freed with the connection: count it out. */
+static void
+conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+    void *argp)
+{
+	struct worker *w = ptr;
+
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	if (w != NULL)
+		w->conns--;
+}
 
 /*
  * Out of descriptors, accept() fails at once every time the listening
@@ -114,6 +133,8 @@ server_tls_ctx(const char *cert, const char *key, const char *ca, char *err,
 
 	if (peer_idx < 0)
 		peer_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, peer_free);
+	if (conn_idx < 0)
+		conn_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, conn_free);
 	ctx = SSL_CTX_new(TLS_server_method());
 	if (ctx == NULL)
 		goto ssl_fail;
@@ -502,6 +523,17 @@ on_request(struct evhttp_request *req, void *arg)
 	rq->query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
 	rq->peer = peer_of(req);
 	w->inflight++;
+	if (w->conns > w->max_conns) {
+		/* Over the connection limit: answer, then close. */
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Connection", "close");
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Retry-After", "1");
+		rq->path = rq->path != NULL ? rq->path : "";
+		http_problem(rq, 503, "Service unavailable", "max_connections",
+		    "the broker has too many open connections; retry shortly");
+		return;
+	}
 	if (rq->path == NULL || rq->path[0] != '/') {
 		rq->path = "";
 		http_problem(rq, 400, "Bad request", NULL,
@@ -527,6 +559,8 @@ make_bev(struct event_base *base, void *arg)
 
 	if (ssl == NULL)
 		return NULL;
+	if (SSL_set_ex_data(ssl, conn_idx, w) == 1)
+		w->conns++;
 	bev = bufferevent_openssl_socket_new(base, -1, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
@@ -691,6 +725,9 @@ worker_init(struct worker *w, char *err, size_t errlen)
 	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 	    EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT | EVHTTP_REQ_HEAD |
 	    EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
+	w->max_conns = c->max_connections / w->srv->nworkers;
+	if (w->max_conns < 1)
+		w->max_conns = 1;
 	w->done_ev = event_new(w->base, -1, 0, on_done, w);
 	w->stop_ev = event_new(w->base, -1, 0, on_stop, w);
 	if (w->done_ev == NULL || w->stop_ev == NULL) {
