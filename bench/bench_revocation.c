@@ -81,7 +81,7 @@
 #define BENCH_REQ_MS 10000       /* one HTTPS request */
 #define BENCH_BODY_MAX (1u << 20)
 #define LIST_BITS (1u << 20)     /* STATUS_LIST_CAP in broker/status.h */
-#define LIST_BYTES (LIST_BITS / 8)
+#define LIST_BYTES ((size_t)LIST_BITS >> 3)
 #define MAX_RESULTS 16
 
 struct result {
@@ -792,7 +792,7 @@ bench_size(struct bench *b)
 		free(z);
 		return -1;
 	}
-	printf("\nstatus list of 2^20 entries (%u bytes raw), zlib level 9:\n",
+	printf("\nstatus list of 2^20 entries (%zu bytes raw), zlib level 9:\n",
 	    LIST_BYTES);
 	printf("  %-8s %10s %12s %10s %10s\n", "revoked", "entries",
 	    "zlib bytes", "x raw", "lst chars");
@@ -816,12 +816,12 @@ bench_size(struct bench *b)
 			return -1;
 		}
 		printf("  %-8s %10zu %12lu %10.4f %10lu\n", cases[i].name, set,
-		    (unsigned long)zlen, (double)zlen / LIST_BYTES,
+		    (unsigned long)zlen, (double)zlen / (double)LIST_BYTES,
 		    (unsigned long)((zlen * 4 + 2) / 3));
 		snprintf(name, sizeof(name), "status_list_1m_%s_zlib",
 		    cases[i].name);
 		add_result(b, name, (double)zlen, "bytes",
-		    (double)zlen / LIST_BYTES);
+		    (double)zlen / (double)LIST_BYTES);
 	}
 	free(bits);
 	free(z);

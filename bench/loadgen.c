@@ -65,7 +65,7 @@
 #define LG_MAX_SAMPLES (16u << 20)   /* latency samples kept (64 MiB) */
 #define LG_MAX_HEADERS 16
 #define LG_MAX_MINT 10000000L
-#define LG_DRAIN_S 5.0               /* wait for in-flight requests at the end */
+#define LG_DRAIN_S 5.0               /* wait for in-flight requests */
 #define LG_NSTATUS 600
 #define LG_ERRORS_SHOWN 3
 
@@ -215,7 +215,8 @@ send_one(struct lg *g, double t_sched)
 		body = g->bodies.v[g->next_body];
 		g->next_body = (g->next_body + 1) % g->bodies.n;
 		curl_easy_setopt(c->e, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(c->e, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+		curl_easy_setopt(c->e, CURLOPT_POSTFIELDSIZE,
+		    (long)strlen(body));
 	}
 	if (g->bearers.n > 0) {
 		snprintf(auth, sizeof(auth), "Authorization: Bearer %s",
@@ -274,7 +275,8 @@ record(struct lg *g, struct lconn *c, CURLcode res, double t_done,
 		g->errors++;
 		g->curl_errors++;
 		if (g->shown++ < LG_ERRORS_SHOWN)
-			fprintf(stderr, "loadgen: %s\n", curl_easy_strerror(res));
+			fprintf(stderr, "loadgen: %s\n",
+			    curl_easy_strerror(res));
 		return;
 	}
 	if (code >= 0 && code < LG_NSTATUS)
@@ -413,7 +415,8 @@ run(struct lg *g)
 	printf("{\"label\":\"%s\",\"url\":\"%s\",\"mode\":\"%s\","
 	    "\"connections\":%d,\"offered_rps\":%.1f,\"seconds\":%.3f,"
 	    "\"requests\":%lu,\"errors\":%lu,\"curl_errors\":%lu,"
-	    "\"late\":%lu,\"unsent\":%lu,\"rps\":%.1f,\"latency_ms\":{\"mean\":%.3f,"
+	    "\"late\":%lu,\"unsent\":%lu,\"rps\":%.1f,"
+	    "\"latency_ms\":{\"mean\":%.3f,"
 	    "\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,"
 	    "\"max\":%.3f},\"status\":{",
 	    g->label != NULL ? g->label : "", g->url,
@@ -426,7 +429,8 @@ run(struct lg *g)
 	    pct(g->samples, n, 99.9), n > 0 ? g->samples[n - 1] / 1000.0 : 0.0);
 	for (i = 0, left = 0; i < LG_NSTATUS; i++)
 		if (g->status[i] > 0)
-			printf("%s\"%d\":%lu", left++ ? "," : "", i, g->status[i]);
+			printf("%s\"%d\":%lu", left++ ? "," : "", i,
+			    g->status[i]);
 	printf("},\"exhausted\":%s,\"cpu_s\":%.3f}\n", exhausted ? "true" :
 	    "false", (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
 	    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
@@ -449,7 +453,8 @@ mint_citizen(int argc, char **argv)
 	};
 	const char *keyf = NULL, *iss = NULL, *aud = "consent-broker";
 	const char *prefix = NULL;
-	char kid[JWK_B64_SHA256_LEN], err[256], claims[1024], *tok, *end;
+	char kid[JWK_B64_SHA256_LEN], err[256] = "not a P-256 key";
+	char claims[1024], *tok, *end;
 	long count = 0, ttl = 3600, i, v;
 	EVP_PKEY *key;
 	time_t now = time(NULL);
@@ -495,9 +500,9 @@ mint_citizen(int argc, char **argv)
 	for (i = 0; i < count; i++) {
 		/* Members in the order consentctl writes them. */
 		len = snprintf(claims, sizeof(claims), "{\"iss\":\"%s\","
-		    "\"sub\":\"%s%ld\",\"aud\":\"%s\",\"iat\":%lld,\"nbf\":%lld,"
-		    "\"exp\":%lld}", iss, prefix, i, aud, (long long)now,
-		    (long long)now, (long long)now + ttl);
+		    "\"sub\":\"%s%ld\",\"aud\":\"%s\",\"iat\":%lld,"
+		    "\"nbf\":%lld,\"exp\":%lld}", iss, prefix, i, aud,
+		    (long long)now, (long long)now, (long long)now + ttl);
 		if (len < 0 || (size_t)len >= sizeof(claims) ||
 		    jws_sign_es256(key, kid, "JWT", claims, (size_t)len,
 		    &tok) != JWS_OK) {

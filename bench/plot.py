@@ -64,13 +64,13 @@ def met(ok):
 
 # ---- SVG ---------------------------------------------------------------------
 
-def svg_plot(series, path, title):
+def svg_plot(series, path, title, subtitle=""):
     """series: {name: (color, [(offered, rps, p99), ...])}. Both panels
     have a log offered-load axis (the two servers differ tenfold); the
     throughput panel is log-log, so y = x (keeping up) is the diagonal."""
-    W, H = 920, 410
+    W, H = 920, 422
     pw, ph = 360, 270          # each panel's plot area
-    top = 60
+    top = 72
     panels = [(80, "Throughput (replies/s, log)"), (540, "p99 latency (ms, log)")]
     pts_all = [p for _, pts in series.values() for p in pts]
     xlo = math.floor(math.log10(max(min([p[0] for p in pts_all] + [10]), 1)))
@@ -90,6 +90,9 @@ def svg_plot(series, path, title):
     a('<rect width="100%" height="100%" fill="white"/>')
     a('<text x="%d" y="24" font-size="15" font-weight="bold" '
       'text-anchor="middle">%s</text>' % (W // 2, esc(title)))
+    if subtitle:
+        a('<text x="%d" y="42" fill="#555" text-anchor="middle">%s</text>'
+          % (W // 2, esc(subtitle)))
 
     def logpos(v, lo, hi, length):
         v = max(v, 10 ** lo)
@@ -366,7 +369,9 @@ def main():
             series[name] = (color, pts)
     if series:
         svg_plot(series, a.svg, "Issuance: open loop, %d threads, 2 cores shared "
-                 "with the load generator" % a.threads)
+                 "with the load generator" % a.threads,
+                 "CPU pressure from other work on the machine during the runs: "
+                 "median %.0f%% (PSI some)" % (statistics.median(psis) if psis else 0))
     return 0
 
 

@@ -85,9 +85,14 @@ sleep_ms(long ms)
 static const char *
 shown(const unsigned char *p, size_t n, char *buf, size_t buflen)
 {
-	size_t i, k = n < buflen - 1 ? n : buflen - 1;
+	size_t i, k;
 
+	if (buflen == 0)
+		return "";
+	k = n < buflen - 1 ? n : buflen - 1;
 	for (i = 0; i < k; i++)
+		/* Callers pass n within p's bounds. */
+		/* NOLINTNEXTLINE(clang-analyzer-core.UndefinedBinaryOperatorResult) */
 		buf[i] = p[i] >= 0x20 && p[i] < 0x7f ? (char)p[i] : '?';
 	buf[k] = '\0';
 	return buf;
@@ -481,6 +486,8 @@ warn_entry(struct audit *a, uint64_t i, const char *fmt, ...)
 }
 
 /* Sets up an engine; out gets findings (NULL: counted only). 0 or -1. */
+static void audit_free(struct audit *a);
+
 static int
 audit_init(struct audit *a, FILE *out)
 {
@@ -495,8 +502,10 @@ audit_init(struct audit *a, FILE *out)
 	map_init(&a->flists, sizeof(struct flist));
 	map_init(&a->fnames, sizeof(uint32_t));
 	map_init(&a->days, sizeof(uint32_t));
-	if (map_get(&a->words, "active", 6, 1, &a->active_word, NULL) == NULL)
+	if (map_get(&a->words, "active", 6, 1, &a->active_word, NULL) == NULL) {
+		audit_free(a);
 		return -1;
+	}
 	return 0;
 }
 
@@ -1260,8 +1269,8 @@ struct export {
 
 /* A decimal number (no sign, no leading zero) ending at term. */
 static const unsigned char *
-parse_dec(const unsigned char *p, const unsigned char *end, char term,
-    uint64_t *v)
+parse_dec(const unsigned char *p, const unsigned char *end,
+    unsigned char term, uint64_t *v)
 {
 	const unsigned char *s = p;
 
@@ -1791,6 +1800,8 @@ cmd_verify(int argc, char **argv)
 	memset(&h, 0, sizeof(h));
 	memset(&x, 0, sizeof(x));
 	memset(&s, 0, sizeof(s));
+	memset(&cp, 0, sizeof(cp));
+	memset(&old, 0, sizeof(old));
 	if (audit_init(&a, stdout) != 0)
 		return AUDIT_ERR;
 	if (parse_opts(argc, argv, allowed, verify_help, &o) != 0)

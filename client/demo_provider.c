@@ -929,7 +929,7 @@ fail:
 static int
 listen_on(const char *hostport, char *err, size_t errlen)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = { 0 };
 	char buf[256];
 	int sslen = (int)sizeof(ss), fd = -1, one = 1;
 	const char *spec = hostport;
@@ -968,9 +968,9 @@ listen_on(const char *hostport, char *err, size_t errlen)
 static void
 bound_address(int fd, char *out, size_t outlen)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = { 0 };
 	socklen_t len = sizeof(ss);
-	char host[INET6_ADDRSTRLEN];
+	char host[INET6_ADDRSTRLEN] = "";
 	unsigned port;
 
 	out[0] = '\0';

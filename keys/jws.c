@@ -1,6 +1,7 @@
 /* Compact JWS with ES256 (RFC 7515, RFC 7518 section 3.4) on preloaded EVP keys. */
 #include "jws.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -386,18 +387,19 @@ jws_check_header(const struct jws_parsed *p, const char *typ, char *err,
 	return JWS_OK;
 }
 
-enum jws_err
-jws_verify_es256(EVP_PKEY *pub, const struct jws_parsed *p)
+/* ES256 verification of sig over input; jws_verify_es256's returns. */
+static enum jws_err
+verify_raw(EVP_PKEY *pub, const EVP_MD *dgst, const char *input,
+    size_t input_len, const unsigned char *sig, size_t sig_len)
 {
 	unsigned char der[ES256_DER_MAX];
 	EVP_MD_CTX *md = NULL;
 	enum jws_err ret = JWS_BAD_SIGNATURE;
 	int derlen, rc;
 
-	if (p == NULL || p->signing_input == NULL ||
-	    p->sig_len != ES256_SIG_LEN || !jwk_is_p256(pub))
+	if (input == NULL || sig_len != ES256_SIG_LEN || !jwk_is_p256(pub))
 		goto out;
-	if ((derlen = raw_to_der(p->sig, der)) <= 0) {
+	if ((derlen = raw_to_der(sig, der)) <= 0) {
 		ret = JWS_INTERNAL;
 		goto out;
 	}
@@ -408,19 +410,107 @@ jws_verify_es256(EVP_PKEY *pub, const struct jws_parsed *p)
 	/* One-shot: lets EVP_DigestVerify finish without copying the
 	 * context. */
 	EVP_MD_CTX_set_flags(md, EVP_MD_CTX_FLAG_FINALISE);
-	if (EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pub) != 1) {
+	if (EVP_DigestVerifyInit(md, NULL, dgst != NULL ? dgst : EVP_sha256(),
+	    NULL, pub) != 1) {
 		ret = JWS_INTERNAL;
 		goto out;
 	}
 	/* 0 is a bad signature; below 0 includes r or s out of range. */
 	rc = EVP_DigestVerify(md, der, (size_t)derlen,
-	    (const unsigned char *)p->signing_input, p->signing_input_len);
+	    (const unsigned char *)input, input_len);
 	if (rc == 1)
 		ret = JWS_OK;
 out:
 	ERR_clear_error();
 	EVP_MD_CTX_free(md);
 	return ret;
+}
+
+enum jws_err
+jws_verify_es256(EVP_PKEY *pub, const struct jws_parsed *p)
+{
+	if (p == NULL)
+		return JWS_BAD_SIGNATURE;
+	return verify_raw(pub, NULL, p->signing_input, p->signing_input_len,
+	    p->sig, p->sig_len);
+}
+
+enum jws_err
+jws_verify_es256_split(EVP_PKEY *pub, const EVP_MD *md,
+    const struct jws_split *s)
+{
+	if (s == NULL)
+		return JWS_BAD_SIGNATURE;
+	return verify_raw(pub, md, s->signing_input, s->signing_input_len,
+	    s->sig, s->sig_len);
+}
+
+/* Decodes one strict base64url part into out; 0, or -1 with err set. */
+static int
+decode_part(const char *part, size_t len, const char *what,
+    unsigned char *out, size_t *outlen, char *err, size_t errlen)
+{
+	if (len == 0) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "%s: empty", what);
+		return -1;
+	}
+	if (b64url_decode(part, len, out, outlen) != 0) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "%s: not strict base64url", what);
+		return -1;
+	}
+	return 0;
+}
+
+enum jws_err
+jws_split(const char *token, size_t len, struct jws_split *out, char *err,
+    size_t errlen)
+{
+	const char *d1, *d2, *sig64;
+	size_t hlen, plen, slen, hmax;
+	unsigned char *claims;
+
+	out->signing_input = NULL;
+	out->signing_input_len = out->header_len = out->claims_len = 0;
+	out->header = out->claims = NULL;
+	out->sig_len = 0;
+	if (token == NULL || len == 0 || len > JWS_MAX_TOKEN) {
+		set_err(err, errlen, "token empty or too long");
+		return JWS_MALFORMED;
+	}
+	if ((d1 = memchr(token, '.', len)) == NULL ||
+	    (d2 = memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - token))) == NULL ||
+	    memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - token)) != NULL) {
+		set_err(err, errlen, "not three dot-separated parts");
+		return JWS_MALFORMED;
+	}
+	hlen = (size_t)(d1 - token);
+	plen = (size_t)(d2 - d1 - 1);
+	sig64 = d2 + 1;
+	slen = len - (size_t)(sig64 - token);
+	hmax = b64_decoded_max(hlen);
+	/* hlen + plen < JWS_MAX_TOKEN, so both fit buf. */
+	assert(hmax + b64_decoded_max(plen) <= sizeof(out->buf));
+	claims = out->buf + hmax;
+	if (decode_part(token, hlen, "header", out->buf, &out->header_len, err,
+	    errlen) != 0 ||
+	    decode_part(d1 + 1, plen, "claims", claims, &out->claims_len, err,
+	    errlen) != 0)
+		goto fail;
+	if (b64_decoded_max(slen) > sizeof(out->sig) ||
+	    b64url_decode(sig64, slen, out->sig, &out->sig_len) != 0) {
+		set_err(err, errlen, "signature: not strict base64url");
+		goto fail;
+	}
+	out->header = out->buf;
+	out->claims = claims;
+	out->signing_input = token;
+	out->signing_input_len = (size_t)(d2 - token);
+	return JWS_OK;
+fail:
+	out->header_len = out->claims_len = out->sig_len = 0;
+	return JWS_MALFORMED;
 }
 
 void

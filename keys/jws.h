@@ -64,6 +64,45 @@ struct jws_parsed {
 enum jws_err jws_parse(const char *token, size_t len, struct jws_parsed *out,
     char *err, size_t errlen);
 
+/* Room for the decoded header and claims of a JWS_MAX_TOKEN token. */
+#define JWS_SPLIT_BUF (JWS_MAX_TOKEN / 4 * 3 + 4)
+
+/* A token split and its parts decoded, with no JSON parsed. */
+struct jws_split {
+	const char *signing_input;    /* borrowed from the token */
+	size_t signing_input_len;
+	const unsigned char *header;  /* decoded header bytes (in buf) */
+	size_t header_len;
+	const unsigned char *claims;  /* decoded claims bytes (in buf) */
+	size_t claims_len;
+	unsigned char sig[132];
+	size_t sig_len;
+	unsigned char buf[JWS_SPLIT_BUF];
+};
+
+/*
+ * The decoding half of jws_parse, for callers that parse the JSON
+ * themselves: checks the length (1 to JWS_MAX_TOKEN bytes) and the three
+ * dot-separated parts, and decodes each as strict base64url, in the order
+ * header, claims, signature. Header and claims must not be empty; an empty
+ * signature decodes (sig_len 0), as in jws_parse. It neither allocates nor
+ * parses JSON: out->header and out->claims point into out->buf (not
+ * NUL-terminated), out->signing_input into token, which must outlive out.
+ * Nothing to free. Returns JWS_OK or JWS_MALFORMED with err set to the
+ * message jws_parse gives for the same fault ("header: not strict
+ * base64url", ...).
+ */
+enum jws_err jws_split(const char *token, size_t len, struct jws_split *out,
+    char *err, size_t errlen);
+
+/*
+ * As jws_verify_es256 for a split token. md is SHA-256 from EVP_MD_fetch
+ * (fetched once by the caller, saving a lookup per token), or NULL for
+ * EVP_sha256(). Same returns as jws_verify_es256.
+ */
+enum jws_err jws_verify_es256_split(EVP_PKEY *pub, const EVP_MD *md,
+    const struct jws_split *s);
+
 /*
  * Checks alg is exactly "ES256" and, when typ is not NULL, that the header
  * typ equals it (case-insensitively, as RFC 7515 allows, also with an
