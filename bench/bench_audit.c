@@ -158,6 +158,8 @@ gen_put(struct gen *g, struct le_buf *e)
 			die("out of memory");
 		g->buf = nb;
 	}
+	if (g->buf == NULL)
+		die("out of memory");
 	memcpy(g->buf + g->len, d, n);
 	g->off[g->count] = g->len;
 	g->n[g->count] = n;
