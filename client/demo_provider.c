@@ -986,9 +986,9 @@ bound_address(int fd, char *out, size_t outlen)
 		const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
 
 		inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
-		port = ntohs(a->sin_port);
 		/* ss is zeroed and filled by getsockname. */
 		/* NOLINTNEXTLINE(clang-analyzer-core.CallAndMessage) */
+		port = ntohs(a->sin_port);
 		snprintf(out, outlen, "%s:%u", host, port);
 	}
 }
