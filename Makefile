@@ -146,11 +146,23 @@ lint:
 valgrind: $(UNIT_BIN)
 	@sh tests/valgrind.sh $(UNIT_BIN)
 
+# Everything: unit and integration tests, the citizen page in a browser, the
+# attack and crash-durability suites, static analysis, the unit tests under
+# valgrind, and every fuzz target for a short run.
+CI_FUZZ_SECONDS ?= 20
 test: deps
 	@$(MAKE) --no-print-directory check
+	@$(MAKE) --no-print-directory browser-test
+	@$(MAKE) --no-print-directory attacks
+	@$(MAKE) --no-print-directory durability
+	@$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory valgrind
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(CI_FUZZ_SECONDS)
 
+# The suites again with AddressSanitizer and UndefinedBehaviorSanitizer.
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN=1 check
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan SAN=1 attacks
 
 run: deps
 	@$(MAKE) --no-print-directory all
