@@ -39,7 +39,7 @@ BROKER_SRC := $(filter-out broker/consentd.c,$(wildcard broker/*.c))
 LC_SRC := $(wildcard client/lc_*.c)
 # libconsent carries the shared code it needs; its symbols other than the
 # consent_* API are hidden in the shared object.
-LIBCONSENT_SRC := $(LC_SRC) common/b64.c common/jsonu.c common/timeu.c \
+LIBCONSENT_SRC := $(LC_SRC) common/b64.c common/jsonu.c common/jtok.c common/timeu.c \
 	common/fsu.c keys/jws.c keys/jwk.c
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 BUNIT_SRC := $(wildcard tests/unit/broker/test_*.c)
@@ -196,6 +196,8 @@ $(BUILD)/bench/bench_verify: $(call obj,bench/bench_verify.c) $(BUILD)/liblc.a \
 bench: $(BUILD)/bench/bench_verify $(BUILD)/bench/bench_audit
 	$(BUILD)/bench/bench_verify $(BUILD)/bench.json
 	$(BUILD)/bench/bench_audit $(BUILD)/bench.json
+	@$(MAKE) --no-print-directory bench-revocation
+	@$(MAKE) --no-print-directory bench-issue
 
 # consent-audit: the auditor's tool (docs/audit-log.md).
 $(BUILD)/consent-audit: $(call obj,client/audit.c) $(BUILD)/libcb.a

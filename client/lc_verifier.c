@@ -11,6 +11,7 @@
 #include "b64.h"
 #include "fsu.h"
 #include "jsonu.h"
+#include "jtok.h"
 #include "jwk.h"
 #include "jws.h"
 #include "lc_http.h"
@@ -26,6 +27,15 @@
 #define LC_STATUS_CACHE 16
 #define LC_STATUS_MAX_BYTES (1u << 20)  /* decompressed list bound */
 #define LC_STATUS_DEFAULT_TTL 30
+/*
+ * jtok tokens on the stack for a token's header and claims; a part that
+ * needs more (a JWS_MAX_TOKEN token may) is parsed again into a heap array.
+ */
+#define LC_HEADER_TOKS 32
+#define LC_CLAIMS_TOKS 256
+/* Decoded header strings: a longer kid than this cannot match (vkey.kid). */
+#define LC_KID_MAX 256
+#define LC_HSTR_MAX 128
 
 struct slist {
 	char uri[512];
@@ -56,6 +66,7 @@ struct consent_verifier {
 	int status_ttl;               /* 0: the list's own */
 	pthread_mutex_t status_mu;    /* guards slists */
 	struct slist slists[LC_STATUS_CACHE];
+	EVP_MD *sha256;               /* fetched once; NULL: EVP_sha256() */
 };
 
 static char *
@@ -233,6 +244,7 @@ consent_verifier_free(consent_verifier *v)
 	free(v->broker_url);
 	pthread_rwlock_destroy(&v->lock);
 	pthread_mutex_destroy(&v->refresh_mu);
+	EVP_MD_free(v->sha256);
 	free(v->provider);
 	free(v->issuer);
 	free(v->jwks_url);
@@ -307,6 +319,9 @@ consent_verifier_new(const struct consent_verifier_opts *o,
 	v->http.total_timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 5000;
 	v->http.max_retries = 1;
 	v->http.backoff_ms = 100;
+	/* An explicit fetch once, not an implicit one per token; on failure
+	 * jws_verify_es256_split falls back to EVP_sha256(). */
+	v->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 	if ((rc = load_keys(v)) != CONSENT_OK)
 		goto fail;
 	v->last_refresh_us = timeu_mono_us();
@@ -332,54 +347,59 @@ consent_verifier_detail(const consent_verifier *v)
 	return lc_detail();
 }
 
+/* String member key of object obj, decoded into a new string, or NULL. */
 static char *
-str_claim(const json_t *o, const char *key)
+str_claim(const struct jtok_doc *d, int obj, const char *key)
 {
-	const char *s;
+	int i;
 
-	return jsonu_get_str(o, key, &s) == 0 ? strdup(s) : NULL;
+	return jtok_member(d, obj, key, JTOK_STRING, &i) == 0 ?
+	    jtok_strdup(d, i) : NULL;
 }
 
 /* Copies the claims the caller sees; CONSENT_E_MALFORMED if one is bad. */
 static consent_err
-extract(const json_t *c, struct consent_claims *out)
+extract(const struct jtok_doc *c, struct consent_claims *out)
 {
-	json_t *ad, *fields, *f;
 	const char *missing;
 	int64_t ver;
-	size_t i;
+	size_t i, n;
+	int ad, fields, f;
 
 	memset(out, 0, sizeof(*out));
-	ad = json_array_get(json_object_get(c, "authorization_details"), 0);
-	fields = json_object_get(ad, "fields");
-	if (!json_is_object(ad) || !json_is_array(fields) ||
-	    jsonu_get_int(ad, "agreement_version", &ver) != 0 || ver < 1 ||
+	ad = jtok_item(c, jtok_get(c, 0, "authorization_details"), 0);
+	fields = jtok_get(c, ad, "fields");
+	if (jtok_type(c, ad) != JTOK_OBJECT ||
+	    jtok_type(c, fields) != JTOK_ARRAY ||
+	    jtok_get_int(c, ad, "agreement_version", &ver) != 0 || ver < 1 ||
 	    ver > UINT32_MAX)
 		return lc_fail(CONSENT_E_MALFORMED,
 		    "claim authorization_details[0] missing or malformed");
-	out->jti = str_claim(c, "jti");
-	out->subject = str_claim(c, "sub");
-	out->client_id = str_claim(c, "client_id");
-	out->provider = str_claim(c, "aud");
-	out->agreement = str_claim(ad, "agreement");
-	out->agreement_hash = str_claim(ad, "agreement_hash");
-	out->purpose = str_claim(ad, "purpose");
-	out->consent_id = str_claim(c, "consent_id");
+	out->jti = str_claim(c, 0, "jti");
+	out->subject = str_claim(c, 0, "sub");
+	out->client_id = str_claim(c, 0, "client_id");
+	out->provider = str_claim(c, 0, "aud");
+	out->agreement = str_claim(c, ad, "agreement");
+	out->agreement_hash = str_claim(c, ad, "agreement_hash");
+	out->purpose = str_claim(c, ad, "purpose");
+	out->consent_id = str_claim(c, 0, "consent_id");
 	out->agreement_version = (uint32_t)ver;
-	jsonu_get_int(c, "iat", &out->iat);
-	jsonu_get_int(c, "nbf", &out->nbf);
-	jsonu_get_int(c, "exp", &out->exp);
-	out->fields = calloc(json_array_size(fields) + 1, sizeof(char *));
+	jtok_get_int(c, 0, "iat", &out->iat);
+	jtok_get_int(c, 0, "nbf", &out->nbf);
+	jtok_get_int(c, 0, "exp", &out->exp);
+	n = c->tok[fields].size;
+	out->fields = calloc(n + 1, sizeof(char *));
 	if (out->fields == NULL)
 		goto nomem;
-	json_array_foreach(fields, i, f) {
-		if (!json_is_string(f)) {
+	/* Items in document order: each one's next is the one after it. */
+	for (i = 0, f = fields + 1; i < n; i++, f = (int)c->tok[f].next) {
+		if (jtok_type(c, f) != JTOK_STRING) {
 			consent_claims_free(out);
 			return lc_fail(CONSENT_E_MALFORMED,
 			    "authorization_details[0].fields[%zu] is not a string",
 			    i);
 		}
-		if ((out->fields[i] = strdup(json_string_value(f))) == NULL)
+		if ((out->fields[i] = jtok_strdup(c, f)) == NULL)
 			goto nomem;
 		out->nfields = i + 1;
 	}
@@ -488,27 +508,29 @@ out:
 
 /* Checks the token's status list entry; CONSENT_OK or CONSENT_E_REVOKED. */
 static consent_err
-check_status(consent_verifier *v, const json_t *claims, int64_t now)
+check_status(consent_verifier *v, const struct jtok_doc *claims, int64_t now)
 {
-	const json_t *sl = json_object_get(json_object_get(claims, "status"),
-	    "status_list");
+	int status = jtok_get(claims, 0, "status");
+	int sl = jtok_get(claims, status, "status_list"), iu;
 	struct slist *s = NULL, *oldest = &v->slists[0];
-	const char *uri;
+	char uri[sizeof(s->uri)];
 	int64_t idx, age;
-	size_t ilen = strlen(v->issuer), i, bitpos;
+	size_t ilen = strlen(v->issuer), i, bitpos, ulen;
 	unsigned val;
 	consent_err rc = CONSENT_OK;
 
 	(void)now;
-	if (json_object_get(claims, "status") == NULL)
+	if (status < 0)
 		return CONSENT_OK;
-	if (jsonu_get_int(sl, "idx", &idx) != 0 || idx < 0 ||
-	    jsonu_get_str(sl, "uri", &uri) != 0)
+	if (jtok_get_int(claims, sl, "idx", &idx) != 0 || idx < 0 ||
+	    jtok_member(claims, sl, "uri", JTOK_STRING, &iu) != 0)
 		return lc_fail(CONSENT_E_MALFORMED, "claim status.status_list "
 		    "needs idx and uri");
+	/* Truncated to sizeof(uri) - 1 bytes; ulen is the whole length. */
+	ulen = jtok_str_copy(claims, iu, uri, sizeof(uri));
 	/* Only lists of our broker: never fetch a URI a token names freely. */
 	if (strncmp(uri, v->issuer, ilen) != 0 || uri[ilen] != '/' ||
-	    strlen(uri) >= sizeof(s->uri))
+	    ulen >= sizeof(s->uri))
 		return lc_fail(CONSENT_E_MALFORMED, "status list URI %.200s is "
 		    "not under the issuer", uri);
 	pthread_mutex_lock(&v->status_mu);
@@ -549,88 +571,163 @@ check_status(consent_verifier *v, const json_t *claims, int64_t now)
 	return rc;
 }
 
+/*
+ * Parses one decoded part of a token as a JSON object into d: into the
+ * cap tokens of stack, or, when they are too few, into a heap array left
+ * in *heap (the caller frees it). Messages as jws_parse gives them.
+ */
+static consent_err
+parse_part(const unsigned char *buf, size_t len, const char *what,
+    struct jtok *stack, size_t cap, struct jtok **heap, struct jtok_doc *d)
+{
+	char jerr[160];
+	enum jtok_err e;
+	size_t n;
+
+	jerr[0] = '\0';
+	e = jtok_parse(d, (const char *)buf, len, stack, cap, JWS_MAX_DEPTH,
+	    jerr, sizeof(jerr));
+	if (e == JTOK_NOSPACE) {
+		n = len / 2 + 1;   /* always enough (jtok.h) */
+		if ((*heap = malloc(n * sizeof(**heap))) == NULL)
+			return lc_fail(CONSENT_E_NOMEM, "out of memory");
+		e = jtok_parse(d, (const char *)buf, len, *heap, n,
+		    JWS_MAX_DEPTH, jerr, sizeof(jerr));
+	}
+	if (e != JTOK_OK)
+		return lc_fail(CONSENT_E_MALFORMED, "%s: %s", what, jerr);
+	if (jtok_type(d, 0) != JTOK_OBJECT)
+		return lc_fail(CONSENT_E_MALFORMED, "%s: not a JSON object", what);
+	return CONSENT_OK;
+}
+
+/*
+ * The verify path: the token is split and decoded by jws_split and its
+ * header and claims parsed by jtok, without jansson or allocations beyond
+ * the claims handed to the caller; checks, codes and messages are those
+ * of jws_parse and jws_check_header followed by the claim checks.
+ */
 static consent_err
 verify(consent_verifier *v, const char *token, const unsigned char *der,
     size_t derlen, const char *const *fields, size_t nfields,
     struct consent_claims *claims, int record)
 {
-	struct jws_parsed p = { 0 };
+	struct jws_split sp;
+	struct jws_parsed hp = { 0 };
+	struct jtok htok[LC_HEADER_TOKS], ctok[LC_CLAIMS_TOKS];
+	struct jtok *hheap = NULL, *cheap = NULL;
+	struct jtok_doc hd, cd;
 	struct consent_claims cl = { 0 };
 	unsigned char md[SHA256_DIGEST_LENGTH];
-	char why[256], x5t[JWK_B64_SHA256_LEN];
-	const char *iss, *aud, *bound, *nbf_name;
+	char why[256], x5t[JWK_B64_SHA256_LEN], alg[LC_HSTR_MAX],
+	    typ[LC_HSTR_MAX], kid[LC_KID_MAX], shown[256];
+	const char *nbf_name;
 	EVP_PKEY *key = NULL;
 	int64_t now = timeu_now(), exp, nbf;
 	consent_err rc;
 	size_t i, j;
-	int found, r;
+	int found, r, ia, it, ik, ib;
 
 	lc_clear();
 	if (claims != NULL)
 		memset(claims, 0, sizeof(*claims));
 	if (v == NULL || token == NULL || (nfields > 0 && fields == NULL))
 		return lc_fail(CONSENT_E_INVALID_ARG, "verifier or token is NULL");
-	switch (jws_parse(token, strlen(token), &p, why, sizeof(why))) {
-	case JWS_OK:
-		break;
-	case JWS_NOMEM:
-		return lc_fail(CONSENT_E_NOMEM, "out of memory");
-	default:
+	if (jws_split(token, strlen(token), &sp, why, sizeof(why)) != JWS_OK)
 		return lc_fail(CONSENT_E_MALFORMED, "%s", why);
+	if ((rc = parse_part(sp.header, sp.header_len, "header", htok,
+	    LC_HEADER_TOKS, &hheap, &hd)) != CONSENT_OK)
+		goto out;
+	rc = CONSENT_E_MALFORMED;
+	if (jtok_member(&hd, 0, "alg", JTOK_STRING, &ia) != 0) {
+		lc_fail(rc, "header: alg missing or not a string");
+		goto out;
 	}
-	if (jws_check_header(&p, LC_TOKEN_TYP, why, sizeof(why)) != JWS_OK) {
+	if ((r = jtok_member(&hd, 0, "typ", JTOK_STRING, &it)) < 0) {
+		lc_fail(rc, "header: typ not a string");
+		goto out;
+	}
+	if (r == 1)
+		it = -1;
+	if ((r = jtok_member(&hd, 0, "kid", JTOK_STRING, &ik)) < 0) {
+		lc_fail(rc, "header: kid not a string");
+		goto out;
+	}
+	if (r == 1)
+		ik = -1;
+	/* RFC 7515 section 4.1.11, as in jws_parse: we understand no crit. */
+	if (jtok_get(&hd, 0, "crit") >= 0) {
+		lc_fail(rc, "header: crit names unsupported extensions");
+		goto out;
+	}
+	if ((rc = parse_part(sp.claims, sp.claims_len, "claims", ctok,
+	    LC_CLAIMS_TOKS, &cheap, &cd)) != CONSENT_OK)
+		goto out;
+	/*
+	 * Truncated copies: a cut alg or typ is longer than any value it
+	 * could be mistaken for, a cut kid longer than any key's, and the
+	 * messages print less than is kept.
+	 */
+	jtok_str_copy(&hd, ia, alg, sizeof(alg));
+	hp.alg = alg;
+	if (it >= 0) {
+		jtok_str_copy(&hd, it, typ, sizeof(typ));
+		hp.typ = typ;
+	}
+	if (jws_check_header(&hp, LC_TOKEN_TYP, why, sizeof(why)) != JWS_OK) {
 		rc = lc_fail(CONSENT_E_BAD_ALG, "%s", why);
 		goto out;
 	}
-	if (p.kid == NULL) {
+	if (ik < 0) {
 		rc = lc_fail(CONSENT_E_UNKNOWN_KEY, "token header has no kid");
 		goto out;
 	}
-	if ((key = find_key_refreshing(v, p.kid)) == NULL) {
+	jtok_str_copy(&hd, ik, kid, sizeof(kid));
+	if ((key = find_key_refreshing(v, kid)) == NULL) {
 		rc = lc_fail(CONSENT_E_UNKNOWN_KEY,
-		    "kid '%.64s' is not in the broker's key set", p.kid);
+		    "kid '%.64s' is not in the broker's key set", kid);
 		goto out;
 	}
-	if (jws_verify_es256(key, &p) != JWS_OK) {
+	if (jws_verify_es256_split(key, v->sha256, &sp) != JWS_OK) {
 		rc = lc_fail(CONSENT_E_BAD_SIGNATURE,
-		    "signature does not verify with key '%.64s'", p.kid);
+		    "signature does not verify with key '%.64s'", kid);
 		goto out;
 	}
-	if (jsonu_get_str(p.claims, "iss", &iss) != 0) {
-		rc = lc_fail(CONSENT_E_MALFORMED, "claim iss missing");
+	rc = CONSENT_E_MALFORMED;
+	if (jtok_member(&cd, 0, "iss", JTOK_STRING, &r) != 0) {
+		lc_fail(rc, "claim iss missing");
 		goto out;
 	}
-	if (strcmp(iss, v->issuer) != 0) {
+	if (!jtok_str_eq(&cd, r, v->issuer)) {
+		jtok_str_copy(&cd, r, shown, sizeof(shown));
 		rc = lc_fail(CONSENT_E_WRONG_ISSUER,
-		    "iss is '%.128s', expected '%.128s'", iss, v->issuer);
+		    "iss is '%.128s', expected '%.128s'", shown, v->issuer);
 		goto out;
 	}
-	if (jsonu_get_str(p.claims, "aud", &aud) != 0) {
-		rc = lc_fail(CONSENT_E_MALFORMED, "claim aud missing or not a "
-		    "string");
+	if (jtok_member(&cd, 0, "aud", JTOK_STRING, &r) != 0) {
+		lc_fail(rc, "claim aud missing or not a string");
 		goto out;
 	}
-	if (strcmp(aud, v->provider) != 0) {
+	if (!jtok_str_eq(&cd, r, v->provider)) {
+		jtok_str_copy(&cd, r, shown, sizeof(shown));
 		rc = lc_fail(CONSENT_E_WRONG_AUDIENCE,
-		    "aud is '%.64s', not this provider '%.64s'", aud,
+		    "aud is '%.64s', not this provider '%.64s'", shown,
 		    v->provider);
 		goto out;
 	}
-	if (jsonu_get_int(p.claims, "exp", &exp) != 0) {
-		rc = lc_fail(CONSENT_E_MALFORMED, "claim exp missing or not an "
-		    "integer");
+	if (jtok_get_int(&cd, 0, "exp", &exp) != 0) {
+		lc_fail(rc, "claim exp missing or not an integer");
 		goto out;
 	}
 	/* nbf, or iat when there is no nbf (consent.h); either may be absent,
 	 * but not of another type. */
 	nbf_name = "nbf";
-	if ((r = jsonu_get_int(p.claims, "nbf", &nbf)) == 1) {
+	if ((r = jtok_get_int(&cd, 0, "nbf", &nbf)) == 1) {
 		nbf_name = "iat";
-		r = jsonu_get_int(p.claims, "iat", &nbf);
+		r = jtok_get_int(&cd, 0, "iat", &nbf);
 	}
 	if (r < 0) {
-		rc = lc_fail(CONSENT_E_MALFORMED, "claim %s is not an integer",
-		    nbf_name);
+		lc_fail(rc, "claim %s is not an integer", nbf_name);
 		goto out;
 	}
 	if (r == 0 && now + v->leeway < nbf) {
@@ -646,9 +743,8 @@ verify(consent_verifier *v, const char *token, const unsigned char *der,
 		    INT64_MAX : now - exp));
 		goto out;
 	}
-	bound = json_string_value(json_object_get(json_object_get(p.claims,
-	    "cnf"), "x5t#S256"));
-	if (bound == NULL) {
+	ib = jtok_get(&cd, jtok_get(&cd, 0, "cnf"), "x5t#S256");
+	if (jtok_type(&cd, ib) != JTOK_STRING) {
 		rc = lc_fail(CONSENT_E_BINDING, "token has no cnf.x5t#S256");
 		goto out;
 	}
@@ -659,12 +755,13 @@ verify(consent_verifier *v, const char *token, const unsigned char *der,
 	}
 	SHA256(der, derlen, md);
 	b64url_encode(md, sizeof(md), x5t);
-	if (strcmp(x5t, bound) != 0) {
+	if (!jtok_str_eq(&cd, ib, x5t)) {
+		jtok_str_copy(&cd, ib, shown, sizeof(shown));
 		rc = lc_fail(CONSENT_E_BINDING, "cnf.x5t#S256 is %.44s; the "
-		    "presented certificate's is %s", bound, x5t);
+		    "presented certificate's is %s", shown, x5t);
 		goto out;
 	}
-	if ((rc = extract(p.claims, &cl)) != CONSENT_OK)
+	if ((rc = extract(&cd, &cl)) != CONSENT_OK)
 		goto out;
 	for (i = 0; i < nfields; i++) {
 		found = 0;
@@ -678,7 +775,7 @@ verify(consent_verifier *v, const char *token, const unsigned char *der,
 			goto out;
 		}
 	}
-	if ((rc = check_status(v, p.claims, now)) != CONSENT_OK)
+	if ((rc = check_status(v, &cd, now)) != CONSENT_OK)
 		goto out;
 	/* Remember the jti until exp + leeway, saturated: an exp near
 	 * INT64_MAX must not wrap into the past and make the token reusable. */
@@ -694,7 +791,8 @@ verify(consent_verifier *v, const char *token, const unsigned char *der,
 out:
 	consent_claims_free(&cl);
 	EVP_PKEY_free(key);
-	jws_parsed_free(&p);
+	free(hheap);
+	free(cheap);
 	return rc;
 }
 
