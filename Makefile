@@ -39,8 +39,8 @@ BROKER_SRC := $(filter-out broker/consentd.c,$(wildcard broker/*.c))
 LC_SRC := $(wildcard client/lc_*.c)
 # libconsent carries the shared code it needs; its symbols other than the
 # consent_* API are hidden in the shared object.
-LIBCONSENT_SRC := $(LC_SRC) common/b64.c common/jsonu.c common/jtok.c common/timeu.c \
-	common/fsu.c keys/jws.c keys/jwk.c
+LIBCONSENT_SRC := $(LC_SRC) common/b64.c common/jsonu.c common/jtok.c \
+	common/timeu.c common/fsu.c keys/jws.c keys/jwk.c
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 BUNIT_SRC := $(wildcard tests/unit/broker/test_*.c)
 INTEG_SRC := $(wildcard tests/integration/test_*.c)

@@ -15,8 +15,13 @@
 #define JTOK_DUP_SLOTS 512
 /* Reals of this decimal magnitude or more are refused (see jtok.h). */
 #define JTOK_REAL_MAX_EXP10 308
-/* Exponents are read up to this; beyond it the magnitude is decided. */
-#define JTOK_EXP_CAP 100000000
+/*
+ * Exponents are read up to this; beyond it the magnitude is decided. It
+ * must exceed the largest power of ten a mantissa of JTOK_MAX_LEN digits
+ * gives (e10 in parse_number), or a long enough run of zeros in front of
+ * the digits would cancel a huge exponent that jansson overflows on.
+ */
+#define JTOK_EXP_CAP 10000000000LL
 
 struct parser {
 	const unsigned char *s;
@@ -619,7 +624,9 @@ jtok_parse(struct jtok_doc *d, const char *text, size_t len,
 	p.tok = tok;
 	p.cap = cap < (size_t)INT_MAX ? cap : (size_t)INT_MAX;
 	p.max_depth = max_depth < JTOK_MAX_DEPTH ? max_depth : JTOK_MAX_DEPTH;
-	if ((text == NULL && len > 0) || len > JTOK_MAX_LEN)
+	if (text == NULL && len > 0)
+		fail(&p, JTOK_INVALID, 0, "no text");
+	else if (len > JTOK_MAX_LEN)
 		fail(&p, JTOK_INVALID, 0, "text too long");
 	else if (parse_value(&p, 0) == 0) {
 		skip_ws(&p);

@@ -580,6 +580,138 @@ jws_parse_rejects_tokens_longer_than_max(void **state)
 	free(big);
 }
 
+/* jws_split of tok; the result and err. */
+static enum jws_err
+split(const char *tok, size_t len, struct jws_split *sp, char *err,
+    size_t errlen)
+{
+	err[0] = '\0';
+	return jws_split(tok, len, sp, err, errlen);
+}
+
+static void
+jws_split_decodes_what_parse_does(void **state)
+{
+	struct fixture *f = *state;
+	struct jws_split *sp = malloc(sizeof(*sp));
+	struct jws_parsed p;
+	char *tok = sign(f->key, "kid-1", "at+jwt", claims), err[256];
+	const char *hdr = "{\"alg\":\"ES256\",\"typ\":\"at+jwt\","
+	    "\"kid\":\"kid-1\"}";
+	EVP_MD *md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	size_t len = strlen(tok);
+
+	assert_non_null(sp);
+	assert_non_null(md);
+	assert_int_equal(split(tok, len, sp, err, sizeof(err)), JWS_OK);
+	assert_int_equal(parse(tok, &p), JWS_OK);
+	assert_int_equal(sp->header_len, strlen(hdr));
+	assert_memory_equal(sp->header, hdr, sp->header_len);
+	assert_int_equal(sp->claims_len, strlen(claims));
+	assert_memory_equal(sp->claims, claims, sp->claims_len);
+	assert_true(sp->signing_input == tok);
+	assert_int_equal(sp->signing_input_len, p.signing_input_len);
+	assert_int_equal(sp->sig_len, 64);
+	assert_memory_equal(sp->sig, p.sig, 64);
+	assert_int_equal(jws_verify_es256_split(f->key, md, sp), JWS_OK);
+	assert_int_equal(jws_verify_es256_split(f->key, NULL, sp), JWS_OK);
+	assert_int_equal(jws_verify_es256_split(f->other, md, sp),
+	    JWS_BAD_SIGNATURE);
+	assert_int_equal(jws_verify_es256_split(f->key, md, NULL),
+	    JWS_BAD_SIGNATURE);
+	sp->sig[10] ^= 1;
+	assert_int_equal(jws_verify_es256_split(f->key, md, sp),
+	    JWS_BAD_SIGNATURE);
+	/* An empty signature splits (as in jws_parse) and does not verify. */
+	assert_int_equal(split(tok, (size_t)(strrchr(tok, '.') - tok) + 1, sp,
+	    err, sizeof(err)), JWS_OK);
+	assert_int_equal(sp->sig_len, 0);
+	assert_int_equal(jws_verify_es256_split(f->key, md, sp),
+	    JWS_BAD_SIGNATURE);
+	jws_parsed_free(&p);
+	EVP_MD_free(md);
+	free(tok);
+	free(sp);
+}
+
+static void
+jws_split_refuses_what_parse_refuses_with_its_messages(void **state)
+{
+	struct fixture *f = *state;
+	struct jws_split *sp = malloc(sizeof(*sp));
+	char *tok = sign(f->key, "k", "at+jwt", claims), err[256];
+	size_t len = strlen(tok), hlen = (size_t)(part(tok, 1) - 1 - tok);
+	char buf[1024], *big;
+
+	assert_non_null(sp);
+	assert_true(len + 8 < sizeof(buf));
+	assert_int_equal(split("", 0, sp, err, sizeof(err)), JWS_MALFORMED);
+	assert_string_equal(err, "token empty or too long");
+	assert_int_equal(jws_split(NULL, 5, sp, NULL, 0), JWS_MALFORMED);
+	snprintf(buf, sizeof(buf), "%s.", tok);
+	assert_int_equal(split(buf, strlen(buf), sp, err, sizeof(err)),
+	    JWS_MALFORMED);
+	assert_string_equal(err, "not three dot-separated parts");
+	assert_int_equal(split(tok, hlen, sp, err, sizeof(err)),
+	    JWS_MALFORMED);
+	assert_string_equal(err, "not three dot-separated parts");
+	assert_int_equal(split("..", 2, sp, err, sizeof(err)), JWS_MALFORMED);
+	assert_string_equal(err, "header: empty");
+	snprintf(buf, sizeof(buf), "%.*s..%s", (int)hlen, tok,
+	    part(tok, 2));
+	assert_int_equal(split(buf, strlen(buf), sp, err, sizeof(err)),
+	    JWS_MALFORMED);
+	assert_string_equal(err, "claims: empty");
+	snprintf(buf, sizeof(buf), "%.*s=%s", (int)hlen, tok, tok + hlen);
+	assert_int_equal(split(buf, strlen(buf), sp, err, sizeof(err)),
+	    JWS_MALFORMED);
+	assert_string_equal(err, "header: not strict base64url");
+	snprintf(buf, sizeof(buf), "%s", tok);
+	buf[hlen + 3] = ' ';
+	assert_int_equal(split(buf, strlen(buf), sp, err, sizeof(err)),
+	    JWS_MALFORMED);
+	assert_string_equal(err, "claims: not strict base64url");
+	snprintf(buf, sizeof(buf), "%s=", tok);
+	assert_int_equal(split(buf, strlen(buf), sp, err, sizeof(err)),
+	    JWS_MALFORMED);
+	assert_string_equal(err, "signature: not strict base64url");
+	assert_int_equal(split(tok, len - 1, sp, err, sizeof(err)),
+	    JWS_MALFORMED);
+	assert_int_equal(sp->header_len + sp->claims_len + sp->sig_len, 0);
+	/* A signature longer than ES512's is not decoded into sig. */
+	big = malloc(len + 400);
+	assert_non_null(big);
+	memcpy(big, tok, len);
+	memset(big + len, 'A', 396);
+	big[len + 396] = '\0';
+	assert_int_equal(split(big, strlen(big), sp, err, sizeof(err)),
+	    JWS_MALFORMED);
+	free(big);
+	free(tok);
+	/* The length bound: the largest token splits, one byte more not. */
+	big = malloc(JWS_MAX_TOKEN + 2);
+	assert_non_null(big);
+	memset(big, 'A', JWS_MAX_TOKEN + 1);
+	big[1] = '.';
+	big[JWS_MAX_TOKEN - 3] = '.';
+	big[JWS_MAX_TOKEN + 1] = '\0';
+	assert_int_equal(split(big, JWS_MAX_TOKEN, sp, err, sizeof(err)),
+	    JWS_MALFORMED);   /* a 1-character header is not base64url */
+	assert_string_equal(err, "header: not strict base64url");
+	big[1] = 'A';
+	big[4] = '.';
+	assert_int_equal(split(big, JWS_MAX_TOKEN, sp, err, sizeof(err)),
+	    JWS_OK);
+	assert_int_equal(sp->header_len, 3);
+	assert_int_equal(sp->claims_len, b64_decoded_max(JWS_MAX_TOKEN - 8));
+	assert_int_equal(sp->sig_len, 1);
+	assert_int_equal(split(big, JWS_MAX_TOKEN + 1, sp, err, sizeof(err)),
+	    JWS_MALFORMED);
+	assert_string_equal(err, "token empty or too long");
+	free(big);
+	free(sp);
+}
+
 static void
 jws_parse_failure_leaves_nothing_to_free(void **state)
 {
@@ -811,6 +943,9 @@ main(void)
 		cmocka_unit_test(jws_parse_rejects_bad_json_parts),
 		cmocka_unit_test(jws_parse_rejects_tokens_longer_than_max),
 		cmocka_unit_test(jws_parse_failure_leaves_nothing_to_free),
+		cmocka_unit_test(jws_split_decodes_what_parse_does),
+		cmocka_unit_test(
+		    jws_split_refuses_what_parse_refuses_with_its_messages),
 		cmocka_unit_test(jws_sign_refuses_keys_that_are_not_p256),
 		cmocka_unit_test(jws_sign_refuses_tokens_longer_than_parse_accepts),
 		cmocka_unit_test(jws_tokens_verify_with_libjwt),
