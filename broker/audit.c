@@ -66,7 +66,8 @@ audit_party(struct tlog *l, struct store_txn *txn, int64_t now,
 	    join(json_object_get(party, "roles"), roles, sizeof(roles)) != 0)
 		return STORE_CORRUPT;
 	le_begin(&e, LE_PARTY, now);
-	le_str(&e, T_EVENT, "register");
+	le_str(&e, T_EVENT, json_is_true(json_object_get(party, "removed")) ?
+	    "remove" : "register");
 	le_str(&e, T_ACTOR, actor);
 	le_str(&e, T_PARTY, id);
 	le_str(&e, T_ROLES, roles);

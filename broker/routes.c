@@ -262,6 +262,8 @@ routes_dispatch(struct rq *rq)
 		routes_log(rq, p + 7);
 	else if (strncmp(p, "/v1/status/", 11) == 0)
 		routes_status(rq, p + 11);
+	else if (strncmp(p, "/v1/parties/", 12) == 0)
+		routes_parties(rq, p + 11);
 	else if (strncmp(p, "/dev/", 5) == 0 && rq->b->devidp != NULL)
 		devidp_route(rq, p + 4);
 	else if (web_route(rq) == 0)

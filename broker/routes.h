@@ -61,6 +61,7 @@ void routes_token(struct rq *rq);
 void routes_introspect(struct rq *rq);
 void routes_log(struct rq *rq, const char *rest);
 void routes_status(struct rq *rq, const char *rest);
+void routes_parties(struct rq *rq, const char *rest);
 
 /* Grant (body: a grant or bundle request, reference stolen) and revoke for
  * the citizen rq->subject, already authenticated (API or web session). */

@@ -328,6 +328,13 @@ revoke_prefix(struct store_txn *txn, const char *prefix, int64_t now,
 }
 
 enum store_err
+status_revoke_prefix_public(struct store_txn *txn, const char *prefix,
+    int64_t now, json_t *versions, size_t *count)
+{
+	return revoke_prefix(txn, prefix, now, versions, count);
+}
+
+enum store_err
 status_revoke_consent(struct store_txn *txn, const char *consent_id,
     int64_t now, json_t *versions, size_t *count)
 {

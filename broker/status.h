@@ -58,6 +58,11 @@ enum store_err status_revoke_agreement(struct store_txn *txn,
     const char *agreement, uint32_t version, int64_t now, json_t *versions,
     size_t *count);
 
+/* Writer: the same for every outstanding token under a key prefix of the
+ * outstanding-token table (e.g. "p" SEP party SEP: a party's tokens). */
+enum store_err status_revoke_prefix_public(struct store_txn *txn,
+    const char *prefix, int64_t now, json_t *versions, size_t *count);
+
 /* Writer: forgets up to max expired outstanding records; returns the count. */
 size_t status_prune(struct store_txn *txn, int64_t now, size_t max);
 
