@@ -318,3 +318,14 @@ fuzz:
 	@$(MAKE) --no-print-directory BUILD=$(FUZZ_DIR) FUZZ_DIR=$(FUZZ_DIR) \
 		SAN=1 CC="$(FUZZ_CC) -fsanitize=fuzzer-no-link" $(FUZZ_BINS)
 	@sh tests/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+# make soak: consentd under a mixed open-loop load (token requests, consent
+# grants, grant+revoke pairs) at half its measured closed-loop token peak
+# for SOAK_SECONDS (default 600; not in CI), sampling its VmRSS and open
+# descriptors every 10 s (bench/soak.sh; docs/security.md, "Load soak").
+# Fails on RSS growth over 10 % after the warm-up, descriptor growth beyond
+# noise, or any error; table on stdout, $(BUILD)/soak.json.
+SOAK_SECONDS ?= 600
+.PHONY: soak
+soak: $(BUILD)/consentd $(BUILD)/consentctl $(BUILD)/bench/loadgen
+	@CB_BUILD=$(BUILD) SOAK_SECONDS=$(SOAK_SECONDS) sh bench/soak.sh

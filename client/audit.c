@@ -488,6 +488,23 @@ warn_entry(struct audit *a, uint64_t i, const char *fmt, ...)
 /* Sets up an engine; out gets findings (NULL: counted only). 0 or -1. */
 static void audit_free(struct audit *a);
 
+/*
+ * A proof hash: standard base64 of exactly 32 bytes. 44 characters without
+ * padding decode to 33 bytes, so decode into room for that and check.
+ */
+static int
+hash_b64(const char *s, unsigned char out[MERKLE_HASH])
+{
+	unsigned char tmp[48];
+	size_t n;
+
+	if (strlen(s) != 44 || b64_decode(s, 44, tmp, &n) != 0 ||
+	    n != MERKLE_HASH)
+		return -1;
+	memcpy(out, tmp, MERKLE_HASH);
+	return 0;
+}
+
 static int
 audit_init(struct audit *a, FILE *out)
 {
@@ -1729,7 +1746,7 @@ online_consistency(struct http *h, uint64_t m, uint64_t n,
 	char path[128];
 	json_t *j, *arr, *it;
 	const char *s;
-	size_t k, dn;
+	size_t k;
 	long st;
 	int rc = -1;
 
@@ -1749,8 +1766,7 @@ online_consistency(struct http *h, uint64_t m, uint64_t n,
 	}
 	json_array_foreach(arr, k, it) {
 		s = json_string_value(it);
-		if (s == NULL || strlen(s) != 44 ||
-		    b64_decode(s, 44, proof[k], &dn) != 0 || dn != MERKLE_HASH) {
+		if (s == NULL || hash_b64(s, proof[k]) != 0) {
 			fprintf(stderr, "consent-audit: GET %s: hash %zu is not "
 			    "base64 of 32 bytes\n", path, k);
 			goto out;
@@ -2040,7 +2056,7 @@ cmd_prove(int argc, char **argv)
 	struct opts o;
 	json_t *j = NULL, *arr, *it;
 	const char *str;
-	size_t len, k, dn, np = 0, en;
+	size_t len, k, np = 0, en;
 	uint64_t index = 0;
 	int64_t deadline;
 	long st;
@@ -2115,9 +2131,7 @@ cmd_prove(int argc, char **argv)
 	index = (uint64_t)json_integer_value(json_object_get(j, "index"));
 	json_array_foreach(arr, k, it) {
 		str = json_string_value(it);
-		if (str == NULL || strlen(str) != 44 ||
-		    b64_decode(str, 44, proof[k], &dn) != 0 ||
-		    dn != MERKLE_HASH) {
+		if (str == NULL || hash_b64(str, proof[k]) != 0) {
 			fprintf(stderr, "consent-audit: GET %s: hash %zu is not "
 			    "base64 of 32 bytes\n", path, k);
 			goto out;

@@ -105,7 +105,8 @@ parse_jwks(const char *text, size_t len, struct vkey *keys, size_t *nkeys)
 	}
 	json_array_foreach(arr, i, k) {
 		if (jsonu_get_str(k, "kty", &kty) != 0 || strcmp(kty, "EC") != 0 ||
-		    (jsonu_get_str(k, "alg", &alg) == 0 && strcmp(alg, "ES256")) ||
+		    (jsonu_get_str(k, "alg", &alg) == 0 &&
+		    strcmp(alg, "ES256") != 0) ||
 		    jsonu_get_str(k, "kid", &kid) != 0 ||
 		    strlen(kid) >= sizeof(keys[0].kid))
 			continue;
@@ -225,7 +226,7 @@ consent_claims_free(struct consent_claims *c)
 	free(c->agreement_hash);
 	free(c->purpose);
 	free(c->consent_id);
-	for (i = 0; i < c->nfields; i++)
+	for (i = 0; c->fields != NULL && i < c->nfields; i++)
 		free(c->fields[i]);
 	free(c->fields);
 	memset(c, 0, sizeof(*c));
@@ -556,8 +557,11 @@ check_status(consent_verifier *v, const struct jtok_doc *claims, int64_t now)
 			rc = CONSENT_OK;   /* stale but within grace: use it */
 	}
 	if (rc == CONSENT_OK) {
-		bitpos = (size_t)idx * (size_t)s->bits;
-		if (bitpos / 8 >= s->nbytes)
+		if ((uint64_t)idx >= (uint64_t)s->nbytes * 8 / (uint64_t)s->bits)
+			bitpos = SIZE_MAX;
+		else
+			bitpos = (size_t)idx * (size_t)s->bits;
+		if (bitpos == SIZE_MAX || bitpos / 8 >= s->nbytes)
 			val = 0;   /* beyond the list: never revoked */
 		else
 			val = (s->bytes[bitpos / 8] >> (bitpos % 8)) &

@@ -1,0 +1,436 @@
+#!/bin/sh
+# Load soak: consentd under a steady mixed load at half its measured peak
+# for SOAK_SECONDS, watching for memory and descriptor leaks and errors.
+# Run by "make soak" from the root (not in CI: 10 minutes by default).
+#
+#   1. A temporary dev data dir (consentctl init --dev), consentd on
+#      127.0.0.1 (free port, THREADS workers), the "bench-transfer"
+#      agreement approved by dia and ird, and consents for SUBJECTS
+#      citizens s-0 .. s-(SUBJECTS-1): the same set-up as bench_issue.sh.
+#   2. Peak: POST /oauth2/token, closed loop, PEAK_CONN connections for
+#      PEAK_SECONDS (10 s).
+#   3. Soak, open loop at a fixed total rate R = peak / 2, for SOAK_SECONDS:
+#        - token requests (ird) for s-*, at R * (1 - GRANT_SHARE);
+#        - consent grants (fresh citizens g-*, one ID token each), at
+#          R * GRANT_SHARE;
+#        - consent grant + revoke pairs (citizens r-*, curl: POST
+#          /v1/consents then DELETE /v1/consents/{id}), one pair every
+#          REVOKE_INTERVAL seconds.
+#      loadgen runs in chunks of at most CHUNK seconds (it stops at 600 s),
+#      reconnecting between chunks.
+#   4. Every SAMPLE_S (10) seconds: consentd's VmRSS, RssAnon and RssFile
+#      (/proc/PID/status) and its open descriptors (/proc/PID/fd).
+#   5. Verdict after the warm-up (the first 60 s, or 10 % of the run when
+#      that is longer; half of a run shorter than 120 s): the baseline is
+#      the first sample after the warm-up;
+#        - max RSS growth over the baseline <= RSS_LIMIT_PCT (10 %), on
+#          RssAnon by default (SOAK_RSS_METRIC=anon): the process's own
+#          memory, where a leak shows. VmRSS adds RssFile, which here is
+#          mostly LMDB pages mapped read-only (no MDB_WRITEMAP) as the store is read, growing
+#          with the store by design (every token and grant is a record);
+#          SOAK_RSS_METRIC=vm gates on VmRSS instead. All three, and the
+#          size of data.mdb, are reported;
+#        - max fd count - baseline <= FD_NOISE (8: loadgen reconnects
+#          between chunks, curl's connections come and go), and the idle
+#          count after the load <= the idle count before it + FD_NOISE;
+#        - errors (non-2xx or failed transfers, unanswered requests,
+#          failed grant/revoke pairs) == 0;
+#      a table on stdout, $CB_BUILD/soak.json; exit 1 if one fails.
+#
+# Environment (defaults): CB_BUILD (build), SOAK_SECONDS (600), SOAK_THREADS
+# (2), SOAK_PEAK_SECONDS (10), SOAK_PEAK_CONN (32), SOAK_CONN (32, open-loop
+# connections per loadgen), SOAK_GRANT_SHARE (0.1), SOAK_REVOKE_INTERVAL
+# (0.5), SOAK_RSS_LIMIT_PCT (10), SOAK_RSS_METRIC (anon, or vm),
+# SOAK_FD_NOISE (8), SOAK_MAP_MB (1024 + 8 per second of soak). The data
+# directory is in $TMPDIR and needs about 2 MB per second of soak.
+# Every process is killed on exit (trap); a watchdog kills consentd within a
+# second if this script is killed outright.
+set -eu
+
+B=${CB_BUILD:-build}
+SOAK=${SOAK_SECONDS:-600}
+THREADS=${SOAK_THREADS:-2}
+PEAK_SECONDS=${SOAK_PEAK_SECONDS:-10}
+PEAK_CONN=${SOAK_PEAK_CONN:-32}
+CONN=${SOAK_CONN:-32}
+GRANT_SHARE=${SOAK_GRANT_SHARE:-0.1}
+REVOKE_INTERVAL=${SOAK_REVOKE_INTERVAL:-0.5}
+RSS_LIMIT_PCT=${SOAK_RSS_LIMIT_PCT:-10}
+FD_NOISE=${SOAK_FD_NOISE:-8}
+RSS_METRIC=${SOAK_RSS_METRIC:-anon}
+SAMPLE_S=10
+CHUNK=300
+SUBJECTS=1000
+ISSUER=https://127.0.0.1:8443
+START_TIMEOUT=15
+
+case $SOAK in ''|*[!0-9]*) echo "soak: SOAK_SECONDS must be a whole number" >&2; exit 2;; esac
+[ "$SOAK" -ge 30 ] || { echo "soak: SOAK_SECONDS must be at least 30" >&2; exit 2; }
+[ "$SOAK" -le 86400 ] || { echo "soak: SOAK_SECONDS at most 86400" >&2; exit 2; }
+# Warm-up: the first 60 s, or 10 % of the run when that is longer.
+WARM=$((SOAK / 10))
+[ "$WARM" -ge 60 ] || WARM=60
+[ "$WARM" -lt "$SOAK" ] || WARM=$((SOAK / 2))
+
+for t in consentd consentctl bench/loadgen; do
+	[ -x "$B/$t" ] || { echo "soak: $B/$t missing (make soak)" >&2; exit 1; }
+done
+for t in curl jq awk; do
+	command -v $t >/dev/null 2>&1 || { echo "soak: needs $t (scripts/deps.sh)" >&2; exit 1; }
+done
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/cb-soak.XXXXXX")
+broker_pid=
+watchdog_pid=
+bg_pids=
+cleanup() {
+	for p in $bg_pids; do
+		kill "$p" 2>/dev/null || true
+	done
+	[ -z "$watchdog_pid" ] || kill "$watchdog_pid" 2>/dev/null || true
+	if [ -n "$broker_pid" ]; then
+		kill "$broker_pid" 2>/dev/null || true
+		i=0  # bounded: consentd's grace is 10 s
+		while kill -0 "$broker_pid" 2>/dev/null && [ $i -lt 150 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		kill -9 "$broker_pid" 2>/dev/null || true
+	fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+say() { printf '%s\n' "soak: $*" >&2; }
+
+url_of() {
+	i=0
+	while [ $i -lt $((START_TIMEOUT * 10)) ]; do
+		u=$(grep -o '"url":"https://127.0.0.1:[0-9]*' "$1" 2>/dev/null |
+		    head -1 | sed 's/"url":"//')
+		[ -n "$u" ] && { echo "$u"; return 0; }
+		sleep 0.1
+		i=$((i + 1))
+	done
+	say "no listening line in $1:"
+	tail -5 "$1" >&2
+	return 1
+}
+
+D=$tmp/data
+PKI=$D/pki
+
+# ---- 1. data dir, consentd, agreement, consents ----------------------------
+say "data dir in $tmp"
+"$B/consentctl" init --dev --data "$D" --issuer "$ISSUER" >"$tmp/init.log" 2>&1 ||
+    { cat "$tmp/init.log" >&2; exit 1; }
+# The store grows by about 2 MB/s at this load (every token and grant is a
+# record): a map of 1 GiB + 8 MiB per second of soak keeps "store is full"
+# out of the run (the file only grows as written; 80 GB free here).
+MAP_MB=${SOAK_MAP_MB:-$((1024 + SOAK * 8))}
+"$B/consentd" --data "$D" --listen 127.0.0.1:0 --threads "$THREADS" --dev \
+    --set "map_size_mb=$MAP_MB" 2>"$tmp/consentd.log" &
+broker_pid=$!
+(while kill -0 $$ 2>/dev/null; do sleep 1; done
+    kill "$broker_pid" 2>/dev/null) >/dev/null 2>&1 &
+watchdog_pid=$!
+BROKER=$(url_of "$tmp/consentd.log")
+say "consentd $BROKER (pid $broker_pid), $THREADS threads, map_size_mb=$MAP_MB"
+
+CURL="curl -sS --fail-with-body --max-time 10 --cacert $PKI/ca.crt"
+cat >"$tmp/agreement.json" <<'EOF'
+{"id": "bench-transfer", "version": 1, "title": "Benchmark transfer",
+ "description": "Benchmark only: consent required, no daily limit.",
+ "provider": "dia", "recipients": ["ird"], "purposes": ["benchmark"],
+ "fields": [
+  {"name": "child.given_names", "description": "Given names."},
+  {"name": "child.family_name", "description": "Family name."},
+  {"name": "child.birth_date", "description": "Date of birth."}],
+ "legal_basis": {"type": "consent"}, "consent": {"required": true},
+ "token_ttl_seconds": 300, "retention": {"days": 1, "disposal": "delete"},
+ "onward_sharing": {"allowed": false}}
+EOF
+HASH=$($CURL --cert "$PKI/registrar.crt" --key "$PKI/registrar.key" \
+    -H 'Content-Type: application/json' --data-binary @"$tmp/agreement.json" \
+    "$BROKER/v1/agreements" | jq -r .hash)
+for p in dia ird; do
+	$CURL --cert "$PKI/$p.crt" --key "$PKI/$p.key" \
+	    -H 'Content-Type: application/json' \
+	    -d "{\"version\": 1, \"hash\": \"$HASH\"}" \
+	    "$BROKER/v1/agreements/bench-transfer/approve" >/dev/null
+done
+say "agreement bench-transfer $HASH active"
+
+TTL=$((SOAK + 3600))
+mint() {  # PREFIX COUNT > file
+	"$B/bench/loadgen" mint-citizen --key "$D/keys/dev-issuer.key" \
+	    --iss "$ISSUER/dev" --prefix "$1" --count "$2" --ttl "$TTL"
+}
+LG="$B/bench/loadgen --cert $PKI/ird.crt --key $PKI/ird.key --ca $PKI/ca.crt"
+printf '{"agreement": "bench-transfer"}' >"$tmp/grant.body"
+GRANT_ARGS="--body-file $tmp/grant.body --content-type application/json"
+
+mint s- "$SUBJECTS" >"$tmp/subjects"
+# shellcheck disable=SC2086
+$LG --label setup-grants --url "$BROKER/v1/consents" --connections 16 \
+    --seconds 60 --warmup 0 $GRANT_ARGS --bearer-file "$tmp/subjects" \
+    >"$tmp/setup.json"
+n=$(jq .requests "$tmp/setup.json")
+[ "$n" -eq "$SUBJECTS" ] || { say "setup: $n of $SUBJECTS consents granted"; cat "$tmp/setup.json" >&2; exit 1; }
+say "$SUBJECTS consents granted (s-0 .. s-$((SUBJECTS - 1)))"
+
+jq -rn '[{type: "consented_transfer", agreement: "bench-transfer",
+    subject: "SUBJ", fields: ["child.given_names", "child.family_name",
+    "child.birth_date"], purpose: "benchmark"}] | tojson | @uri' \
+    >"$tmp/details"
+awk -v n="$SUBJECTS" -v d="$(cat "$tmp/details")" 'BEGIN {
+	for (i = 0; i < n; i++) {
+		s = d
+		sub(/SUBJ/, "s-" i, s)
+		print "grant_type=client_credentials&authorization_details=" s
+	}
+}' >"$tmp/token.bodies"
+TOKEN_ARGS="--body-file $tmp/token.bodies --body-lines --content-type application/x-www-form-urlencoded"
+
+# ---- 2. peak ---------------------------------------------------------------
+# shellcheck disable=SC2086
+$LG --label peak --url "$BROKER/oauth2/token" --connections "$PEAK_CONN" \
+    --seconds "$PEAK_SECONDS" --warmup 1 $TOKEN_ARGS >"$tmp/peak.json"
+PEAK=$(jq .rps "$tmp/peak.json")
+RATE=$(echo "$PEAK" | awk '{r = $1 / 2; printf "%.0f", r < 2 ? 2 : r}')
+TOKEN_RATE=$(echo "$RATE $GRANT_SHARE" | awk '{r = $1 * (1 - $2); printf "%.1f", r < 1 ? 1 : r}')
+GRANT_RATE=$(echo "$RATE $GRANT_SHARE" | awk '{r = $1 * $2; printf "%.1f", r < 1 ? 1 : r}')
+say "peak $PEAK tokens/s (closed loop, $PEAK_CONN connections, ${PEAK_SECONDS}s);" \
+    "soak at $RATE/s: tokens $TOKEN_RATE/s, grants $GRANT_RATE/s, a grant+revoke pair every ${REVOKE_INTERVAL}s, ${SOAK}s"
+
+# Fresh citizens for the grants (each used once) and the revoke pairs.
+NG=$(echo "$GRANT_RATE $SOAK" | awk '{printf "%.0f", $1 * ($2 + 60) * 1.1 + 100}')
+mint g- "$NG" >"$tmp/grant.citizens"
+NR=$(echo "$REVOKE_INTERVAL $SOAK" | awk '{printf "%.0f", ($2 + 60) / $1 + 100}')
+mint r- "$NR" >"$tmp/revoke.citizens"
+
+# ---- 3. the soak -----------------------------------------------------------
+T0=$(date +%s)
+TEND=$((T0 + SOAK))
+
+# lg_chunks NAME LOADGEN-ARGS...: loadgen in chunks until TEND, a JSON line
+# per chunk in $tmp/NAME.jsonl. With --bearer-file, each chunk gets the
+# next unused tokens.
+lg_chunks() {
+	name=$1
+	shift
+	k=0
+	while :; do
+		left=$((TEND - $(date +%s)))
+		[ "$left" -ge 2 ] || break
+		[ "$left" -le "$CHUNK" ] || left=$CHUNK
+		# shellcheck disable=SC2086
+		$LG --label "$name-$k" --seconds "$((left - 1))" --warmup 0.5 "$@" \
+		    >>"$tmp/$name.jsonl" 2>>"$tmp/$name.err" ||
+		    echo '{"requests":0,"errors":1,"unsent":0,"rps":0,"failed":true}' >>"$tmp/$name.jsonl"
+		k=$((k + 1))
+	done
+}
+
+# grants in chunks: split the citizen file so that no token is used twice.
+grant_chunks() {
+	k=0 used=0
+	while :; do
+		left=$((TEND - $(date +%s)))
+		[ "$left" -ge 2 ] || break
+		[ "$left" -le "$CHUNK" ] || left=$CHUNK
+		need=$(echo "$GRANT_RATE $left" | awk '{printf "%.0f", $1 * ($2 + 1) * 1.1 + 50}')
+		tail -n +"$((used + 1))" "$tmp/grant.citizens" | head -n "$need" >"$tmp/grant.chunk"
+		used=$((used + need))
+		# shellcheck disable=SC2086
+		$LG --label "grant-$k" --url "$BROKER/v1/consents" \
+		    --connections "$CONN" --rate "$GRANT_RATE" \
+		    --seconds "$((left - 1))" --warmup 0.5 $GRANT_ARGS \
+		    --bearer-file "$tmp/grant.chunk" \
+		    >>"$tmp/grant.jsonl" 2>>"$tmp/grant.err" ||
+		    echo '{"requests":0,"errors":1,"unsent":0,"rps":0,"failed":true}' >>"$tmp/grant.jsonl"
+		k=$((k + 1))
+	done
+}
+
+# grant + revoke pairs with curl; one line per pair: "ok" or the failure.
+revoke_loop() {
+	i=0
+	while [ "$(date +%s)" -lt "$TEND" ]; do
+		tok=$(sed -n "$((i + 1))p" "$tmp/revoke.citizens")
+		[ -n "$tok" ] || { echo "fail out-of-tokens"; break; }
+		id=$($CURL -H "Authorization: Bearer $tok" \
+		    -H 'Content-Type: application/json' \
+		    --data-binary @"$tmp/grant.body" "$BROKER/v1/consents" 2>&1 |
+		    jq -r '.id // empty' 2>/dev/null || true)
+		if [ -z "$id" ]; then
+			echo "fail grant r-$i"
+		elif st=$($CURL -X DELETE -H "Authorization: Bearer $tok" \
+		    "$BROKER/v1/consents/$id" 2>&1 | jq -r '.state // empty' 2>/dev/null) &&
+		    [ "$st" = revoked ]; then
+			echo ok
+		else
+			echo "fail revoke r-$i $id"
+		fi
+		i=$((i + 1))
+		sleep "$REVOKE_INTERVAL"
+	done >"$tmp/revoke.log"
+}
+
+sample() {  # elapsed rss_kb anon_kb file_kb fds store_kb
+	st=/proc/$broker_pid/status
+	[ -r "$st" ] || return 1
+	rss=$(awk '/^VmRSS:/ {print $2}' "$st")
+	anon=$(awk '/^RssAnon:/ {print $2}' "$st")
+	file=$(awk '/^RssFile:/ {print $2}' "$st")
+	fds=$(find "/proc/$broker_pid/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+	store=$(find "$D" -name data.mdb -exec du -k {} + 2>/dev/null |
+	    awk '{k += $1} END {print k + 0}')
+	echo "$(($(date +%s) - T0)) $rss $anon $file $fds $store"
+}
+
+: >"$tmp/tokens.jsonl"
+: >"$tmp/grant.jsonl"
+: >"$tmp/samples"
+# shellcheck disable=SC2086
+lg_chunks tokens --url "$BROKER/oauth2/token" --connections "$CONN" \
+    --rate "$TOKEN_RATE" $TOKEN_ARGS &
+bg_pids="$bg_pids $!"
+grant_chunks &
+bg_pids="$bg_pids $!"
+revoke_loop &
+bg_pids="$bg_pids $!"
+
+say "sampling consentd every ${SAMPLE_S}s; warm-up ${WARM}s"
+printf '%8s %10s %10s %10s %6s %10s\n' t_s VmRSS_kB RssAnon_kB RssFile_kB fds store_kB >&2
+while :; do
+	s=$(sample) || { say "consentd (pid $broker_pid) is gone"; tail -5 "$tmp/consentd.log" >&2; exit 1; }
+	echo "$s" >>"$tmp/samples"
+	echo "$s" | awk '{printf "%8s %10s %10s %10s %6s %10s\n", $1, $2, $3, $4, $5, $6}' >&2
+	now=$(date +%s)
+	[ "$now" -lt "$TEND" ] || break
+	nxt=$((now + SAMPLE_S))
+	[ "$nxt" -le "$TEND" ] || nxt=$TEND
+	sleep "$((nxt - now))"
+done
+for p in $bg_pids; do
+	wait "$p" || true
+done
+bg_pids=
+s=$(sample) || { say "consentd is gone"; exit 1; }
+echo "$s" >>"$tmp/samples"
+
+# ---- 4. verdict --------------------------------------------------------------
+kill -0 "$broker_pid" 2>/dev/null || { say "consentd died"; exit 1; }
+agg() {  # FILE: requests errors unsent
+	jq -s '[(map(.requests) | add // 0), (map(.errors) | add // 0),
+	    (map(.unsent) | add // 0), (map(.latency_ms.p99 // 0) | max // 0)]
+	    | map(tostring) | join(" ")' -r "$1"
+}
+# shellcheck disable=SC2046
+set -- $(agg "$tmp/tokens.jsonl"); TOK_N=$1 TOK_E=$2 TOK_U=$3 TOK_P99=$4
+# shellcheck disable=SC2046
+set -- $(agg "$tmp/grant.jsonl"); GR_N=$1 GR_E=$2 GR_U=$3 GR_P99=$4
+RV_N=$(grep -c '^ok$' "$tmp/revoke.log" || true)
+RV_E=$(grep -c '^fail' "$tmp/revoke.log" || true)
+ERRORS=$((TOK_E + GR_E + RV_E + TOK_U + GR_U))
+S5XX=$(grep -ac '"status":5[0-9][0-9]' "$tmp/consentd.log" || true)
+
+# Baseline: the first sample at or after the warm-up; the verdict looks at
+# every later sample, the last one taken after the load stopped.
+# growth COLUMN: "baseline max growth_pct" of a column of the samples.
+growth() {
+	awk -v w="$WARM" -v c="$1" '$1 >= w {
+		if (!b) {b = 1; z = $c}
+		if ($c > m) m = $c
+	} END {printf "%d %d %.2f\n", z, m, (z > 0) ? (m - z) * 100 / z : 0}' \
+	    "$tmp/samples"
+}
+# shellcheck disable=SC2046
+set -- $(growth 2); RSS0=$1 RSSMAX=$2 RSS_G=$3
+# shellcheck disable=SC2046
+set -- $(growth 3); ANON0=$1 ANONMAX=$2 ANON_G=$3
+# shellcheck disable=SC2046
+set -- $(growth 4); FILE0=$1 FILEMAX=$2 FILE_G=$3
+# shellcheck disable=SC2046
+set -- $(growth 5); FD0=$1 FDMAX=$2
+# shellcheck disable=SC2046
+set -- $(growth 6); STORE0=$1 STOREMAX=$2
+FDGROWTH=$((FDMAX - FD0))
+FD_IDLE0=$(head -1 "$tmp/samples" | awk '{print $5}')   # before the load
+FD_IDLE1=$(tail -1 "$tmp/samples" | awk '{print $5}')   # after it stopped
+FD_IDLE_G=$((FD_IDLE1 - FD_IDLE0))
+case $RSS_METRIC in
+vm) GATE_G=$RSS_G ;;
+*) GATE_G=$ANON_G ;;
+esac
+RSS_OK=$(echo "$GATE_G $RSS_LIMIT_PCT" | awk '{print ($1 <= $2) ? "true" : "false"}')
+FD_OK=false
+[ "$FDGROWTH" -le "$FD_NOISE" ] && [ "$FD_IDLE_G" -le "$FD_NOISE" ] && FD_OK=true
+ERR_OK=false; [ "$ERRORS" -eq 0 ] && ERR_OK=true
+PASS=false
+[ "$RSS_OK" = true ] && [ "$FD_OK" = true ] && [ "$ERR_OK" = true ] && PASS=true
+
+mkdir -p "$B"
+jq -n --argjson seconds "$SOAK" --argjson warmup "$WARM" --argjson threads "$THREADS" \
+    --argjson peak "$PEAK" --argjson rate "$RATE" \
+    --argjson token_rate "$TOKEN_RATE" --argjson grant_rate "$GRANT_RATE" \
+    --argjson revoke_interval "$REVOKE_INTERVAL" \
+    --argjson tok_n "$TOK_N" --argjson tok_e "$TOK_E" --argjson tok_u "$TOK_U" --argjson tok_p99 "$TOK_P99" \
+    --argjson gr_n "$GR_N" --argjson gr_e "$GR_E" --argjson gr_u "$GR_U" --argjson gr_p99 "$GR_P99" \
+    --argjson rv_n "$RV_N" --argjson rv_e "$RV_E" --argjson s5xx "$S5XX" \
+    --argjson rss0 "$RSS0" --argjson rssmax "$RSSMAX" --argjson rss_g "$RSS_G" \
+    --argjson anon0 "$ANON0" --argjson anonmax "$ANONMAX" --argjson anon_g "$ANON_G" \
+    --argjson file0 "$FILE0" --argjson filemax "$FILEMAX" --argjson file_g "$FILE_G" \
+    --argjson store0 "$STORE0" --argjson storemax "$STOREMAX" \
+    --arg metric "$RSS_METRIC" --argjson gate_g "$GATE_G" \
+    --argjson fd0 "$FD0" --argjson fdmax "$FDMAX" --argjson fdg "$FDGROWTH" \
+    --argjson fdi0 "$FD_IDLE0" --argjson fdi1 "$FD_IDLE1" \
+    --argjson errors "$ERRORS" \
+    --argjson rss_ok "$RSS_OK" --argjson fd_ok "$FD_OK" --argjson err_ok "$ERR_OK" --argjson pass "$PASS" \
+    --argjson rss_limit "$RSS_LIMIT_PCT" --argjson fd_noise "$FD_NOISE" \
+    --rawfile samples "$tmp/samples" \
+    '{seconds: $seconds, warmup_s: $warmup, threads: $threads,
+      peak_tokens_rps: $peak, rate_rps: $rate,
+      tokens: {offered_rps: $token_rate, ok: $tok_n, errors: $tok_e, unsent: $tok_u, max_chunk_p99_ms: $tok_p99},
+      grants: {offered_rps: $grant_rate, ok: $gr_n, errors: $gr_e, unsent: $gr_u, max_chunk_p99_ms: $gr_p99},
+      grant_revoke_pairs: {interval_s: $revoke_interval, ok: $rv_n, errors: $rv_e},
+      server_5xx_logged: $s5xx,
+      memory_kb: {
+        vmrss: {after_warmup: $rss0, max: $rssmax, growth_pct: $rss_g},
+        rss_anon: {after_warmup: $anon0, max: $anonmax, growth_pct: $anon_g},
+        rss_file: {after_warmup: $file0, max: $filemax, growth_pct: $file_g},
+        store_data_mdb: {after_warmup: $store0, max: $storemax}},
+      rss_gate: {metric: (if $metric == "vm" then "VmRSS" else "RssAnon" end),
+        growth_pct: $gate_g, limit_pct: $rss_limit, ok: $rss_ok},
+      fds: {after_warmup: $fd0, max: $fdmax, growth: $fdg,
+            idle_before_load: $fdi0, idle_after_load: $fdi1,
+            noise: $fd_noise, ok: $fd_ok},
+      errors: {total: $errors, ok: $err_ok},
+      pass: $pass,
+      samples: [$samples | split("\n")[] | select(length > 0) | split(" ")
+        | map(tonumber) | {t_s: .[0], vmrss_kb: .[1], rss_anon_kb: .[2],
+          rss_file_kb: .[3], fds: .[4], store_kb: .[5]}]}' >"$B/soak.json"
+
+yn() { [ "$1" = true ] && echo pass || echo FAIL; }
+GATE=RssAnon; [ "$RSS_METRIC" = vm ] && GATE=VmRSS
+row() { printf '%-30s %-44s %s\n' "$1" "$2" "${3:-}"; }
+echo
+echo "soak: ${SOAK}s at $RATE/s (half the ${PEAK}/s closed-loop token peak), $THREADS threads, warm-up ${WARM}s"
+row measure "value (after warm-up -> max)" verdict
+row "token requests" "$TOK_N ok at $TOKEN_RATE/s, worst chunk p99 ${TOK_P99} ms"
+row "consent grants" "$GR_N ok at $GRANT_RATE/s, worst chunk p99 ${GR_P99} ms"
+row "grant+revoke pairs (curl)" "$RV_N ok"
+row "VmRSS kB" "$RSS0 -> $RSSMAX (+$RSS_G %)" "$([ "$GATE" = VmRSS ] && yn "$RSS_OK")"
+row "RssAnon kB (heap, stacks)" "$ANON0 -> $ANONMAX (+$ANON_G %)" "$([ "$GATE" = RssAnon ] && yn "$RSS_OK")"
+row "RssFile kB (LMDB map, libs)" "$FILE0 -> $FILEMAX (+$FILE_G %)"
+row "store data.mdb kB" "$STORE0 -> $STOREMAX"
+row "fds under load" "$FD0 -> $FDMAX (+$FDGROWTH, noise $FD_NOISE)" "$(yn "$FD_OK")"
+row "fds idle before/after load" "$FD_IDLE0 / $FD_IDLE1"
+row "errors" "$ERRORS (tokens $TOK_E+$TOK_U unsent, grants $GR_E+$GR_U, pairs $RV_E)" "$(yn "$ERR_OK")"
+row "5xx in consentd's log" "$S5XX"
+echo "result: $(yn "$PASS") (RSS gate on $GATE <= $RSS_LIMIT_PCT %); details in $B/soak.json"
+[ "$RV_E" -eq 0 ] || grep '^fail' "$tmp/revoke.log" | head -3 >&2
+[ "$ERRORS" -eq 0 ] || cat "$tmp/tokens.err" "$tmp/grant.err" 2>/dev/null | sort | uniq -c | head -5 >&2
+[ "$PASS" = true ]
