@@ -323,8 +323,10 @@ fuzz:
 # grants, grant+revoke pairs) at half its measured closed-loop token peak
 # for SOAK_SECONDS (default 600; not in CI), sampling its VmRSS and open
 # descriptors every 10 s (bench/soak.sh; docs/security.md, "Load soak").
-# Fails on RSS growth over 10 % after the warm-up, descriptor growth beyond
-# noise, or any error; table on stdout, $(BUILD)/soak.json.
+# Fails on RSS growth over 10 % after the warm-up (RssAnon; VmRSS, which
+# also counts the growing store's mapped pages, with SOAK_RSS_METRIC=vm),
+# descriptor growth beyond noise, or any error; table on stdout,
+# $(BUILD)/soak.json.
 SOAK_SECONDS ?= 600
 .PHONY: soak
 soak: $(BUILD)/consentd $(BUILD)/consentctl $(BUILD)/bench/loadgen
