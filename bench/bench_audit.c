@@ -265,13 +265,14 @@ audit_pass(enum mode m, uint64_t total, struct gen *g, uint64_t *bytes,
 {
 	unsigned char leaf[MERKLE_HASH], root[MERKLE_HASH];
 	struct audit a;
+	struct abatch *batch = calloc(1, sizeof(*batch));
 	double t, spent = 0;
 	uint64_t base = 0;
 	size_t i;
 
 	g->next = 0;
 	g->t = 1795000000;
-	if (audit_init(&a, stderr) != 0)
+	if (batch == NULL || audit_init(&a, stderr) != 0)
 		die("out of memory");
 	while (g->next < total) {
 		gen_chunk(g, total);
@@ -289,12 +290,23 @@ audit_pass(enum mode m, uint64_t total, struct gen *g, uint64_t *bytes,
 				    g->n[i]);
 			break;
 		case M_VERIFY:
-			for (i = 0; i < g->count; i++)
-				audit_entry(&a, base + i, g->buf + g->off[i],
-				    g->n[i]);
+			/* As consent-audit verify runs: batches on two threads,
+			 * so this line is timed by the wall clock. */
+			t = (double)mono_us() / 1e6;
+			for (i = 0; i < g->count; i++) {
+				if (abatch_add(batch, base + i, g->buf + g->off[i],
+				    g->n[i]) != 0)
+					die("out of memory");
+				if (batch->count == AUDIT_BATCH)
+					abatch_run(&a, batch);
+			}
+			abatch_run(&a, batch);
+			spent += (double)mono_us() / 1e6 - t;
+			t = -1;
 			break;
 		}
-		spent += cpu_s() - t;
+		if (t >= 0)
+			spent += cpu_s() - t;
 		*bytes += g->len;
 		base += g->count;
 		sha_slice(sha, 0.005);
@@ -309,6 +321,8 @@ audit_pass(enum mode m, uint64_t total, struct gen *g, uint64_t *bytes,
 	if (m != M_ROOT && a.tokens != (total - 1) - (total - 1 + 2) / 3)
 		die("the replay did not check every token");
 	audit_free(&a);
+	free(batch->buf);
+	free(batch);
 	return spent;
 }
 
