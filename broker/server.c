@@ -141,6 +141,10 @@ server_tls_ctx(const char *cert, const char *key, const char *ca, char *err,
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE);
+	/* An idle connection gives its TLS buffers back (about 34 KiB each
+	 * way), so memory follows the requests in flight, not the number of
+	 * connections held open. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		snprintf(err, errlen, "%s: cannot load certificate", cert);
 		goto fail;
