@@ -194,6 +194,65 @@ registry_agreement_get(struct store_txn *txn, const char *id,
 	return *rec != NULL ? STORE_OK : STORE_NOTFOUND;
 }
 
+struct all_ctx {
+	json_t *out;
+	size_t max;
+	char last_id[AGR_MAX_ID + 1];
+	json_t *pick;      /* effective record of last_id so far */
+	int pick_draft;
+};
+
+static void
+all_flush(struct all_ctx *c)
+{
+	if (c->pick != NULL)
+		json_array_append_new(c->out, c->pick);
+	c->pick = NULL;
+}
+
+static int
+all_one(void *arg, const char *key, size_t keylen, json_t *value)
+{
+	struct all_ctx *c = arg;
+	const char *sep = memchr(key, STORE_SEP[0], keylen);
+	const char *state = registry_agreement_state(value);
+	size_t idlen = sep != NULL ? (size_t)(sep - key) : keylen;
+	int draft = state == NULL || strcmp(state, "draft") == 0;
+
+	if (idlen > AGR_MAX_ID)
+		return 0;
+	if (strlen(c->last_id) != idlen ||
+	    memcmp(c->last_id, key, idlen) != 0) {
+		all_flush(c);
+		if (c->max != 0 && json_array_size(c->out) >= c->max)
+			return 1;
+		memcpy(c->last_id, key, idlen);
+		c->last_id[idlen] = '\0';
+	}
+	/* Versions come in ascending order: as registry_agreement_get, the
+	 * effective one is the highest non-draft, else the highest draft. */
+	if (c->pick == NULL || !draft || c->pick_draft) {
+		json_decref(c->pick);
+		c->pick = json_incref(value);
+		c->pick_draft = draft;
+	}
+	return 0;
+}
+
+enum store_err
+registry_agreements_effective(struct store_txn *txn, size_t max,
+    json_t *out)
+{
+	struct all_ctx c = { out, max, "", NULL, 0 };
+	enum store_err rc;
+
+	rc = store_scan(txn, ST_AGREEMENTS, "", 0, 0, all_one, &c);
+	if (c.max == 0 || json_array_size(out) < c.max)
+		all_flush(&c);
+	json_decref(c.pick);
+	return rc;
+}
+
 enum store_err
 registry_agreement_latest(struct store_txn *txn, const char *id,
     json_t **rec)

@@ -43,6 +43,13 @@ enum store_err registry_put_party(struct store_txn *txn, const char *id,
 enum store_err registry_agreement_get(struct store_txn *txn, const char *id,
     uint32_t version, json_t **rec);
 
+/*
+ * Every agreement's effective record, by id, in one scan: a new
+ * reference to each, appended to out (at most max; 0: no limit).
+ */
+enum store_err registry_agreements_effective(struct store_txn *txn,
+    size_t max, json_t *out);
+
 /* The highest stored version of id (any state); STORE_NOTFOUND if none. */
 enum store_err registry_agreement_latest(struct store_txn *txn,
     const char *id, json_t **rec);

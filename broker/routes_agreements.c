@@ -92,70 +92,33 @@ summary(const json_t *rec)
 	    "legal_basis", json_object_get(doc, "legal_basis"));
 }
 
-struct list_ctx {
-	json_t *arr;
-	char last_id[AGR_MAX_ID + 1];
-	json_t *pick;      /* effective record of last_id so far */
-	int pick_draft;
-};
-
-static void
-list_flush(struct list_ctx *c)
-{
-	if (c->pick != NULL)
-		json_array_append_new(c->arr, summary(c->pick));
-	json_decref(c->pick);
-	c->pick = NULL;
-}
-
-static int
-list_one(void *arg, const char *key, size_t keylen, json_t *value)
-{
-	struct list_ctx *c = arg;
-	const char *sep = memchr(key, STORE_SEP[0], keylen);
-	const char *state = registry_agreement_state(value);
-	size_t idlen = sep != NULL ? (size_t)(sep - key) : keylen;
-	int draft = state == NULL || strcmp(state, "draft") == 0;
-
-	if (idlen > AGR_MAX_ID)
-		return 0;
-	if (strlen(c->last_id) != idlen ||
-	    memcmp(c->last_id, key, idlen) != 0) {
-		list_flush(c);
-		memcpy(c->last_id, key, idlen);
-		c->last_id[idlen] = '\0';
-	}
-	/* Versions come in ascending order: the effective one is the highest
-	 * non-draft, else the highest draft. */
-	if (c->pick == NULL || !draft || c->pick_draft) {
-		json_decref(c->pick);
-		c->pick = json_incref(value);
-		c->pick_draft = draft;
-	}
-	return json_array_size(c->arr) >= ROUTES_MAX_LIST;
-}
-
 static void
 list_agreements(struct rq *rq)
 {
-	struct list_ctx c = { NULL, "", NULL, 0 };
 	struct store_txn *txn = NULL;
+	json_t *recs, *arr, *rec;
 	enum store_err rc;
+	size_t i;
 
 	if (auth_reader(rq) != 0)
 		return;
-	c.arr = json_array();
-	rc = store_begin(rq->b->store, 0, &txn);
+	recs = json_array();
+	arr = json_array();
+	rc = recs == NULL || arr == NULL ? STORE_NOMEM :
+	    store_begin(rq->b->store, 0, &txn);
 	if (rc == STORE_OK)
-		rc = store_scan(txn, ST_AGREEMENTS, "", 0, 0, list_one, &c);
-	list_flush(&c);
+		rc = registry_agreements_effective(txn, ROUTES_MAX_LIST, recs);
 	store_abort(txn);
 	if (rc != STORE_OK) {
-		json_decref(c.arr);
+		json_decref(recs);
+		json_decref(arr);
 		routes_store_error(rq, rc);
 		return;
 	}
-	http_reply_json(rq, 200, json_pack("{s:o}", "agreements", c.arr));
+	json_array_foreach(recs, i, rec)
+		json_array_append_new(arr, summary(rec));
+	json_decref(recs);
+	http_reply_json(rq, 200, json_pack("{s:o}", "agreements", arr));
 }
 
 static int

@@ -550,11 +550,10 @@ revocation_seen(struct rq *rq, json_t *pub)
 	json_t *lists = json_object_get(rev, "status_lists"), *arec = NULL;
 	json_t *providers, *v;
 	struct store_txn *txn = NULL;
-	const char *agr, *provider, *name;
-	uint64_t have, need;
-	int64_t ver, at, last_at = 0;
+	const char *agr, *provider;
+	int64_t ver, last_at = 0;
 	char ts[32];
-	int seen = 1;
+	int seen;
 
 	if (jsonu_get_str(pub, "agreement", &agr) != 0 ||
 	    jsonu_get_int(pub, "agreement_version", &ver) != 0 ||
@@ -564,14 +563,7 @@ revocation_seen(struct rq *rq, json_t *pub)
 	    jsonu_get_str(json_object_get(arec, "document"), "provider",
 	    &provider) != 0)
 		goto out;
-	json_object_foreach(lists, name, v) {
-		need = (uint64_t)json_integer_value(v);
-		if (status_seen(txn, provider, (uint32_t)strtoul(name, NULL, 10),
-		    &have, &at) != STORE_OK || have < need)
-			seen = 0;
-		else if (at > last_at)
-			last_at = at;
-	}
+	seen = status_seen_all(txn, provider, lists, &last_at) == 1;
 	providers = json_array();
 	v = json_pack("{s:s, s:b}", "party", provider, "seen", seen);
 	if (v != NULL && seen && last_at > 0) {

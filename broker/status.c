@@ -600,6 +600,30 @@ status_record_seen(struct store_txn *txn, const char *party, uint32_t list,
 	return rc;
 }
 
+int
+status_seen_all(struct store_txn *txn, const char *party,
+    const json_t *versions, int64_t *last_at)
+{
+	const char *name;
+	json_t *v;
+	uint64_t have;
+	int64_t at, latest = 0;
+	int seen = 1;
+
+	json_object_foreach((json_t *)(uintptr_t)versions, name, v) {
+		if (status_seen(txn, party, (uint32_t)strtoul(name, NULL, 10),
+		    &have, &at) != STORE_OK)
+			return -1;
+		if (have < (uint64_t)json_integer_value(v))
+			seen = 0;
+		else if (at > latest)
+			latest = at;
+	}
+	if (last_at != NULL)
+		*last_at = seen ? latest : 0;
+	return seen;
+}
+
 enum store_err
 status_seen(struct store_txn *txn, const char *party, uint32_t list,
     uint64_t *version, int64_t *at)

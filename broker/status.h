@@ -83,6 +83,15 @@ char *status_list_token(struct status *st, struct store *s, EVP_PKEY *key,
 enum store_err status_record_seen(struct store_txn *txn, const char *party,
     uint32_t list, uint64_t version, int64_t now);
 
+/*
+ * Reader: whether party has fetched, for every list in versions
+ * ({"<list>": version}, as a revocation records it), that version or a
+ * later one. *last_at (may be NULL) gets the latest such fetch time.
+ * Returns 1 (seen), 0 (not yet) or -1 on a store error.
+ */
+int status_seen_all(struct store_txn *txn, const char *party,
+    const json_t *versions, int64_t *last_at);
+
 /* Reader: the version of list party last fetched (0 if never) and when. */
 enum store_err status_seen(struct store_txn *txn, const char *party,
     uint32_t list, uint64_t *version, int64_t *at);

@@ -531,38 +531,9 @@ struct home {
 	json_t *agreements;      /* effective records */
 	json_t *consents;        /* my consents (public form) */
 	json_t *usage;           /* token records about me, newest first */
-	char last_id[AGR_MAX_ID + 1];
 	int64_t now;
 	int status_ttl;
 };
-
-static int
-agr_one(void *arg, const char *key, size_t keylen, json_t *value)
-{
-	struct home *h = arg;
-	const char *sep = memchr(key, STORE_SEP[0], keylen);
-	size_t idlen = sep != NULL ? (size_t)(sep - key) : keylen;
-	const char *state = registry_agreement_state(value);
-	int draft = state == NULL || strcmp(state, "draft") == 0;
-
-	if (idlen > AGR_MAX_ID)
-		return 0;
-	/* Ascending versions: keep the highest non-draft per id. */
-	if (strlen(h->last_id) == idlen && memcmp(h->last_id, key, idlen) == 0) {
-		if (!draft) {
-			json_array_set(h->agreements,
-			    json_array_size(h->agreements) - 1, value);
-		}
-		return 0;
-	}
-	memcpy(h->last_id, key, idlen);
-	h->last_id[idlen] = '\0';
-	if (!draft)
-		json_array_append(h->agreements, value);
-	else
-		h->last_id[0] = '\0';
-	return 0;
-}
 
 static int
 consent_one(void *arg, const char *key, size_t keylen, json_t *value)
@@ -839,11 +810,10 @@ render_usage(struct home *h, struct evbuffer *b)
 static void
 render_revocations(struct home *h, struct evbuffer *b)
 {
-	const json_t *c, *rev, *lists, *v;
-	const char *id, *agr, *name, *prov;
+	const json_t *c, *rev, *lists;
+	const char *id, *agr, *prov;
 	json_t *arec = NULL;
-	uint64_t have, need;
-	int64_t ver, at;
+	int64_t ver;
 	size_t i, shown = 0;
 	int seen;
 
@@ -863,15 +833,9 @@ render_revocations(struct home *h, struct evbuffer *b)
 		    STORE_OK)
 			(void)jsonu_get_str(json_object_get(arec, "document"),
 			    "provider", &prov);
-		seen = 1;
 		lists = json_object_get(rev, "status_lists");
-		json_object_foreach((json_t *)(uintptr_t)lists, name, v) {
-			need = (uint64_t)json_integer_value(v);
-			if (prov == NULL || status_seen(h->txn, prov,
-			    (uint32_t)strtoul(name, NULL, 10), &have, &at) !=
-			    STORE_OK || have < need)
-				seen = 0;
-		}
+		seen = prov != NULL &&
+		    status_seen_all(h->txn, prov, lists, NULL) == 1;
 		evbuffer_add_printf(b, "<li>Consent for ");
 		web_escape(b, agr);
 		evbuffer_add_printf(b, ": ");
@@ -919,7 +883,7 @@ home(struct rq *rq, const struct session *s)
 	if (h.agreements == NULL || h.consents == NULL || h.usage == NULL ||
 	    (b = evbuffer_new()) == NULL ||
 	    store_begin(rq->b->store, 0, &h.txn) != STORE_OK ||
-	    store_scan(h.txn, ST_AGREEMENTS, "", 0, 0, agr_one, &h) != STORE_OK ||
+	    registry_agreements_effective(h.txn, 0, h.agreements) != STORE_OK ||
 	    store_scan(h.txn, ST_CONSENT_INDEX, prefix, 0, ROUTES_MAX_LIST,
 	    consent_one, &h) != STORE_OK ||
 	    store_scan(h.txn, ST_SUBJECT_TOKENS, prefix, 1, USAGE_MAX, usage_one,
