@@ -289,21 +289,13 @@ static int
 find_one(void *arg, const char *key, size_t keylen, json_t *value)
 {
 	struct find_ctx *c = arg;
-	const char *id = memrchr(key, STORE_SEP[0], keylen);
 	char idbuf[64];
 	struct consent_view v;
 	json_t *rec = NULL;
-	size_t n;
 
 	(void)value;
-	if (id == NULL)
+	if (store_key_last(key, keylen, idbuf, sizeof(idbuf)) != 0)
 		return 0;
-	id++;
-	n = keylen - (size_t)(id - key);
-	if (n == 0 || n >= sizeof(idbuf))
-		return 0;
-	memcpy(idbuf, id, n);
-	idbuf[n] = '\0';
 	c->err = store_get(c->txn, ST_CONSENTS, idbuf, &rec);
 	if (c->err != STORE_OK)
 		return 1;

@@ -205,6 +205,22 @@ part_ok(const char *p)
 }
 
 int
+store_key_last(const char *key, size_t keylen, char *out, size_t outlen)
+{
+	const char *sep = memrchr(key, STORE_SEP[0], keylen);
+	size_t n;
+
+	if (sep == NULL)
+		return -1;
+	n = keylen - (size_t)(sep + 1 - key);
+	if (n == 0 || n >= outlen)
+		return -1;
+	memcpy(out, sep + 1, n);
+	out[n] = '\0';
+	return 0;
+}
+
+int
 store_key2(char *out, size_t outlen, const char *a, const char *b)
 {
 	int n;

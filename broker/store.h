@@ -134,6 +134,10 @@ enum store_err store_scan(struct store_txn *txn, enum store_table t,
     const char *prefix, int reverse, size_t limit, store_scan_fn fn,
     void *arg);
 
+/* The last SEP-separated part of key (an index key's record id) into out;
+ * 0, or -1 when there is none or it does not fit. */
+int store_key_last(const char *key, size_t keylen, char *out, size_t outlen);
+
 /* Builds "a SEP b [SEP c]" into out; 0, or -1 (too long or bad part). */
 int store_key2(char *out, size_t outlen, const char *a, const char *b);
 int store_key3(char *out, size_t outlen, const char *a, const char *b,

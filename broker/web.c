@@ -539,17 +539,12 @@ static int
 consent_one(void *arg, const char *key, size_t keylen, json_t *value)
 {
 	struct home *h = arg;
-	const char *id = memrchr(key, STORE_SEP[0], keylen);
 	char idbuf[64];
 	json_t *rec = NULL;
-	size_t n;
 
 	(void)value;
-	if (id == NULL || (n = keylen - (size_t)(id + 1 - key)) == 0 ||
-	    n >= sizeof(idbuf))
+	if (store_key_last(key, keylen, idbuf, sizeof(idbuf)) != 0)
 		return 0;
-	memcpy(idbuf, id + 1, n);
-	idbuf[n] = '\0';
 	if (store_get(h->txn, ST_CONSENTS, idbuf, &rec) == STORE_OK)
 		json_array_append_new(h->consents, consent_public(rec, h->now));
 	json_decref(rec);
@@ -560,17 +555,12 @@ static int
 usage_one(void *arg, const char *key, size_t keylen, json_t *value)
 {
 	struct home *h = arg;
-	const char *jti = memrchr(key, STORE_SEP[0], keylen);
 	char buf[64];
 	json_t *tok = NULL;
-	size_t n;
 
 	(void)value;
-	if (jti == NULL || (n = keylen - (size_t)(jti + 1 - key)) == 0 ||
-	    n >= sizeof(buf))
+	if (store_key_last(key, keylen, buf, sizeof(buf)) != 0)
 		return 0;
-	memcpy(buf, jti + 1, n);
-	buf[n] = '\0';
 	if (store_get(h->txn, ST_TOKENS, buf, &tok) == STORE_OK)
 		json_array_append_new(h->usage, tok);
 	return 0;
