@@ -68,12 +68,14 @@ consent_subject_ok(const char *s)
 int
 consent_new_id(char out[40])
 {
-	unsigned char r[16];
+	unsigned char r[10];
 
+	/* "cns_", the time in ms (12 hex digits), 80 random bits (20). */
 	if (RAND_bytes(r, sizeof(r)) != 1)
 		return -1;
 	memcpy(out, "cns_", 4);
-	hex_encode(r, sizeof(r), out + 4);
+	timeu_ms_hex(out + 4);
+	hex_encode(r, sizeof(r), out + 16);
 	return 0;
 }
 

@@ -250,6 +250,7 @@ main(int argc, char **argv)
 	struct server *srv = NULL;
 	char err[1024], path[PATH_MAX], key[64], *eq;
 	sigset_t sigs;
+	struct writer_stats ws;
 
 	memset(&b, 0, sizeof(b));
 	config_defaults(&b.cfg);
@@ -375,6 +376,11 @@ main(int argc, char **argv)
 	}
 	fprintf(stderr, "{\"event\":\"stopping\",\"signal\":%d}\n", sig);
 	server_stop(srv, 10);
+	writer_get_stats(b.writer, &ws);
+	fprintf(stderr, "{\"event\":\"writer\",\"groups\":%llu,\"ops\":%llu,"
+	    "\"failed_groups\":%llu,\"max_group\":%llu,\"syncs\":%llu,"
+	    "\"apply_ms\":%llu,\"commit_ms\":%llu}\n", ws.groups, ws.ops,
+	    ws.failed_groups, ws.max_group, ws.syncs, ws.apply_us / 1000, ws.commit_us / 1000);
 	writer_stop(b.writer);
 	b.writer = NULL;
 	fprintf(stderr, "{\"event\":\"stopped\"}\n");

@@ -1,5 +1,8 @@
 /* Party and agreement records: keys, lookups, effective versions. */
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "jsonu.h"
@@ -316,4 +319,233 @@ registry_agreement_state(const json_t *rec)
 	const char *s;
 
 	return jsonu_get_str(rec, "state", &s) == 0 ? s : NULL;
+}
+
+/* ---- the per-thread agreement view cache --------------------------------- */
+
+#define VIEW_CACHE_N 32   /* agreement versions a thread keeps parsed */
+
+struct view {
+	struct agr_view pub;          /* first: callers hold &pub */
+	char key[STORE_MAX_KEY + 1];
+	unsigned char *raw;           /* the stored bytes it was parsed from */
+	size_t rawlen;
+	json_t *rec;
+	struct agreement *a;
+	unsigned refs;                /* the cache's and each caller's */
+	unsigned long long used;
+};
+
+struct view_cache {
+	struct view *v[VIEW_CACHE_N];
+	unsigned long long clock;
+};
+
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+static int cache_ok;
+
+static void
+view_unref(struct view *v)
+{
+	if (v == NULL || --v->refs > 0)
+		return;
+	json_decref(v->rec);
+	agreement_free(v->a);
+	free(v->raw);
+	free(v);
+}
+
+static void
+cache_free(void *p)
+{
+	struct view_cache *c = p;
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < VIEW_CACHE_N; i++)
+		view_unref(c->v[i]);
+	free(c);
+}
+
+static void
+cache_init(void)
+{
+	cache_ok = pthread_key_create(&cache_key, cache_free) == 0;
+}
+
+/* This thread's cache; NULL when none can be had (views then go uncached). */
+static struct view_cache *
+cache_get(void)
+{
+	struct view_cache *c;
+
+	if (pthread_once(&cache_once, cache_init) != 0 || !cache_ok)
+		return NULL;
+	c = pthread_getspecific(cache_key);
+	if (c == NULL && (c = calloc(1, sizeof(*c))) != NULL &&
+	    pthread_setspecific(cache_key, c) != 0) {
+		free(c);
+		c = NULL;
+	}
+	return c;
+}
+
+void
+registry_cache_flush(void)
+{
+	if (pthread_once(&cache_once, cache_init) != 0 || !cache_ok)
+		return;
+	cache_free(pthread_getspecific(cache_key));
+	(void)pthread_setspecific(cache_key, NULL);
+}
+
+/*
+ * The view of the record stored under key as the bytes raw: the cached
+ * one when its bytes are the same, else a new one, parsed, which replaces
+ * the stale or least recently used entry. The caller owns a reference.
+ */
+static enum store_err
+view_for(const char *key, const unsigned char *raw, size_t rawlen,
+    struct view **out)
+{
+	struct view_cache *c = cache_get();
+	struct view *v, *n;
+	size_t i, slot = 0;
+
+	*out = NULL;
+	for (i = 0; c != NULL && i < VIEW_CACHE_N; i++) {
+		v = c->v[i];
+		if (v == NULL) {
+			if (c->v[slot] != NULL)
+				slot = i;
+			continue;
+		}
+		if (strcmp(v->key, key) == 0) {
+			if (v->rawlen == rawlen &&
+			    memcmp(v->raw, raw, rawlen) == 0) {
+				v->used = ++c->clock;
+				v->refs++;
+				*out = v;
+				return STORE_OK;
+			}
+			slot = i;   /* stale: this one goes */
+			break;
+		}
+		if (c->v[slot] != NULL && v->used < c->v[slot]->used)
+			slot = i;
+	}
+	if ((n = calloc(1, sizeof(*n))) == NULL ||
+	    (n->raw = malloc(rawlen > 0 ? rawlen : 1)) == NULL) {
+		free(n);
+		return STORE_NOMEM;
+	}
+	snprintf(n->key, sizeof(n->key), "%s", key);
+	memcpy(n->raw, raw, rawlen);
+	n->rawlen = rawlen;
+	n->rec = json_loadb((const char *)raw, rawlen, JSON_REJECT_DUPLICATES,
+	    NULL);
+	if (n->rec == NULL) {
+		free(n->raw);
+		free(n);
+		return STORE_CORRUPT;
+	}
+	n->a = registry_agreement_parse(n->rec);
+	n->pub.rec = n->rec;
+	n->pub.a = n->a;
+	n->pub.state = registry_agreement_state(n->rec);
+	n->refs = 1;
+	if (c != NULL) {
+		view_unref(c->v[slot]);
+		c->v[slot] = n;
+		n->refs++;
+		n->used = ++c->clock;
+	}
+	*out = n;
+	return STORE_OK;
+}
+
+struct veff_ctx {
+	struct view *found, *draft;
+	enum store_err err;
+};
+
+static int
+veff_one(void *arg, const char *key, size_t keylen, const unsigned char *val,
+    size_t vallen)
+{
+	struct veff_ctx *c = arg;
+	char k[STORE_MAX_KEY + 1];
+	struct view *v;
+
+	if (keylen >= sizeof(k)) {
+		c->err = STORE_CORRUPT;
+		return 1;
+	}
+	memcpy(k, key, keylen);
+	k[keylen] = '\0';
+	if ((c->err = view_for(k, val, vallen, &v)) != STORE_OK)
+		return 1;
+	/* Versions come highest first: the first non-draft is effective. */
+	if (v->pub.state != NULL && strcmp(v->pub.state, "draft") != 0) {
+		c->found = v;
+		return 1;
+	}
+	if (c->draft == NULL)
+		c->draft = v;
+	else
+		view_unref(v);
+	return 0;
+}
+
+enum store_err
+registry_agreement_view(struct store_txn *txn, const char *id,
+    uint32_t version, const struct agr_view **out)
+{
+	char key[STORE_MAX_KEY + 1];
+	struct veff_ctx c = { NULL, NULL, STORE_OK };
+	const unsigned char *raw;
+	struct view *v;
+	size_t rawlen;
+	enum store_err rc;
+	int n;
+
+	*out = NULL;
+	if (version != 0) {
+		if (version_key(key, sizeof(key), id, version) != 0)
+			return STORE_BADKEY;
+		if ((rc = store_get_raw(txn, ST_AGREEMENTS, key, &raw,
+		    &rawlen)) != STORE_OK ||
+		    (rc = view_for(key, raw, rawlen, &v)) != STORE_OK)
+			return rc;
+		*out = &v->pub;
+		return STORE_OK;
+	}
+	n = snprintf(key, sizeof(key), "%s" STORE_SEP, id);
+	if (n < 0 || (size_t)n >= sizeof(key) || !id_ok(id))
+		return STORE_BADKEY;
+	rc = store_scan_raw(txn, ST_AGREEMENTS, key, 1, 0, veff_one, &c);
+	if (rc == STORE_OK)
+		rc = c.err;
+	if (rc != STORE_OK) {
+		view_unref(c.found);
+		view_unref(c.draft);
+		return rc;
+	}
+	if (c.found != NULL) {
+		view_unref(c.draft);
+		c.draft = c.found;
+	}
+	if (c.draft == NULL)
+		return STORE_NOTFOUND;
+	*out = &c.draft->pub;
+	return STORE_OK;
+}
+
+void
+registry_agreement_release(const struct agr_view *v)
+{
+	/* pub is the first member of struct view. */
+	view_unref((struct view *)(uintptr_t)v);
 }

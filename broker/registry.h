@@ -71,4 +71,31 @@ struct agreement *registry_agreement_parse(const json_t *rec);
 /* The "state" of a record (borrowed), or NULL. */
 const char *registry_agreement_state(const json_t *rec);
 
+/*
+ * An agreement version as stored, parsed and validated once: the hot paths
+ * (token requests, the writer's commit-time check) read agreements through
+ * a small per-thread cache of these instead of parsing the record each time.
+ * Each use compares the cached bytes with the stored ones, so a view is
+ * never stale within the snapshot it was read in. Read only; release it.
+ */
+struct agr_view {
+	const json_t *rec;              /* the stored record */
+	const struct agreement *a;      /* its document; NULL if it no longer
+	                                 * validates (a corrupt record) */
+	const char *state;              /* rec's "state", or NULL */
+};
+
+/*
+ * As registry_agreement_get (version 0: the effective version), as a view
+ * the caller must give back with registry_agreement_release.
+ */
+enum store_err registry_agreement_view(struct store_txn *txn,
+    const char *id, uint32_t version, const struct agr_view **out);
+
+/* Gives back a view; NULL is a no-op. */
+void registry_agreement_release(const struct agr_view *v);
+
+/* Frees this thread's cache (also done when the thread exits). */
+void registry_cache_flush(void);
+
 #endif

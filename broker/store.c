@@ -72,7 +72,27 @@ store_begin_nested(struct store_txn *parent, struct store_txn **out)
 enum store_err
 store_commit(struct store_txn *txn)
 {
-	return txn->store->ops->commit(txn);
+	int flushed;
+
+	return txn->store->ops->commit(txn, &flushed);
+}
+
+enum store_err
+store_commit_flushed(struct store_txn *txn, int *flushed)
+{
+	return txn->store->ops->commit(txn, flushed);
+}
+
+enum store_err
+store_sync(struct store *s)
+{
+	return s->ops->sync(s);
+}
+
+enum store_err
+store_defer_sync(struct store *s, int on)
+{
+	return s->ops->defer_sync(s, on);
 }
 
 void
@@ -191,6 +211,30 @@ store_scan(struct store_txn *txn, enum store_table t, const char *prefix,
 	if (rc == STORE_OK && c.corrupt)
 		rc = STORE_CORRUPT;
 	return rc;
+}
+
+struct scan_raw_ctx {
+	store_scan_raw_fn fn;
+	void *arg;
+};
+
+static int
+scan_raw_one(void *arg, const char *key, size_t keylen, const char *val,
+    size_t vallen)
+{
+	struct scan_raw_ctx *c = arg;
+
+	return c->fn(c->arg, key, keylen, (const unsigned char *)val, vallen);
+}
+
+enum store_err
+store_scan_raw(struct store_txn *txn, enum store_table t, const char *prefix,
+    int reverse, size_t limit, store_scan_raw_fn fn, void *arg)
+{
+	struct scan_raw_ctx c = { fn, arg };
+
+	return txn->store->ops->scan(txn, t, prefix, strlen(prefix), reverse,
+	    limit, scan_raw_one, &c);
 }
 
 static int

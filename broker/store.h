@@ -86,6 +86,25 @@ enum store_err store_begin_nested(struct store_txn *parent,
  */
 enum store_err store_commit(struct store_txn *txn);
 
+/*
+ * Deferred sync, for the writer's group commit. With it on, committing an
+ * outermost write transaction writes and syncs its data but not the small
+ * record that makes it current: that reaches the disk with the next
+ * commit that writes anything (its sync covers it) or with store_sync.
+ * A crash may then lose the last commit; it never corrupts the store.
+ * Other threads see a commit as soon as it returns, before it is durable.
+ */
+enum store_err store_defer_sync(struct store *s, int on);
+
+/* Makes every commit so far durable. */
+enum store_err store_sync(struct store *s);
+
+/*
+ * As store_commit; *flushed is 1 when the commit synced the disk (every
+ * earlier commit is durable from then on), 0 when it wrote nothing.
+ */
+enum store_err store_commit_flushed(struct store_txn *txn, int *flushed);
+
 /* Abandons and frees txn; NULL is a no-op. */
 void store_abort(struct store_txn *txn);
 
@@ -134,6 +153,13 @@ enum store_err store_scan(struct store_txn *txn, enum store_table t,
     const char *prefix, int reverse, size_t limit, store_scan_fn fn,
     void *arg);
 
+/* As store_scan, but with the stored bytes (borrowed for the call). */
+typedef int (*store_scan_raw_fn)(void *arg, const char *key, size_t keylen,
+    const unsigned char *val, size_t vallen);
+enum store_err store_scan_raw(struct store_txn *txn, enum store_table t,
+    const char *prefix, int reverse, size_t limit, store_scan_raw_fn fn,
+    void *arg);
+
 /* The last SEP-separated part of key (an index key's record id) into out;
  * 0, or -1 when there is none or it does not fit. */
 int store_key_last(const char *key, size_t keylen, char *out, size_t outlen);
@@ -149,7 +175,9 @@ struct store_ops {
 	void (*close)(struct store *s);
 	enum store_err (*begin)(struct store *s, struct store_txn *parent,
 	    int write, struct store_txn **out);
-	enum store_err (*commit)(struct store_txn *txn);
+	enum store_err (*commit)(struct store_txn *txn, int *flushed);
+	enum store_err (*sync)(struct store *s);
+	enum store_err (*defer_sync)(struct store *s, int on);
 	void (*abort)(struct store_txn *txn);
 	enum store_err (*get)(struct store_txn *txn, enum store_table t,
 	    const char *key, size_t keylen, const char **val, size_t *vallen);

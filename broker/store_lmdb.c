@@ -38,6 +38,7 @@ struct lstore {
 struct ltxn {
 	struct store_txn base;
 	MDB_txn *txn;
+	int top;                /* an outermost write transaction */
 };
 
 static enum store_err
@@ -98,24 +99,51 @@ l_begin(struct store *s, struct store_txn *parent, int write,
 	}
 	t->base.store = s;
 	t->base.write = write;
+	t->top = write && parent == NULL;
 	*out = &t->base;
 	return STORE_OK;
 }
 
 static enum store_err
-l_commit(struct store_txn *txn)
+l_commit(struct store_txn *txn, int *flushed)
 {
 	struct ltxn *t = (struct ltxn *)txn;
+	MDB_env *env = mdb_txn_env(t->txn);
+	MDB_envinfo info;
+	size_t id;
 	int rc;
 
+	*flushed = 0;
 	if (!txn->write) {
 		mdb_txn_abort(t->txn);
 		free(t);
 		return STORE_OK;
 	}
+	id = mdb_txn_id(t->txn);
 	rc = mdb_txn_commit(t->txn);
+	/* LMDB syncs a commit's pages before it writes the meta page that
+	 * makes it the last transaction, and skips both for a transaction
+	 * that changed nothing: so the last id moving to ours means a sync. */
+	if (rc == MDB_SUCCESS && t->top && mdb_env_info(env, &info) == 0 &&
+	    info.me_last_txnid == id)
+		*flushed = 1;
 	free(t);
 	return map_err(rc);
+}
+
+static enum store_err
+l_sync(struct store *s)
+{
+	return map_err(mdb_env_sync(((struct lstore *)s)->env, 1));
+}
+
+static enum store_err
+l_defer_sync(struct store *s, int on)
+{
+	/* MDB_NOMETASYNC: the meta page is written without its own sync and
+	 * reaches the disk with the next commit's (or mdb_env_sync's). */
+	return map_err(mdb_env_set_flags(((struct lstore *)s)->env,
+	    MDB_NOMETASYNC, on != 0));
 }
 
 static void
@@ -233,6 +261,8 @@ static const struct store_ops lmdb_ops = {
 	.put = l_put,
 	.del = l_del,
 	.scan = l_scan,
+	.sync = l_sync,
+	.defer_sync = l_defer_sync,
 };
 
 struct store *

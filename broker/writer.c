@@ -5,11 +5,15 @@
 #include <string.h>
 #include <time.h>
 
+#include "timeu.h"
 #include "writer.h"
 
 struct writer {
 	struct store *store;
 	int group_max;
+	int deferred;             /* the store defers each commit's sync */
+	struct wop *pending;      /* committed, not yet known durable */
+	int dirty;                /* a commit (of a hook) may not be durable */
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -26,13 +30,61 @@ struct writer {
 	} while (0)
 
 static void
+complete(struct wop *list)
+{
+	struct wop *op, *next;
+
+	for (op = list; op != NULL; op = next) {
+		next = op->next;
+		op->next = NULL;
+		op->done(op);
+	}
+}
+
+/*
+ * Completes the committed group waiting for durability once a sync covers
+ * it: with synced, the caller's commit just did; else this syncs.
+ */
+static void
+settle(struct writer *w, int synced)
+{
+	struct wop *op;
+	enum store_err rc = STORE_OK;
+
+	if (w->pending == NULL && !w->dirty)
+		return;
+	w->dirty = 0;
+	if (!synced) {
+		rc = store_sync(w->store);
+		pthread_mutex_lock(&w->mu);
+		w->stats.syncs++;
+		pthread_mutex_unlock(&w->mu);
+	}
+	if (rc != STORE_OK)
+		for (op = w->pending; op != NULL; op = op->next)
+			if (op->status == 0) {
+				op->status = WOP_STORE_FAILED;
+				op->store_err = rc;
+			}
+	complete(w->pending);
+	w->pending = NULL;
+}
+
+/*
+ * One group: one write transaction, a savepoint per op, one commit. The
+ * ops are completed (their done called) once the commit is durable: at
+ * once without deferred sync; else when a later sync covers it.
+ */
+static void
 run_group(struct writer *w, struct wop *list)
 {
+	unsigned long long t0, t1, t2;
 	struct store_txn *txn = NULL, *sp;
-	struct wop *op, *next;
+	struct wop *op;
 	enum store_err rc;
-	int n = 0;
+	int n = 0, flushed = 0;
 
+	t0 = (unsigned long long)timeu_mono_us();
 	if (w->hooks.group_begin != NULL)
 		w->hooks.group_begin(w->hooks.arg);
 	rc = store_begin(w->store, 1, &txn);
@@ -63,8 +115,9 @@ run_group(struct writer *w, struct wop *list)
 			store_abort(sp);
 		HOOK(w, op_end, op->status == 0);
 	}
+	t1 = (unsigned long long)timeu_mono_us();
 	if (txn != NULL) {
-		rc = store_commit(txn);
+		rc = store_commit_flushed(txn, &flushed);
 		if (rc != STORE_OK) {
 			/* Nothing of the group is kept: every op fails. */
 			for (op = list; op != NULL; op = op->next)
@@ -75,16 +128,35 @@ run_group(struct writer *w, struct wop *list)
 		}
 	}
 	HOOK(w, group_end, txn != NULL && rc == STORE_OK);
+	t2 = (unsigned long long)timeu_mono_us();
 	pthread_mutex_lock(&w->mu);
 	w->stats.groups++;
 	w->stats.ops += (unsigned long long)n;
+	w->stats.apply_us += t1 - t0;
+	w->stats.commit_us += t2 - t1;
+	if ((unsigned long long)n > w->stats.max_group)
+		w->stats.max_group = (unsigned long long)n;
 	if (rc != STORE_OK)
 		w->stats.failed_groups++;
 	pthread_mutex_unlock(&w->mu);
-	for (op = list; op != NULL; op = next) {
-		next = op->next;
-		op->next = NULL;
-		op->done(op);
+	if (!w->deferred) {
+		complete(list);
+		return;
+	}
+	if (txn == NULL || rc != STORE_OK) {
+		/* Nothing of this group is kept; the one before may still
+		 * wait for its sync. */
+		settle(w, 0);
+		complete(list);
+	} else if (flushed) {
+		/* This commit's sync made the previous one durable; this
+		 * one waits for the next. */
+		settle(w, 1);
+		w->pending = list;
+	} else {
+		/* Wrote nothing (every op was refused): nothing to wait for,
+		 * but the group before still waits. */
+		complete(list);
 	}
 }
 
@@ -96,34 +168,54 @@ writer_main(void *arg)
 	int n;
 
 	struct timespec until;
-	long next = -1;
+	long next = -1;        /* ms from tick_at's setting; -1: when woken */
+	int64_t tick_at = 0, wait_ms;
 
 	for (;;) {
 		pthread_mutex_lock(&w->mu);
+		if (w->head == NULL && (w->pending != NULL || w->dirty)) {
+			/* Idle: make the last group durable now. */
+			pthread_mutex_unlock(&w->mu);
+			settle(w, 0);
+			continue;
+		}
 		while (w->head == NULL && !w->stopping) {
 			if (next < 0) {
 				pthread_cond_wait(&w->cv, &w->mu);
-			} else {
-				clock_gettime(CLOCK_REALTIME, &until);
-				until.tv_sec += next / 1000;
-				until.tv_nsec += (next % 1000) * 1000000L;
-				if (until.tv_nsec >= 1000000000L) {
-					until.tv_sec++;
-					until.tv_nsec -= 1000000000L;
-				}
-				if (pthread_cond_timedwait(&w->cv, &w->mu, &until) ==
-				    ETIMEDOUT && w->head == NULL &&
-				    w->hooks.tick != NULL) {
-					pthread_mutex_unlock(&w->mu);
-					next = w->hooks.tick(w->hooks.arg, 0);
-					pthread_mutex_lock(&w->mu);
-				}
+				continue;
 			}
+			wait_ms = (tick_at - timeu_mono_us()) / 1000;
+			if (wait_ms < 0)
+				wait_ms = 0;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += wait_ms / 1000;
+			until.tv_nsec += (wait_ms % 1000) * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			if (pthread_cond_timedwait(&w->cv, &w->mu, &until) ==
+			    ETIMEDOUT && w->head == NULL &&
+			    w->hooks.tick != NULL) {
+				pthread_mutex_unlock(&w->mu);
+				next = w->hooks.tick(w->hooks.arg, 0);
+				tick_at = timeu_mono_us() + (int64_t)next * 1000;
+				w->dirty = w->deferred;
+				pthread_mutex_lock(&w->mu);
+				if (w->dirty)
+					break;   /* settle what the tick wrote */
+			}
+		}
+		if (w->head == NULL && w->dirty && !w->stopping) {
+			pthread_mutex_unlock(&w->mu);
+			continue;
 		}
 		if (w->head == NULL && w->stopping) {
 			pthread_mutex_unlock(&w->mu);
 			if (w->hooks.tick != NULL)
 				(void)w->hooks.tick(w->hooks.arg, 1);
+			w->dirty = w->deferred;
+			settle(w, 0);
 			break;
 		}
 		/* Take up to group_max ops off the front. */
@@ -137,8 +229,15 @@ writer_main(void *arg)
 		cut->next = NULL;
 		pthread_mutex_unlock(&w->mu);
 		run_group(w, list);
-		if (w->hooks.tick != NULL)
+		/* Periodic work (a signed checkpoint) must only cover what is
+		 * durable: settle first when it is due. */
+		if (w->hooks.tick != NULL && (next < 0 ||
+		    timeu_mono_us() >= tick_at)) {
+			settle(w, 0);
 			next = w->hooks.tick(w->hooks.arg, 0);
+			tick_at = timeu_mono_us() + (int64_t)next * 1000;
+			w->dirty = w->deferred;
+		}
 	}
 	return NULL;
 }
@@ -155,6 +254,8 @@ writer_start(struct store *s, int group_max, const struct writer_hooks *hooks)
 		w->hooks = *hooks;
 	w->store = s;
 	w->group_max = group_max > 0 ? group_max : 1;
+	/* One sync per group instead of two (see store_defer_sync). */
+	w->deferred = store_defer_sync(s, 1) == STORE_OK;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
@@ -240,6 +341,8 @@ writer_stop(struct writer *w)
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->thread, NULL);
+	if (w->deferred)
+		(void)store_defer_sync(w->store, 0);
 	pthread_cond_destroy(&w->cv);
 	pthread_mutex_destroy(&w->mu);
 	free(w);

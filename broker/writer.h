@@ -78,6 +78,10 @@ void writer_stop(struct writer *w);
 /* Counters for logs and benchmarks. */
 struct writer_stats {
 	unsigned long long groups, ops, failed_groups;
+	unsigned long long apply_us;   /* applying ops (CPU, page reads) */
+	unsigned long long commit_us;  /* writing pages and syncing */
+	unsigned long long max_group;  /* most ops in one group */
+	unsigned long long syncs;      /* extra syncs (idle, before a tick) */
 };
 void writer_get_stats(struct writer *w, struct writer_stats *out);
 

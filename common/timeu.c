@@ -1,6 +1,7 @@
 /* Wall-clock and monotonic time, and strict RFC 3339 with civil-date arithmetic. */
 #include "timeu.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -17,6 +18,17 @@ timeu_now(void)
 	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
 		return 0;
 	return (int64_t)ts.tv_sec;
+}
+
+void
+timeu_ms_hex(char out[13])
+{
+	struct timespec ts;
+	uint64_t ms = 0;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) == 0 && ts.tv_sec >= 0)
+		ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	snprintf(out, 13, "%012" PRIx64, (uint64_t)(ms & 0xffffffffffffULL));
 }
 
 int64_t

@@ -8,6 +8,13 @@
 /* Current wall-clock time in Unix seconds. */
 int64_t timeu_now(void);
 
+/*
+ * The current wall-clock time in milliseconds as 12 lower-case hex digits
+ * (NUL-terminated). Ids that begin with it sort by creation time, so the
+ * indexes keyed by them grow at one end instead of everywhere.
+ */
+void timeu_ms_hex(char out[13]);
+
 /* Current monotonic time in microseconds, for durations only. */
 int64_t timeu_mono_us(void);
 

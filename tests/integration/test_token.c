@@ -196,7 +196,17 @@ IT_TEST(token_is_issued_with_the_rfc9068_profile_claims)
 	assert_true(it_jint(c, "iat") >= now - 5 && it_jint(c, "iat") <= now + 5);
 	assert_int_equal(it_jint(c, "nbf"), it_jint(c, "iat"));
 	assert_int_equal(it_jint(c, "exp") - it_jint(c, "iat"), 300);
-	assert_int_equal(strlen(it_jstr(c, "jti")), 22);   /* 128 bits */
+	/* The issue time in ms (12 hex digits), then 96 random bits. */
+	assert_int_equal(strlen(it_jstr(c, "jti")), 28);
+	assert_int_equal(strspn(it_jstr(c, "jti"), "0123456789abcdef"), 12);
+	{
+		char ms[13];
+
+		memcpy(ms, it_jstr(c, "jti"), 12);
+		ms[12] = '\0';
+		assert_true(strtoll(ms, NULL, 16) / 1000 >= now - 5);
+		assert_true(strtoll(ms, NULL, 16) / 1000 <= now + 5);
+	}
 	assert_true(is_b64url(it_jstr(c, "jti")));
 	assert_string_equal(it_jstr(c, "consent_id"), id);
 	assert_true(json_equal(json_object_get(c, "authorization_details"), ad));

@@ -62,6 +62,7 @@ teardown(void **state)
 	struct fx *f = *state;
 	char p[128];
 
+	registry_cache_flush();
 	store_abort(f->txn);
 	store_close(f->s);
 	snprintf(p, sizeof(p), "%s/data.mdb", f->dir);
@@ -244,10 +245,17 @@ expect_effective(struct fx *f, const char *id, uint32_t v, const char *state)
 {
 	json_t *rec = NULL;
 
+	const struct agr_view *av = NULL;
+
 	assert_int_equal(registry_agreement_get(f->txn, id, 0, &rec), STORE_OK);
 	assert_non_null(rec);
 	assert_int_equal(json_integer_value(json_object_get(rec, "version")), v);
 	assert_string_equal(registry_agreement_state(rec), state);
+	/* The cached view picks the same version. */
+	assert_int_equal(registry_agreement_view(f->txn, id, 0, &av), STORE_OK);
+	assert_true(json_equal((json_t *)(uintptr_t)av->rec, rec));
+	assert_string_equal(av->state, state);
+	registry_agreement_release(av);
 	json_decref(rec);
 }
 
@@ -448,12 +456,101 @@ agreement_record_round_trips(void **state)
 	json_decref(rec);
 }
 
+static void
+views_are_cached_until_the_record_changes(void **state)
+{
+	struct fx *f = *state;
+	char err[ERRLEN] = "";
+	struct agreement *a = agreement_parse(agr_doc, strlen(agr_doc), err,
+	    sizeof(err));
+	const struct agr_view *v1 = NULL, *v2 = NULL, *v3 = NULL;
+	json_t *rec;
+
+	if (a == NULL)
+		fail_msg("agreement_parse: %s", err);
+	rec = registry_agreement_record(a, "draft", "dia", 1767225600);
+	assert_int_equal(registry_agreement_put(f->txn, rec), STORE_OK);
+	assert_int_equal(registry_agreement_view(f->txn, "reg-test", 1, &v1),
+	    STORE_OK);
+	assert_non_null(v1->a);
+	assert_string_equal(v1->a->hash, a->hash);
+	assert_string_equal(v1->state, "draft");
+	/* Unchanged: the same parsed view, by id and version or effective. */
+	assert_int_equal(registry_agreement_view(f->txn, "reg-test", 0, &v2),
+	    STORE_OK);
+	assert_ptr_equal(v1, v2);
+	registry_agreement_release(v2);
+	/* Changed: a new view; the one still held stays as it was. */
+	json_object_set_new(rec, "state", json_string("active"));
+	assert_int_equal(registry_agreement_put(f->txn, rec), STORE_OK);
+	assert_int_equal(registry_agreement_view(f->txn, "reg-test", 0, &v3),
+	    STORE_OK);
+	assert_ptr_not_equal(v1, v3);
+	assert_string_equal(v3->state, "active");
+	assert_string_equal(v1->state, "draft");
+	assert_string_equal(v1->a->hash, a->hash);
+	registry_agreement_release(v1);
+	registry_agreement_release(v3);
+	registry_agreement_release(NULL);
+	/* A document that no longer validates: a view without an agreement. */
+	json_object_set_new(json_object_get(rec, "document"), "fields",
+	    json_array());
+	assert_int_equal(registry_agreement_put(f->txn, rec), STORE_OK);
+	assert_int_equal(registry_agreement_view(f->txn, "reg-test", 1, &v1),
+	    STORE_OK);
+	assert_null(v1->a);
+	registry_agreement_release(v1);
+	/* Not JSON: corrupt. Unknown: not found. */
+	assert_int_equal(store_put_raw(f->txn, ST_AGREEMENTS,
+	    "reg-test" STORE_SEP "0000000002", "{nope", 5), STORE_OK);
+	assert_int_equal(registry_agreement_view(f->txn, "reg-test", 2, &v1),
+	    STORE_CORRUPT);
+	assert_null(v1);
+	assert_int_equal(registry_agreement_view(f->txn, "reg-test", 0, &v1),
+	    STORE_CORRUPT);
+	assert_int_equal(registry_agreement_view(f->txn, "none", 0, &v1),
+	    STORE_NOTFOUND);
+	assert_int_equal(registry_agreement_view(f->txn, "a\nb", 0, &v1),
+	    STORE_BADKEY);
+	registry_cache_flush();
+	json_decref(rec);
+	agreement_free(a);
+}
+
+static void
+many_agreements_overflow_the_cache_safely(void **state)
+{
+	struct fx *f = *state;
+	const struct agr_view *held, *v;
+	char id[32];
+	int i;
+
+	put_version(f, "agr", 1, "active");
+	assert_int_equal(registry_agreement_view(f->txn, "agr", 0, &held),
+	    STORE_OK);
+	/* More versions than the cache holds: the held view survives being
+	 * evicted, and every lookup answers right. */
+	for (i = 0; i < 100; i++) {
+		snprintf(id, sizeof(id), "many-%d", i);
+		put_version(f, id, 1, i % 2 ? "active" : "draft");
+		assert_int_equal(registry_agreement_view(f->txn, id, 0, &v),
+		    STORE_OK);
+		assert_string_equal(v->state, i % 2 ? "active" : "draft");
+		registry_agreement_release(v);
+	}
+	assert_string_equal(held->state, "active");
+	registry_agreement_release(held);
+	registry_cache_flush();
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		T(views_are_cached_until_the_record_changes),
+		T(many_agreements_overflow_the_cache_safely),
 		T(party_is_found_by_its_pin),
 		T(unknown_pin_is_not_found),
 		T(party_without_pin_is_stored),

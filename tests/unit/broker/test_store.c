@@ -664,6 +664,51 @@ gate_close(struct writer *w, struct gate *g)
 	pthread_mutex_unlock(&g->mu);
 }
 
+/* A gate that writes "dg-1" and, when completed, notes "dg-2" as then
+ * stored: whether the group after it had committed by then. */
+struct wgate {
+	struct gate g;        /* first */
+	struct store *s;
+	long next_seen;
+	int completed;
+};
+
+static int
+wgate_apply(struct store_txn *txn, struct wop *op)
+{
+	put_num(txn, ST_TOKENS, "dg-1", 1);
+	return gate_apply(txn, op);
+}
+
+static void
+wgate_done(struct wop *op)
+{
+	struct wgate *wg = (struct wgate *)op;
+	long seen = get_num(wg->s, ST_TOKENS, "dg-2");
+
+	pthread_mutex_lock(&wg->g.mu);
+	wg->next_seen = seen;
+	wg->completed = 1;
+	pthread_mutex_unlock(&wg->g.mu);
+}
+
+static void
+wgate_close(struct writer *w, struct wgate *wg, struct store *s)
+{
+	memset(wg, 0, sizeof(*wg));
+	wg->s = s;
+	wg->next_seen = -2;
+	pthread_mutex_init(&wg->g.mu, NULL);
+	pthread_cond_init(&wg->g.cv, NULL);
+	wg->g.op.apply = wgate_apply;
+	wg->g.op.done = wgate_done;
+	assert_int_equal(writer_submit(w, &wg->g.op), 0);
+	pthread_mutex_lock(&wg->g.mu);
+	while (!wg->g.entered)
+		pthread_cond_wait(&wg->g.cv, &wg->g.mu);
+	pthread_mutex_unlock(&wg->g.mu);
+}
+
 static void
 gate_open(struct gate *g)
 {
@@ -1002,6 +1047,96 @@ full_store_fails_only_the_op_that_does_not_fit(void **state)
 	counter_destroy(&c);
 }
 
+/* ---- deferred sync ---- */
+
+static void
+commit_says_whether_it_synced(void **state)
+{
+	struct fx *f = *state;
+	struct store_txn *txn = NULL, *sp = NULL;
+	int flushed = -1;
+
+	assert_int_equal(store_begin(f->s, 1, &txn), STORE_OK);
+	put_num(txn, ST_TOKENS, "sync-a", 1);
+	assert_int_equal(store_commit_flushed(txn, &flushed), STORE_OK);
+	assert_int_equal(flushed, 1);
+	/* Nothing written, nothing synced. */
+	assert_int_equal(store_begin(f->s, 1, &txn), STORE_OK);
+	assert_int_equal(store_commit_flushed(txn, &flushed), STORE_OK);
+	assert_int_equal(flushed, 0);
+	/* A savepoint's commit is not a sync. */
+	assert_int_equal(store_begin(f->s, 1, &txn), STORE_OK);
+	assert_int_equal(store_begin_nested(txn, &sp), STORE_OK);
+	put_num(sp, ST_TOKENS, "sync-n", 3);
+	flushed = -1;
+	assert_int_equal(store_commit_flushed(sp, &flushed), STORE_OK);
+	assert_int_equal(flushed, 0);
+	assert_int_equal(store_commit_flushed(txn, &flushed), STORE_OK);
+	assert_int_equal(flushed, 1);
+	/* Deferred: the same answers, and a commit is seen at once. */
+	assert_int_equal(store_defer_sync(f->s, 1), STORE_OK);
+	assert_int_equal(store_begin(f->s, 1, &txn), STORE_OK);
+	put_num(txn, ST_TOKENS, "sync-b", 2);
+	assert_int_equal(store_commit_flushed(txn, &flushed), STORE_OK);
+	assert_int_equal(flushed, 1);
+	assert_int_equal(get_num(f->s, ST_TOKENS, "sync-b"), 2);
+	assert_int_equal(store_sync(f->s), STORE_OK);
+	assert_int_equal(store_defer_sync(f->s, 0), STORE_OK);
+	/* And it is all there after a reopen. */
+	store_close(f->s);
+	f->s = open_at(f->dir, MAP_SMALL, 0);
+	assert_int_equal(get_num(f->s, ST_TOKENS, "sync-a"), 1);
+	assert_int_equal(get_num(f->s, ST_TOKENS, "sync-n"), 3);
+	assert_int_equal(get_num(f->s, ST_TOKENS, "sync-b"), 2);
+}
+
+static void
+group_completes_when_the_next_commit_syncs_it(void **state)
+{
+	struct fx *f = *state;
+	struct writer *w = writer_start(f->s, 64, NULL);
+	struct writer_stats st;
+	struct counter c;
+	struct wgate wg;
+	struct kvop k;
+
+	assert_non_null(w);
+	counter_init(&c);
+	wgate_close(w, &wg, f->s);          /* group 1: writes dg-1 */
+	kv_init(&k, "dg-2", 2, &c);         /* group 2 */
+	assert_int_equal(writer_submit(w, &k.op), 0);
+	gate_open(&wg.g);
+	counter_wait(&c, 1);
+	/* Group 1 was completed only once group 2's commit, whose sync made
+	 * group 1's commit durable, was done: dg-2 was there to see. */
+	pthread_mutex_lock(&wg.g.mu);
+	assert_true(wg.completed);
+	assert_int_equal(wg.next_seen, 2);
+	pthread_mutex_unlock(&wg.g.mu);
+	assert_int_equal(k.op.status, 0);
+	writer_get_stats(w, &st);
+	assert_int_equal(st.groups, 2);
+	/* Only the last group, with nothing after it, needed its own sync. */
+	assert_int_equal(st.syncs, 1);
+	assert_int_equal(get_num(f->s, ST_TOKENS, "dg-1"), 1);
+	assert_int_equal(get_num(f->s, ST_TOKENS, "dg-2"), 2);
+
+	/* A group whose every op is refused writes nothing and needs no
+	 * sync. */
+	json_decref(k.val);
+	kv_init(&k, "dg-3", 3, &c);
+	k.fail_with = 9;
+	assert_int_equal(writer_run(w, &k.op), 9);
+	writer_get_stats(w, &st);
+	assert_int_equal(st.groups, 3);
+	assert_int_equal(st.syncs, 1);
+	assert_int_equal(get_num(f->s, ST_TOKENS, "dg-3"), -1);
+	writer_stop(w);
+	json_decref(k.val);
+	gate_destroy(&wg.g);
+	counter_destroy(&c);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -1036,6 +1171,8 @@ main(void)
 		T(data_survives_close_and_reopen),
 		T(open_without_create_fails_on_missing_dir),
 		T(full_store_fails_only_the_op_that_does_not_fit),
+		T(commit_says_whether_it_synced),
+		T(group_completes_when_the_next_commit_syncs_it),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
