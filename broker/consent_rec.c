@@ -1,6 +1,7 @@
 /* Consent records: building, decoding, finding the one that decides. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/rand.h>
@@ -8,6 +9,7 @@
 #include "b64.h"
 #include "consent_rec.h"
 #include "jsonu.h"
+#include "jtok.h"
 #include "timeu.h"
 
 const char *
@@ -132,6 +134,130 @@ consent_view_from_json(const json_t *rec, int64_t now,
 		    CONSENT_EXPIRED : CONSENT_ACTIVE;
 	else
 		return -1;
+	return 0;
+}
+
+/* Raw decoding: strings are copied out of the text into one buffer. */
+struct rawdec {
+	const struct jtok_doc *d;
+	char *buf, *end;
+};
+
+/* String member key of the record: 0 (*out, decoded), 1 absent, -1. */
+static int
+raw_str(struct rawdec *r, int obj, const char *key, const char **out)
+{
+	int i, rc = jtok_member(r->d, obj, key, JTOK_STRING, &i);
+	size_t n;
+
+	if (rc != 0)
+		return rc;
+	n = jtok_str_copy(r->d, i, r->buf, (size_t)(r->end - r->buf));
+	if (n >= (size_t)(r->end - r->buf))
+		return -1;
+	*out = r->buf;
+	r->buf += n + 1;
+	return 0;
+}
+
+/* As get_time. */
+static int
+raw_time(struct rawdec *r, const char *key, int64_t *out)
+{
+	const char *s;
+	int rc = raw_str(r, 0, key, &s);
+
+	*out = 0;
+	if (rc == 1)
+		return 0;
+	if (rc != 0 || timeu_parse(s, out) != 0)
+		return -1;
+	return 0;
+}
+
+int
+consent_view_from_raw(const unsigned char *raw, size_t len, int64_t now,
+    struct consent_view *out, char **strs)
+{
+	struct jtok tok[CONSENT_MAX_FIELDS + 64];
+	struct jtok_doc d;
+	struct rawdec r;
+	const char *state;
+	char err[8];
+	int64_t v;
+	int fields, f;
+	size_t i, n;
+
+	memset(out, 0, sizeof(*out));
+	*strs = NULL;
+	if (len > JTOK_MAX_LEN - 1 || jtok_parse(&d, (const char *)raw, len,
+	    tok, sizeof(tok) / sizeof(tok[0]), JSONU_MAX_DEPTH, err,
+	    sizeof(err)) != JTOK_OK || jtok_type(&d, 0) != JTOK_OBJECT)
+		return -1;
+	/* Decoding never lengthens a string: the text's size holds them all
+	 * with their NULs. */
+	if ((*strs = malloc(len + CONSENT_MAX_FIELDS + 16)) == NULL)
+		return -1;
+	r.d = &d;
+	r.buf = *strs;
+	r.end = *strs + len + CONSENT_MAX_FIELDS + 16;
+	if (raw_str(&r, 0, "id", &out->id) != 0 ||
+	    raw_str(&r, 0, "subject", &out->subject) != 0 ||
+	    raw_str(&r, 0, "agreement", &out->agreement) != 0 ||
+	    jtok_get_int(&d, 0, "agreement_version", &v) != 0 || v < 1 ||
+	    v > UINT32_MAX ||
+	    raw_str(&r, 0, "stored_state", &state) != 0 ||
+	    raw_time(&r, "granted_at", &out->granted_at) != 0 ||
+	    raw_time(&r, "expires_at", &out->expires_at) != 0 ||
+	    raw_time(&r, "revoked_at", &out->revoked_at) != 0 ||
+	    raw_str(&r, 0, "agreement_hash", &out->agreement_hash) < 0)
+		goto bad;
+	out->version = (uint32_t)v;
+	fields = jtok_get(&d, 0, "fields");
+	if (jtok_type(&d, fields) != JTOK_ARRAY ||
+	    d.tok[fields].size > CONSENT_MAX_FIELDS)
+		goto bad;
+	for (i = 0; i < d.tok[fields].size; i++) {
+		f = jtok_item(&d, fields, i);
+		if (jtok_type(&d, f) != JTOK_STRING)
+			goto bad;
+		n = jtok_str_copy(&d, f, r.buf, (size_t)(r.end - r.buf));
+		if (n >= (size_t)(r.end - r.buf))
+			goto bad;
+		out->fields[out->nfields++] = r.buf;
+		r.buf += n + 1;
+	}
+	if (strcmp(state, "revoked") == 0)
+		out->state = CONSENT_REVOKED;
+	else if (strcmp(state, "active") == 0)
+		out->state = out->expires_at != 0 && now >= out->expires_at ?
+		    CONSENT_EXPIRED : CONSENT_ACTIVE;
+	else
+		goto bad;
+	return 0;
+bad:
+	free(*strs);
+	*strs = NULL;
+	memset(out, 0, sizeof(*out));
+	return -1;
+}
+
+int
+consent_state_raw(const unsigned char *raw, size_t len, int64_t now,
+    enum consent_state *state, int64_t *ended)
+{
+	struct consent_view v;
+	char *strs;
+
+	*ended = 0;
+	if (consent_view_from_raw(raw, len, now, &v, &strs) != 0)
+		return -1;
+	*state = v.state;
+	if (v.state == CONSENT_REVOKED)
+		*ended = v.revoked_at;
+	else if (v.state == CONSENT_EXPIRED)
+		*ended = v.expires_at;
+	free(strs);
 	return 0;
 }
 
@@ -344,6 +470,77 @@ consent_find_for(struct store_txn *txn, const char *subject,
 		*out = c.best;
 	} else
 		*out = c.latest;
+	return STORE_OK;
+}
+
+struct findv_ctx {
+	struct store_txn *txn;
+	int64_t now;
+	struct consent_view *out;
+	char **strs;
+	int have;              /* 0 none, 1 the latest so far, 2 active */
+	enum store_err err;
+};
+
+static int
+findv_one(void *arg, const char *key, size_t keylen, const unsigned char *val,
+    size_t vallen)
+{
+	struct findv_ctx *c = arg;
+	struct consent_view v;
+	const unsigned char *raw;
+	char idbuf[64], *strs;
+	size_t len;
+
+	(void)val;
+	(void)vallen;
+	if (store_key_last(key, keylen, idbuf, sizeof(idbuf)) != 0)
+		return 0;
+	c->err = store_get_raw(c->txn, ST_CONSENTS, idbuf, &raw, &len);
+	if (c->err != STORE_OK)
+		return 1;
+	if (consent_view_from_raw(raw, len, c->now, &v, &strs) != 0) {
+		c->err = STORE_CORRUPT;
+		return 1;
+	}
+	/* As find_one: the first active one, else the latest granted. */
+	if (v.state == CONSENT_ACTIVE || c->have == 0 ||
+	    v.granted_at >= c->out->granted_at) {
+		free(*c->strs);
+		*c->out = v;
+		*c->strs = strs;
+		c->have = v.state == CONSENT_ACTIVE ? 2 : 1;
+		return c->have == 2;
+	}
+	free(strs);
+	return 0;
+}
+
+enum store_err
+consent_find_view(struct store_txn *txn, const char *subject,
+    const char *agreement, int64_t now, struct consent_view *out,
+    char **strs, int *found)
+{
+	struct findv_ctx c = { txn, now, out, strs, 0, STORE_OK };
+	char prefix[STORE_MAX_KEY + 1];
+	enum store_err rc;
+
+	memset(out, 0, sizeof(*out));
+	*strs = NULL;
+	*found = 0;
+	if (store_key2(prefix, sizeof(prefix) - 1, subject, agreement) != 0)
+		return STORE_BADKEY;
+	strncat(prefix, STORE_SEP, sizeof(prefix) - strlen(prefix) - 1);
+	rc = store_scan_raw(txn, ST_CONSENT_INDEX, prefix, 0, 0, findv_one, &c);
+	if (rc == STORE_OK)
+		rc = c.err;
+	if (rc != STORE_OK) {
+		free(*strs);
+		*strs = NULL;
+		memset(out, 0, sizeof(*out));
+		return rc;
+	}
+	*found = c.have != 0;
 	return STORE_OK;
 }
 

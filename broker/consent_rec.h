@@ -47,6 +47,25 @@ const char *consent_state_name(enum consent_state s);
 int consent_view_from_json(const json_t *rec, int64_t now,
     struct consent_view *out);
 
+/*
+ * As consent_view_from_json, from a record's stored bytes, without
+ * building JSON objects (the hot paths read consents this way). The
+ * strings of *out point into *strs, which the caller frees (NULL when
+ * this fails).
+ */
+int consent_view_from_raw(const unsigned char *raw, size_t len, int64_t now,
+    struct consent_view *out, char **strs);
+
+/*
+ * The state of a stored consent straight from its stored bytes, with
+ * expiry applied at now, for the writer's commit-time check (which needs
+ * nothing else and runs once per token): 0 with *state and, when it is
+ * not active, the time that ended it (revoked_at or expires_at) in
+ * *ended; -1 when the record is malformed.
+ */
+int consent_state_raw(const unsigned char *raw, size_t len, int64_t now,
+    enum consent_state *state, int64_t *ended);
+
 /* true when the consent grants field. */
 int consent_covers(const struct consent_view *c, const char *field);
 
@@ -77,6 +96,15 @@ json_t *consent_new_record(const struct agreement *a, const char *subject,
  */
 enum store_err consent_find_for(struct store_txn *txn, const char *subject,
     const char *agreement, int64_t now, json_t **out);
+
+/*
+ * As consent_find_for, as a view read from the stored bytes (see
+ * consent_view_from_raw): *found is 1 when there is one, and *strs (the
+ * view's strings) is the caller's to free.
+ */
+enum store_err consent_find_view(struct store_txn *txn, const char *subject,
+    const char *agreement, int64_t now, struct consent_view *out,
+    char **strs, int *found);
 
 /* The record as shown to clients: stored members plus derived "state". */
 json_t *consent_public(const json_t *rec, int64_t now);

@@ -244,8 +244,9 @@ static json_t *
 build_one(struct rq *rq, struct store_txn *txn, const json_t *body,
     const char *where)
 {
-	struct agreement *a = NULL;
-	json_t *rec = NULL, *arec = NULL;
+	const struct agr_view *av = NULL;
+	const struct agreement *a;
+	json_t *rec = NULL;
 	const char *agr, *state;
 	char err[512], id[40], *receipt;
 	enum store_err rc;
@@ -256,7 +257,7 @@ build_one(struct rq *rq, struct store_txn *txn, const json_t *body,
 		    "%s.agreement: required, an agreement id string", where);
 		return NULL;
 	}
-	rc = registry_agreement_get(txn, agr, 0, &arec);
+	rc = registry_agreement_view(txn, agr, 0, &av);
 	if (rc == STORE_NOTFOUND || rc == STORE_BADKEY) {
 		http_problem(rq, 404, "Not found", "unknown_agreement",
 		    "unknown agreement '%s'", agr);
@@ -266,14 +267,14 @@ build_one(struct rq *rq, struct store_txn *txn, const json_t *body,
 		routes_store_error(rq, rc);
 		goto out;
 	}
-	state = registry_agreement_state(arec);
+	state = av->state;
 	if (state == NULL || strcmp(state, "active") != 0) {
 		http_problem(rq, 409, "Conflict", "agreement_state",
 		    "agreement '%s' is %s; consent can be granted only to an "
 		    "active agreement", agr, state != NULL ? state : "unknown");
 		goto out;
 	}
-	if ((a = registry_agreement_parse(arec)) == NULL) {
+	if ((a = av->a) == NULL) {
 		routes_store_error(rq, STORE_CORRUPT);
 		goto out;
 	}
@@ -308,8 +309,7 @@ build_one(struct rq *rq, struct store_txn *txn, const json_t *body,
 	}
 	free(receipt);
 out:
-	agreement_free(a);
-	json_decref(arec);
+	registry_agreement_release(av);
 	return rec;
 }
 

@@ -87,12 +87,14 @@ apply_token(struct store_txn *txn, struct wop *op)
 	struct rq *rq = op->arg;
 	struct tstate *st = rq->data;
 	struct policy_result *d = &st->deny;
-	struct consent_view v;
 	const struct agr_view *av = NULL;
+	const unsigned char *raw;
+	size_t rawlen;
+	enum consent_state cstate;
 	json_t *rec = NULL, *ctr = NULL;
 	const char *state;
 	char when[32];
-	int64_t n = 0;
+	int64_t n = 0, ended;
 	uint64_t index;
 	enum store_err rc;
 
@@ -112,28 +114,28 @@ apply_token(struct store_txn *txn, struct wop *op)
 	registry_agreement_release(av);
 	av = NULL;
 	if (st->consent_id[0] != '\0') {
-		rc = store_get(txn, ST_CONSENTS, st->consent_id, &rec);
+		/* Only the state counts here: read it from the bytes. */
+		rc = store_get_raw(txn, ST_CONSENTS, st->consent_id, &raw,
+		    &rawlen);
 		if (rc != STORE_OK)
 			goto store_fail;
-		if (consent_view_from_json(rec, st->now, &v) != 0) {
+		if (consent_state_raw(raw, rawlen, st->now, &cstate,
+		    &ended) != 0) {
 			rc = STORE_CORRUPT;
 			goto store_fail;
 		}
-		if (v.state != CONSENT_ACTIVE) {
-			d->rule = v.state == CONSENT_REVOKED ?
+		if (cstate != CONSENT_ACTIVE) {
+			d->rule = cstate == CONSENT_REVOKED ?
 			    POLICY_CONSENT_REVOKED : POLICY_CONSENT_EXPIRED;
 			d->oauth_error = "access_denied";
 			d->http_status = 403;
-			timeu_format(v.state == CONSENT_REVOKED ? v.revoked_at :
-			    v.expires_at, when, sizeof(when));
+			timeu_format(ended, when, sizeof(when));
 			snprintf(d->description, sizeof(d->description),
-			    "consent '%s' %s at %s", v.id,
-			    v.state == CONSENT_REVOKED ? "was revoked" : "expired",
+			    "consent '%s' %s at %s", st->consent_id,
+			    cstate == CONSENT_REVOKED ? "was revoked" : "expired",
 			    when);
 			goto deny;
 		}
-		json_decref(rec);
-		rec = NULL;
 	}
 	if (st->limit != 0) {
 		rc = store_get(txn, ST_COUNTERS, st->counter_key, &ctr);
@@ -319,9 +321,10 @@ routes_token(struct rq *rq)
 	struct policy_input in;
 	struct policy_result res;
 	struct tstate *st;
-	json_t *crec = NULL, *ctr = NULL;
+	json_t *ctr = NULL;
 	const char *oauth, *buf;
-	char err[512], day[24];
+	char err[512], day[24], *cstrs = NULL;
+	int found;
 	int64_t n = 0;
 	size_t len;
 	enum store_err rc;
@@ -370,16 +373,13 @@ routes_token(struct rq *rq)
 		goto out;
 	}
 	if (a != NULL && a->consent_required) {
-		rc = consent_find_for(txn, st->tr.subject, a->id, st->now, &crec);
+		rc = consent_find_view(txn, st->tr.subject, a->id, st->now, &cv,
+		    &cstrs, &found);
 		if (rc != STORE_OK) {
 			routes_store_error(rq, rc);
 			goto out;
 		}
-		if (crec != NULL) {
-			if (consent_view_from_json(crec, st->now, &cv) != 0) {
-				routes_store_error(rq, STORE_CORRUPT);
-				goto out;
-			}
+		if (found) {
 			cvp = &cv;
 			/* A consent under an earlier version: compare terms. */
 			if (cv.version != a->version &&
@@ -451,7 +451,7 @@ out:
 	store_abort(txn);
 	registry_agreement_release(av);
 	registry_agreement_release(cav);
-	json_decref(crec);
+	free(cstrs);
 	json_decref(ctr);
 }
 

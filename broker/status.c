@@ -103,10 +103,11 @@ list_key(uint32_t list, char out[24])
 	snprintf(out, 24, "list:%" PRIu32, list);
 }
 
+/* v is the record already serialized: one token writes it four times. */
 static enum store_err
-put_out(struct store_txn *txn, const char *key, const json_t *v)
+put_out(struct store_txn *txn, const char *key, const char *v)
 {
-	return store_put(txn, ST_STATUS_OUT, key, v);
+	return store_put_raw(txn, ST_STATUS_OUT, key, v, strlen(v));
 }
 
 enum store_err
@@ -114,15 +115,17 @@ status_track(struct store_txn *txn, uint64_t index, const char *jti,
     int64_t exp, const char *consent_id, const char *agreement,
     uint32_t version, const char *client)
 {
-	char key[STORE_MAX_KEY + 1], ver[16], expk[24], lk[24];
-	json_t *v = NULL, *next = NULL, *lrec = NULL;
+	char key[STORE_MAX_KEY + 1], ver[16], expk[24], lk[24], *v = NULL;
+	json_t *vj, *next = NULL, *lrec = NULL;
 	int64_t n = 0, size = 0, lver = 0;
 	uint32_t list = (uint32_t)(index / STATUS_LIST_CAP);
 	enum store_err rc;
 
-	v = json_pack("{s:I, s:I, s:s?, s:s, s:I, s:s}", "i", (json_int_t)index,
+	vj = json_pack("{s:I, s:I, s:s?, s:s, s:I, s:s}", "i", (json_int_t)index,
 	    "exp", (json_int_t)exp, "c", consent_id, "a", agreement, "v",
 	    (json_int_t)version, "p", client);
+	v = vj != NULL ? json_dumps(vj, JSON_COMPACT) : NULL;
+	json_decref(vj);
 	if (v == NULL)
 		return STORE_NOMEM;
 	snprintf(ver, sizeof(ver), "%010" PRIu32, version);
@@ -183,7 +186,7 @@ status_track(struct store_txn *txn, uint64_t index, const char *jti,
 	} else
 		rc = STORE_OK;
 out:
-	json_decref(v);
+	free(v);
 	json_decref(next);
 	json_decref(lrec);
 	return rc;

@@ -365,6 +365,47 @@ static const char stored_text[] =
 	"\"stored_state\":\"active\",\"granted_at\":\"2026-01-01T00:00:00Z\","
 	"\"expires_at\":\"2026-03-01T00:00:00Z\"}";
 
+/*
+ * consent_view_from_json and consent_view_from_raw (on rec as stored) at
+ * now: both fail, or both succeed with the same view. Returns the rc.
+ */
+static int
+both_views(const json_t *rec, int64_t now, struct consent_view *out)
+{
+	struct consent_view r;
+	char *text = json_dumps(rec, JSON_COMPACT), *strs = NULL;
+	int rj, rr;
+	size_t i;
+
+	assert_non_null(text);
+	rj = consent_view_from_json(rec, now, out);
+	rr = consent_view_from_raw((const unsigned char *)text, strlen(text),
+	    now, &r, &strs);
+	if (rj != rr)
+		fail_msg("json view %d, raw view %d on %s", rj, rr, text);
+	if (rj == 0) {
+		assert_string_equal(r.id, out->id);
+		assert_string_equal(r.subject, out->subject);
+		assert_string_equal(r.agreement, out->agreement);
+		assert_int_equal(r.version, out->version);
+		if (out->agreement_hash == NULL)
+			assert_null(r.agreement_hash);
+		else
+			assert_string_equal(r.agreement_hash, out->agreement_hash);
+		assert_int_equal(r.state, out->state);
+		assert_int_equal(r.granted_at, out->granted_at);
+		assert_int_equal(r.expires_at, out->expires_at);
+		assert_int_equal(r.revoked_at, out->revoked_at);
+		assert_int_equal(r.nfields, out->nfields);
+		for (i = 0; i < r.nfields; i++)
+			assert_string_equal(r.fields[i], out->fields[i]);
+	} else
+		assert_null(strs);
+	free(strs);
+	free(text);
+	return rj;
+}
+
 static void
 view_decodes_active_record(void **state)
 {
@@ -372,7 +413,7 @@ view_decodes_active_record(void **state)
 	json_t *rec = js(stored_text);
 	struct consent_view v;
 
-	assert_int_equal(consent_view_from_json(rec, f->now, &v), 0);
+	assert_int_equal(both_views(rec, f->now, &v), 0);
 	assert_string_equal(v.id, "cns_1");
 	assert_string_equal(v.subject, "citizen-42");
 	assert_string_equal(v.agreement, "cns-test");
@@ -432,7 +473,7 @@ view_reports_revoked(void **state)
 	json_object_set_new(rec, "stored_state", json_string("revoked"));
 	json_object_set_new(rec, "revoked_at",
 	    json_string("2026-01-15T00:00:00Z"));
-	assert_int_equal(consent_view_from_json(rec, f->now, &v), 0);
+	assert_int_equal(both_views(rec, f->now, &v), 0);
 	assert_int_equal(v.state, CONSENT_REVOKED);
 	assert_int_equal(v.revoked_at, at("2026-01-15T00:00:00Z"));
 	assert_string_equal(consent_state_name(v.state), "revoked");
@@ -472,7 +513,7 @@ view_rejects_malformed_records(void **state)
 			json_object_del(rec, breaks[i].key);
 		else
 			json_object_set_new(rec, breaks[i].key, js(breaks[i].json));
-		if (consent_view_from_json(rec, f->now, &v) == 0)
+		if (both_views(rec, f->now, &v) == 0)
 			fail_msg("accepted record with %s = %s", breaks[i].key,
 			    breaks[i].json != NULL ? breaks[i].json : "(absent)");
 		json_decref(rec);
@@ -487,7 +528,7 @@ view_round_trips_new_record(void **state)
 	struct consent_view v;
 
 	assert_non_null(rec);
-	assert_int_equal(consent_view_from_json(rec, f->now, &v), 0);
+	assert_int_equal(both_views(rec, f->now, &v), 0);
 	assert_int_equal(v.state, CONSENT_ACTIVE);
 	assert_int_equal(v.granted_at, f->now);
 	assert_int_equal(v.expires_at, f->now + 90 * DAY);
@@ -513,6 +554,94 @@ public_view_has_state_not_stored_state(void **state)
 	assert_string_equal(str(pub, "state"), "active");
 	json_decref(pub);
 	json_decref(rec);
+}
+
+/* ---- consent_state_raw: the writer's check, from the stored bytes ---- */
+
+/* consent_state_raw on rec as stored; its return value. */
+static int
+state_raw(const json_t *rec, int64_t now, enum consent_state *st,
+    int64_t *ended)
+{
+	char *s = json_dumps(rec, JSON_COMPACT);
+	int rc;
+
+	assert_non_null(s);
+	rc = consent_state_raw((const unsigned char *)s, strlen(s), now, st,
+	    ended);
+	free(s);
+	return rc;
+}
+
+static void
+raw_state_agrees_with_the_full_view(void **state)
+{
+	struct fx *f = *state;
+	json_t *rec = js(stored_text), *got = new_rec(f, f->agr,
+	    "{\"agreement\":\"cns-test\"}");
+	int64_t exp = at("2026-03-01T00:00:00Z"), ended = -1;
+	enum consent_state st;
+
+	assert_int_equal(state_raw(rec, exp - 1, &st, &ended), 0);
+	assert_int_equal(st, CONSENT_ACTIVE);
+	assert_int_equal(ended, 0);
+	assert_int_equal(state_raw(rec, exp, &st, &ended), 0);
+	assert_int_equal(st, CONSENT_EXPIRED);
+	assert_int_equal(ended, exp);
+	/* A record as consent_new_record makes it, receipt and all. */
+	json_object_set_new(got, "receipt", json_string("eyJh.eyJ.sig"));
+	assert_int_equal(state_raw(got, f->now, &st, &ended), 0);
+	assert_int_equal(st, CONSENT_ACTIVE);
+	json_object_set_new(rec, "stored_state", json_string("revoked"));
+	json_object_set_new(rec, "revoked_at",
+	    json_string("2026-01-15T00:00:00Z"));
+	assert_int_equal(state_raw(rec, at("2027-01-01T00:00:00Z"), &st,
+	    &ended), 0);
+	assert_int_equal(st, CONSENT_REVOKED);
+	assert_int_equal(ended, at("2026-01-15T00:00:00Z"));
+	json_object_del(rec, "expires_at");
+	json_object_set_new(rec, "stored_state", json_string("active"));
+	assert_int_equal(state_raw(rec, at("2099-01-01T00:00:00Z"), &st,
+	    &ended), 0);
+	assert_int_equal(st, CONSENT_ACTIVE);
+	json_decref(got);
+	json_decref(rec);
+}
+
+static void
+raw_state_rejects_malformed_records(void **state)
+{
+	struct fx *f = *state;
+	static const struct {
+		const char *key;
+		const char *json;   /* NULL: delete the member */
+	} breaks[] = {
+		{ "stored_state", NULL }, { "stored_state", "\"paused\"" },
+		{ "stored_state", "1" }, { "expires_at", "17" },
+		{ "expires_at", "\"soon\"" },
+		{ "revoked_at", "\"2026-13-01T00:00:00Z\"" },
+	};
+	static const char *const texts[] = { "", "[]", "{", "\"active\"",
+	    "{\"stored_state\":\"active\",\"stored_state\":\"active\"}" };
+	enum consent_state st;
+	int64_t ended;
+	size_t i;
+
+	for (i = 0; i < sizeof(breaks) / sizeof(breaks[0]); i++) {
+		json_t *rec = js(stored_text);
+
+		if (breaks[i].json == NULL)
+			json_object_del(rec, breaks[i].key);
+		else
+			json_object_set_new(rec, breaks[i].key, js(breaks[i].json));
+		if (state_raw(rec, f->now, &st, &ended) == 0)
+			fail_msg("accepted record with %s = %s", breaks[i].key,
+			    breaks[i].json != NULL ? breaks[i].json : "(absent)");
+		json_decref(rec);
+	}
+	for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++)
+		assert_int_equal(consent_state_raw((const unsigned char *)texts[i],
+		    strlen(texts[i]), f->now, &st, &ended), -1);
 }
 
 /* ---- consent_subject_ok ---- */
@@ -645,6 +774,28 @@ close_store(struct sfx *sf)
 	assert_int_equal(rmdir(sf->dir), 0);
 }
 
+/* consent_find_view answers as consent_find_for: id, or NULL for none. */
+static void
+expect_find_view(struct store_txn *txn, const char *subject, int64_t now,
+    const char *id)
+{
+	struct consent_view v;
+	char *strs = NULL;
+	int found = -1;
+
+	assert_int_equal(consent_find_view(txn, subject, "cns-test", now, &v,
+	    &strs, &found), STORE_OK);
+	if (id == NULL) {
+		assert_int_equal(found, 0);
+		assert_null(strs);
+		return;
+	}
+	assert_int_equal(found, 1);
+	assert_string_equal(v.id, id);
+	assert_string_equal(v.subject, subject);
+	free(strs);
+}
+
 static void
 find_for_prefers_unexpired_active_consent(void **state)
 {
@@ -670,6 +821,7 @@ find_for_prefers_unexpired_active_consent(void **state)
 	assert_non_null(rec);
 	assert_string_equal(str(rec, "id"), "cns_b");
 	json_decref(rec);
+	expect_find_view(txn, "citizen-42", f->now, "cns_b");
 	store_abort(txn);
 	close_store(&sf);
 }
@@ -705,6 +857,8 @@ find_for_falls_back_to_latest_granted(void **state)
 	assert_int_equal(consent_find_for(txn, "citizen-42", "cns-tes", f->now,
 	    &rec), STORE_OK);
 	assert_null(rec);
+	expect_find_view(txn, "citizen-42", f->now, "cns_a");
+	expect_find_view(txn, "citizen-4", f->now, NULL);
 	store_abort(txn);
 	close_store(&sf);
 }
@@ -736,6 +890,8 @@ main(void)
 		T(view_reports_revoked),
 		T(view_rejects_malformed_records),
 		T(view_round_trips_new_record),
+		T(raw_state_agrees_with_the_full_view),
+		T(raw_state_rejects_malformed_records),
 		T(public_view_has_state_not_stored_state),
 		T(subject_ok_accepts_printable_ids),
 		T(subject_ok_rejects_empty_overlong_and_edge_spaces),
