@@ -222,7 +222,7 @@ static void
 resume_token(struct rq *rq)
 {
 	struct tstate *st = rq->data;
-	json_t *out;
+	char *details, *body = NULL;
 
 	if (rq->op.status == WOP_STORE_FAILED) {
 		http_oauth_error(rq, 503, "temporarily_unavailable", "store",
@@ -234,12 +234,22 @@ resume_token(struct rq *rq)
 		deny_policy(rq, &st->deny);
 		return;
 	}
-	out = json_pack("{s:s, s:s, s:i, s:O}", "access_token", st->token,
-	    "token_type", "Bearer", "expires_in", st->ttl,
-	    "authorization_details", st->details);
 	evhttp_add_header(evhttp_request_get_output_headers(rq->req), "Pragma",
 	    "no-cache");
-	http_reply_json(rq, 200, out);
+	/* Written out directly: a compact JWS needs no JSON escaping, and
+	 * the reply is on every token's path. */
+	details = json_dumps(st->details, JSON_COMPACT);
+	if (details == NULL || asprintf(&body, "{\"access_token\":\"%s\","
+	    "\"token_type\":\"Bearer\",\"expires_in\":%d,"
+	    "\"authorization_details\":%s}", st->token, st->ttl, details) < 0) {
+		free(details);
+		http_oauth_error(rq, 503, "temporarily_unavailable", NULL,
+		    "out of memory");
+		return;
+	}
+	http_reply_text(rq, 200, "application/json", body, strlen(body));
+	free(details);
+	free(body);
 }
 
 /* Builds claims, signs, and fills st->record; 0 or -1. */
