@@ -1,12 +1,15 @@
 #!/bin/sh
 # Installs the Debian packages consent-broker needs to build, run and test,
 # but only those that are missing. Safe to run repeatedly.
+# python3-jwcrypto and node-jose (the "jose" module, in /usr/share/nodejs)
+# run the verification snippets of docs/tokens.md (tests/interop).
 set -eu
 
 PKGS="build-essential pkg-config libssl-dev libevent-dev liblmdb-dev
 libjansson-dev libcurl4-openssl-dev libcmocka-dev libjwt-dev zlib1g-dev curl openssl jq
 valgrind cppcheck clang-tidy
-python3 python3-jwt python3-cryptography lmdb-utils clang libclang-rt-14-dev"
+python3 python3-jwt python3-cryptography python3-jwcrypto node-jose
+lmdb-utils clang libclang-rt-14-dev"
 
 missing=""
 for p in $PKGS; do
