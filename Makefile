@@ -253,6 +253,21 @@ $(BUILD)/bench/loadgen: $(call obj,bench/loadgen.c) $(BUILD)/libcb.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
+# make bench-scale: issuance on an empty store against one bulk-loaded
+# (bench/bulkload.c) with BENCH_SCALE_CONSENTS consents and
+# BENCH_SCALE_ENTRIES log entries (default 1,000,000 and 10,000,000),
+# consentd's memory, and its cost per idle connection (bench/bench_scale.sh;
+# docs/performance.md, "Scale"); table on stdout, $(BUILD)/bench-scale.json.
+$(BUILD)/bench/bulkload: $(call obj,bench/bulkload.c) $(BUILD)/libbroker.a \
+		$(BUILD)/libcb.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+.PHONY: bench-scale
+bench-scale: $(BUILD)/consentd $(BUILD)/consentctl $(BUILD)/consent-audit \
+		$(BUILD)/bench/loadgen $(BUILD)/bench/bulkload
+	@CB_BUILD=$(BUILD) sh bench/bench_scale.sh
+
 .PHONY: bench-issue
 bench-issue: $(BUILD)/consentd $(BUILD)/consentctl $(BENCH_TOOLS)
 	@CB_BUILD=$(BUILD) sh bench/bench_issue.sh

@@ -46,6 +46,7 @@ PERF_SECONDS=${BENCH_PERF_SECONDS:-10}
 WARMUP=1
 SUBJECTS=1000            # token requests cycle through this many subjects
 ISSUER=https://127.0.0.1:8443
+# shellcheck disable=SC2034  # used by lib.sh's url_of
 START_TIMEOUT=15         # seconds for a server to say it listens
 
 for t in consentd consentctl bench/floor bench/loadgen; do
@@ -80,20 +81,9 @@ trap 'exit 130' INT TERM
 
 say() { printf '%s\n' "bench_issue: $*" >&2; }
 
-# url_of LOG: waits (bounded) for the {"event":"listening","url":...} line.
-url_of() {
-	i=0
-	while [ $i -lt $((START_TIMEOUT * 10)) ]; do
-		u=$(grep -o '"url":"https://127.0.0.1:[0-9]*' "$1" 2>/dev/null |
-		    head -1 | sed 's/"url":"//')
-		[ -n "$u" ] && { echo "$u"; return 0; }
-		sleep 0.1
-		i=$((i + 1))
-	done
-	say "no listening line in $1:"
-	tail -5 "$1" >&2
-	return 1
-}
+# url_of, bench_agreement, token_bodies
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # CPU time (ticks) a process used so far, and the machine's CPU pressure
 # (PSI "some" total, microseconds; 0 when the kernel has no PSI).
@@ -133,27 +123,7 @@ say "floor $FLOOR (pid $floor_pid), consentd $BROKER (pid $broker_pid), $THREADS
 
 # ---- 3. the bench agreement -------------------------------------------------
 CURL="curl -sS --fail-with-body --max-time 10 --cacert $PKI/ca.crt"
-cat >"$tmp/agreement.json" <<'EOF'
-{"id": "bench-transfer", "version": 1, "title": "Benchmark transfer",
- "description": "Benchmark only: consent required, no daily limit.",
- "provider": "dia", "recipients": ["ird"], "purposes": ["benchmark"],
- "fields": [
-  {"name": "child.given_names", "description": "Given names."},
-  {"name": "child.family_name", "description": "Family name."},
-  {"name": "child.birth_date", "description": "Date of birth."}],
- "legal_basis": {"type": "consent"}, "consent": {"required": true},
- "token_ttl_seconds": 300, "retention": {"days": 1, "disposal": "delete"},
- "onward_sharing": {"allowed": false}}
-EOF
-HASH=$($CURL --cert "$PKI/registrar.crt" --key "$PKI/registrar.key" \
-    -H 'Content-Type: application/json' --data-binary @"$tmp/agreement.json" \
-    "$BROKER/v1/agreements" | jq -r .hash)
-for p in dia ird; do
-	$CURL --cert "$PKI/$p.crt" --key "$PKI/$p.key" \
-	    -H 'Content-Type: application/json' \
-	    -d "{\"version\": 1, \"hash\": \"$HASH\"}" \
-	    "$BROKER/v1/agreements/bench-transfer/approve" >/dev/null
-done
+HASH=$(bench_agreement "$BROKER" "$PKI" "$tmp")
 say "agreement bench-transfer $HASH active"
 
 # served SERVER: replies per worker thread so far, as a JSON array: the
@@ -215,17 +185,7 @@ run_lg broker grant '{}' --url "$BROKER/v1/consents" \
 # ---- 5. issuance, closed loop -----------------------------------------------
 # Token requests for subjects s-0 .. s-(SUBJECTS-1), whose consents the
 # grant run made first (the warm-up uses tokens too, all in order).
-jq -rn '[{type: "consented_transfer", agreement: "bench-transfer",
-    subject: "SUBJ", fields: ["child.given_names", "child.family_name",
-    "child.birth_date"], purpose: "benchmark"}] | tojson | @uri' \
-    >"$tmp/details"
-awk -v n="$SUBJECTS" -v d="$(cat "$tmp/details")" 'BEGIN {
-	for (i = 0; i < n; i++) {
-		s = d
-		sub(/SUBJ/, "s-" i, s)
-		print "grant_type=client_credentials&authorization_details=" s
-	}
-}' >"$tmp/token.bodies"
+token_bodies s- "$SUBJECTS" >"$tmp/token.bodies"
 TOKEN_ARGS="--body-file $tmp/token.bodies --body-lines --content-type application/x-www-form-urlencoded"
 say "issuance, closed loop: $ROUNDS rounds x {floor, broker} x {$CONNS} connections, ${SECS}s each"
 r=1
