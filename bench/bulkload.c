@@ -495,7 +495,7 @@ out:
 static int
 grant_write(struct bl *b, const struct grant_chunk *g)
 {
-	char subject[BL_MAX_PREFIX + 24], key[STORE_MAX_KEY + 1];
+	char subject[BL_MAX_PREFIX + 24] = "", key[STORE_MAX_KEY + 1];
 	json_t *empty = json_object(), *rec, *cur = NULL;
 	struct consent_view v;
 	enum store_err rc = STORE_NOMEM;
