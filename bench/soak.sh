@@ -6,7 +6,9 @@
 #   1. A temporary dev data dir (consentctl init --dev), consentd on
 #      127.0.0.1 (free port, THREADS workers), the "bench-transfer"
 #      agreement approved by dia and ird, and consents for SUBJECTS
-#      citizens s-0 .. s-(SUBJECTS-1): the same set-up as bench_issue.sh.
+#      citizens s-0 .. s-(SUBJECTS-1): the same set-up as bench_issue.sh,
+#      except that the agreement's tokens live TOKEN_TTL seconds (60), so
+#      that the store reaches its steady state early (below).
 #   2. Peak: POST /oauth2/token, closed loop, PEAK_CONN connections for
 #      PEAK_SECONDS (10 s).
 #   3. Soak, open loop at a fixed total rate R = peak / 2, for SOAK_SECONDS:
@@ -20,9 +22,13 @@
 #      reconnecting between chunks.
 #   4. Every SAMPLE_S (10) seconds: consentd's VmRSS, RssAnon and RssFile
 #      (/proc/PID/status) and its open descriptors (/proc/PID/fd).
-#   5. Verdict after the warm-up (the first 60 s, or 10 % of the run when
-#      that is longer; half of a run shorter than 120 s): the baseline is
-#      the first sample after the warm-up;
+#   5. Verdict after the warm-up (the first 60 s, or 10 % of the run, or
+#      TOKEN_TTL + 90 s, whichever is longest; half of a run shorter than
+#      that): the baseline is the first sample after the warm-up. The
+#      store is in its steady state only once the first tokens have
+#      expired and are pruned as new ones are issued (60 s after their
+#      expiry): from then on every write also deletes, and the writer's
+#      working memory steps up once, by about 1 MB;
 #        - max RSS growth over the baseline <= RSS_LIMIT_PCT (10 %), on
 #          RssAnon by default (SOAK_RSS_METRIC=anon): the process's own
 #          memory, where a leak shows. VmRSS adds RssFile, which here is
@@ -45,8 +51,21 @@
 # (2), SOAK_PEAK_SECONDS (10), SOAK_PEAK_CONN (32), SOAK_CONN (32, open-loop
 # connections per loadgen), SOAK_GRANT_SHARE (0.1), SOAK_REVOKE_INTERVAL
 # (0.5), SOAK_RSS_LIMIT_PCT (10), SOAK_RSS_METRIC (anon, or vm),
-# SOAK_FD_NOISE (8), SOAK_MAP_MB (1024 + 8 per second of soak). The data
-# directory is in $TMPDIR and needs about 3 MB per second of soak.
+# SOAK_FD_NOISE (8), SOAK_MAP_MB (1024 + 8 per second of soak),
+# SOAK_TOKEN_TTL (60, from 10 to 600), SOAK_WRAP (none). The data directory
+# is in $TMPDIR and needs about 3 MB per second of soak.
+#
+# SOAK_WRAP is a command (split on blanks) that consentd is started under,
+# to profile it under the same load, e.g.
+#   SOAK_WRAP="heaptrack -o /tmp/consentd"       (heap profile over time)
+#   SOAK_WRAP="valgrind --tool=massif --massif-out-file=/tmp/massif.out"
+#   SOAK_WRAP="env MALLOC_ARENA_MAX=2"           (allocator settings)
+# The figures are then those of the consentd process found under the
+# wrapper (the wrapper itself or its deepest descendant running consentd);
+# the peak is measured under the wrapper too, so the soak rate follows it.
+# consentd gets SIGTERM at the end (a clean exit, so profilers write their
+# output); the script waits up to 60 s for the wrapper to finish.
+#
 # Every process is killed on exit (trap); a watchdog kills consentd within a
 # second if this script is killed outright.
 set -eu
@@ -62,18 +81,31 @@ REVOKE_INTERVAL=${SOAK_REVOKE_INTERVAL:-0.5}
 RSS_LIMIT_PCT=${SOAK_RSS_LIMIT_PCT:-10}
 FD_NOISE=${SOAK_FD_NOISE:-8}
 RSS_METRIC=${SOAK_RSS_METRIC:-anon}
+WRAP=${SOAK_WRAP:-}
+TOKEN_TTL=${SOAK_TOKEN_TTL:-60}
 SAMPLE_S=10
 CHUNK=300
 SUBJECTS=1000
 ISSUER=https://127.0.0.1:8443
 START_TIMEOUT=15
+[ -z "$WRAP" ] || START_TIMEOUT=120
 
 case $SOAK in ''|*[!0-9]*) echo "soak: SOAK_SECONDS must be a whole number" >&2; exit 2;; esac
 [ "$SOAK" -ge 30 ] || { echo "soak: SOAK_SECONDS must be at least 30" >&2; exit 2; }
 [ "$SOAK" -le 86400 ] || { echo "soak: SOAK_SECONDS at most 86400" >&2; exit 2; }
-# Warm-up: the first 60 s, or 10 % of the run when that is longer.
+case $TOKEN_TTL in ''|*[!0-9]*) echo "soak: SOAK_TOKEN_TTL must be a whole number" >&2; exit 2;; esac
+[ "$TOKEN_TTL" -ge 10 ] && [ "$TOKEN_TTL" -le 600 ] ||
+    { echo "soak: SOAK_TOKEN_TTL must be from 10 to 600" >&2; exit 2; }
+# Warm-up: the first 60 s, or 10 % of the run, or until the store is in
+# its steady state, whichever is longest. Each token issued prunes up to
+# four expired tokens' records (status_prune, 60 s after they expired):
+# from TOKEN_TTL + 60 s after the first tokens (the peak's, issued up to
+# 20 s before the soak starts) every write also deletes, and the writer's
+# working memory steps up once, by about 1 MB (docs/security.md, "Load
+# soak").
 WARM=$((SOAK / 10))
 [ "$WARM" -ge 60 ] || WARM=60
+[ "$WARM" -ge $((TOKEN_TTL + 90)) ] || WARM=$((TOKEN_TTL + 90))
 [ "$WARM" -lt "$SOAK" ] || WARM=$((SOAK / 2))
 
 for t in consentd consentctl bench/loadgen; do
@@ -85,6 +117,7 @@ done
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/cb-soak.XXXXXX")
 broker_pid=
+wrap_pid=
 watchdog_pid=
 bg_pids=
 cleanup() {
@@ -100,6 +133,15 @@ cleanup() {
 			i=$((i + 1))
 		done
 		kill -9 "$broker_pid" 2>/dev/null || true
+	fi
+	if [ -n "$wrap_pid" ] && [ "$wrap_pid" != "$broker_pid" ]; then
+		[ -n "$broker_pid" ] || kill "$wrap_pid" 2>/dev/null || true
+		i=0  # a profiler writes its output after consentd exits
+		while kill -0 "$wrap_pid" 2>/dev/null && [ $i -lt 600 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		kill "$wrap_pid" 2>/dev/null || true
 	fi
 	rm -rf "$tmp"
 }
@@ -122,6 +164,24 @@ url_of() {
 	return 1
 }
 
+# find_broker PID: the consentd process, PID itself or (under SOAK_WRAP)
+# the deepest process below it whose command line runs consentd.
+find_broker() {
+	for p in $(ps -e -o pid= -o ppid= | awk -v r="$1" '
+	    {pp[$1] = $2}
+	    END {
+		for (p in pp) {
+			q = p; d = 0
+			while (q != r && q + 0 > 1 && d < 64) {q = pp[q]; d++}
+			if (q == r) print d, p
+		}
+	    }' | sort -rn | awk '{print $2}'); do
+		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null |
+		    grep -q "$B/consentd " && { echo "$p"; return 0; }
+	done
+	return 1
+}
+
 D=$tmp/data
 PKI=$D/pki
 
@@ -133,13 +193,24 @@ say "data dir in $tmp"
 # record): a map of 1 GiB + 8 MiB per second of soak keeps "store is full"
 # out of the run (the file only grows as written; 80 GB free here).
 MAP_MB=${SOAK_MAP_MB:-$((1024 + SOAK * 8))}
-"$B/consentd" --data "$D" --listen 127.0.0.1:0 --threads "$THREADS" --dev \
-    --set "map_size_mb=$MAP_MB" 2>"$tmp/consentd.log" &
-broker_pid=$!
+# shellcheck disable=SC2086
+$WRAP "$B/consentd" --data "$D" --listen 127.0.0.1:0 --threads "$THREADS" \
+    --dev --set "map_size_mb=$MAP_MB" 2>"$tmp/consentd.log" &
+wrap_pid=$!
+[ -n "$WRAP" ] || broker_pid=$wrap_pid
 (while kill -0 $$ 2>/dev/null; do sleep 1; done
-    kill "$broker_pid" 2>/dev/null) >/dev/null 2>&1 &
+    kill "$wrap_pid" 2>/dev/null) >/dev/null 2>&1 &
 watchdog_pid=$!
 BROKER=$(url_of "$tmp/consentd.log")
+if [ -n "$WRAP" ]; then
+	broker_pid=$(find_broker "$wrap_pid") ||
+	    { say "no consentd process under SOAK_WRAP ($WRAP)"; exit 1; }
+	kill "$watchdog_pid" 2>/dev/null || true
+	(while kill -0 $$ 2>/dev/null; do sleep 1; done
+	    kill "$broker_pid" 2>/dev/null) >/dev/null 2>&1 &
+	watchdog_pid=$!
+	say "consentd under '$WRAP'"
+fi
 say "consentd $BROKER (pid $broker_pid), $THREADS threads, map_size_mb=$MAP_MB"
 
 CURL="curl -sS --fail-with-body --max-time 10 --cacert $PKI/ca.crt"
@@ -152,9 +223,10 @@ cat >"$tmp/agreement.json" <<'EOF'
   {"name": "child.family_name", "description": "Family name."},
   {"name": "child.birth_date", "description": "Date of birth."}],
  "legal_basis": {"type": "consent"}, "consent": {"required": true},
- "token_ttl_seconds": 300, "retention": {"days": 1, "disposal": "delete"},
+ "token_ttl_seconds": TOKEN_TTL, "retention": {"days": 1, "disposal": "delete"},
  "onward_sharing": {"allowed": false}}
 EOF
+sed -i "s/TOKEN_TTL/$TOKEN_TTL/" "$tmp/agreement.json"
 HASH=$($CURL --cert "$PKI/registrar.crt" --key "$PKI/registrar.key" \
     -H 'Content-Type: application/json' --data-binary @"$tmp/agreement.json" \
     "$BROKER/v1/agreements" | jq -r .hash)

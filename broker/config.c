@@ -19,6 +19,7 @@ config_defaults(struct config *c)
 	c->max_body_bytes = 64 * 1024;
 	c->max_header_bytes = 16 * 1024;
 	c->request_timeout_s = 30;
+	c->request_deadline_s = 30;
 	c->max_token_ttl_s = 600;
 	c->clock_skew_s = 60;
 	c->group_commit_max = 1024;
@@ -163,6 +164,7 @@ config_set(struct config *c, const char *key, const char *v, char *err,
 	INTKEY("max_body_bytes", max_body_bytes, 1024, 16 * 1024 * 1024, 1)
 	INTKEY("max_header_bytes", max_header_bytes, 1024, 1024 * 1024, 1)
 	INTKEY("request_timeout_s", request_timeout_s, 1, 3600, 1)
+	INTKEY("request_deadline_s", request_deadline_s, 1, 3600, 1)
 	INTKEY("max_token_ttl_s", max_token_ttl_s, 1, 3600, 1)
 	INTKEY("clock_skew_s", clock_skew_s, 0, 600, 1)
 	INTKEY("group_commit_max", group_commit_max, 1, 65536, 1)

@@ -24,6 +24,7 @@ struct config {
 	size_t max_body_bytes;       /* request bodies above this get 413 */
 	size_t max_header_bytes;
 	int request_timeout_s;       /* idle/read/write timeout per connection */
+	int request_deadline_s;      /* a whole request, from its first byte */
 	int max_token_ttl_s;         /* cap on any agreement's token lifetime */
 	int clock_skew_s;            /* leeway for citizen token times */
 	int group_commit_max;        /* most operations per write transaction */

@@ -6,6 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include <event2/thread.h>
 #include <openssl/evp.h>
@@ -16,6 +20,43 @@
 #include "jwk.h"
 #include "pki.h"
 #include "version.h"
+
+/*
+ * While it waits for signals, the main thread gives the heap's free memory
+ * back to the system every MEM_TRIM_S seconds. glibc keeps what a burst of
+ * requests freed (the TLS buffers of many busy connections, interleaved
+ * with longer-lived objects) resident in its arenas for good: after 20 s
+ * of 128 busy connections RssAnon stayed at 10 MB under a calm load, and
+ * malloc_trim(0) brought it to 5 MB; the live heap itself does not grow
+ * (docs/security.md, "Load soak"). A trim locks one arena at a time, for
+ * a few milliseconds in all (4 ms median under load on 2 shared cores).
+ * It cannot return the free top of a thread's own arena (glibc trims only
+ * the main arena's top): the writer thread keeps up to its arena's trim
+ * threshold, about 4 MiB, resident.
+ */
+#define MEM_TRIM_S 10
+
+/* The next of sigs (blocked in every thread); SIGTERM if waiting fails. */
+static int
+wait_signal(const sigset_t *sigs)
+{
+	const struct timespec every = { MEM_TRIM_S, 0 };
+	int sig;
+
+	for (;;) {
+		sig = sigtimedwait(sigs, NULL, &every);
+		if (sig > 0)
+			return sig;
+		if (errno == EAGAIN) {
+#ifdef __GLIBC__
+			(void)malloc_trim(0);
+#endif
+			continue;
+		}
+		if (errno != EINTR)
+			return SIGTERM;
+	}
+}
 
 static void
 usage(FILE *f)
@@ -368,8 +409,7 @@ main(int argc, char **argv)
 	    b.cfg.listen_host, server_port(srv), b.cfg.threads,
 	    b.cfg.dev ? "true" : "false", b.cfg.issuer, CB_VERSION);
 	for (;;) {
-		if (sigwait(&sigs, &sig) != 0)
-			sig = SIGTERM;
+		sig = wait_signal(&sigs);
 		if (sig == SIGINT || sig == SIGTERM)
 			break;
 		reload_keys(&b, old_keys, &nold);

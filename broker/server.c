@@ -52,7 +52,34 @@ struct worker {
 	int64_t accept_warned_us;  /* last "accept failed" line */
 	long conns;                /* open connections (this worker's) */
 	long max_conns;            /* beyond this, requests get 503 */
+	long deadline_closed;      /* closed at the deadline, not yet logged */
+	int64_t deadline_logged_us;  /* last "request_deadline" line */
 	int started;
+};
+
+/*
+ * A connection's whole-request deadline (evhttp 2.1 has only an idle
+ * timeout, which every byte resets). A request must be read in full
+ * within request_deadline_s of its first byte, the first one within
+ * request_deadline_s of the accept (TLS handshake included); else the
+ * connection is closed as if its read had timed out. While a request is
+ * handled the clock stops; between requests the idle timeout
+ * (request_timeout_s) rules as before, and a connection that sends bytes
+ * that never become a request byte (a TLS record trickled, empty
+ * records) is closed request_timeout_s + request_deadline_s after its
+ * last reply.
+ */
+enum conn_state {
+	CONN_READING,              /* a request's bytes are coming in */
+	CONN_HANDLING,             /* read in full: a route has it */
+	CONN_IDLE                  /* replied; waiting for the next request */
+};
+
+struct conn {
+	struct worker *w;
+	struct bufferevent *bev;
+	struct event *deadline;
+	enum conn_state state;
 };
 
 struct server {
@@ -66,22 +93,6 @@ struct server {
 
 static int peer_idx = -1;
 static int conn_idx = -1;
-
-/* A connection's SSL is freed with the connection: count it out. */
-static void
-conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
-    void *argp)
-{
-	struct worker *w = ptr;
-
-	(void)parent;
-	(void)ad;
-	(void)idx;
-	(void)argl;
-	(void)argp;
-	if (w != NULL)
-		w->conns--;
-}
 
 /*
  * Out of descriptors, accept() fails at once every time the listening
@@ -98,6 +109,164 @@ conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
  * on the worker's own thread, which set this when it started.
  */
 static _Thread_local struct worker *accept_worker;
+
+/* ---- connections and their deadline -------------------------------------- */
+
+/* Log at most one "request_deadline" line per this many seconds. */
+#define DEADLINE_LOG_S 10
+
+static void on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg);
+
+/* A connection's SSL is freed with the connection: count it out. */
+static void
+conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
+    void *argp)
+{
+	struct conn *c = ptr;
+
+	(void)parent;
+	(void)ad;
+	(void)idx;
+	(void)argl;
+	(void)argp;
+	if (c == NULL)
+		return;
+	c->w->conns--;
+	if (c->bev != NULL)
+		(void)evbuffer_remove_cb(bufferevent_get_input(c->bev), on_input,
+		    c);
+	if (c->deadline != NULL)
+		event_free(c->deadline);
+	free(c);
+}
+
+/* The connection state of req's connection, or NULL (gone, or no TLS). */
+static struct conn *
+conn_of(struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev;
+	SSL *ssl;
+
+	if (evcon == NULL)
+		return NULL;
+	bev = evhttp_connection_get_bufferevent(evcon);
+	ssl = bev != NULL ? bufferevent_openssl_get_ssl(bev) : NULL;
+	return ssl != NULL ? SSL_get_ex_data(ssl, conn_idx) : NULL;
+}
+
+/* Starts the clock: the connection is closed unless a request is read in
+ * full within seconds. */
+static void
+conn_arm(struct conn *c, enum conn_state state, int seconds)
+{
+	struct timeval tv = { seconds, 0 };
+
+	c->state = state;
+	if (evtimer_add(c->deadline, &tv) != 0)
+		fprintf(stderr, "{\"event\":\"deadline_failed\",\"thread\":%d}\n",
+		    c->w->idx);
+}
+
+static void
+deadline_log(struct worker *w)
+{
+	int64_t now = timeu_mono_us();
+
+	w->deadline_closed++;
+	if (w->deadline_logged_us != 0 &&
+	    now - w->deadline_logged_us < (int64_t)DEADLINE_LOG_S * 1000000)
+		return;
+	fprintf(stderr, "{\"event\":\"request_deadline\",\"thread\":%d,"
+	    "\"closed\":%ld,\"deadline_s\":%d}\n", w->idx, w->deadline_closed,
+	    w->srv->b->cfg.request_deadline_s);
+	w->deadline_logged_us = now;
+	w->deadline_closed = 0;
+}
+
+/*
+ * The deadline passed with a request not read in full: evhttp is told
+ * that the read timed out (its own event callback, as its idle timeout
+ * would call it), and closes and frees the connection; c goes with it.
+ */
+static void
+on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	bufferevent_event_cb eventcb = NULL;
+	void *cbarg = NULL;
+
+	(void)fd;
+	(void)what;
+	if (c->state == CONN_HANDLING)
+		return;   /* not armed while handling; defensive */
+	bufferevent_getcb(c->bev, NULL, NULL, &eventcb, &cbarg);
+	if (eventcb == NULL)
+		return;   /* not evhttp's yet: the idle timeout still holds */
+	deadline_log(c->w);
+	eventcb(c->bev, BEV_EVENT_READING | BEV_EVENT_TIMEOUT, cbarg);
+}
+
+/* Bytes of a request arrived: the first ones start its clock. */
+static void
+on_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)buf;
+	if (info->n_added > 0 && c->state == CONN_IDLE)
+		conn_arm(c, CONN_READING, c->w->srv->b->cfg.request_deadline_s);
+}
+
+/* A request was read in full: its handling is not the client's time. */
+static void
+conn_request_read(struct evhttp_request *req)
+{
+	struct conn *c = conn_of(req);
+
+	if (c == NULL)
+		return;
+	c->state = CONN_HANDLING;
+	evtimer_del(c->deadline);
+}
+
+/* The reply went out and the connection waits for the next request (or
+ * is about to close). */
+static void
+conn_replied(struct evhttp_request *req)
+{
+	const struct config *cfg;
+	struct conn *c = conn_of(req);
+
+	if (c == NULL)
+		return;
+	cfg = &c->w->srv->b->cfg;
+	/* Bytes of the next request may be here already (pipelining). */
+	if (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		conn_arm(c, CONN_READING, cfg->request_deadline_s);
+	else
+		conn_arm(c, CONN_IDLE, cfg->request_timeout_s +
+		    cfg->request_deadline_s);
+}
+
+/* A new connection's state (its clock not started); NULL when out of
+ * memory. */
+static struct conn *
+conn_new(struct worker *w, struct event_base *base)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
+	c->w = w;
+	c->deadline = evtimer_new(base, on_deadline, c);
+	if (c->deadline == NULL) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
 
 /* ---- TLS ---------------------------------------------------------------- */
 
@@ -263,7 +432,7 @@ on_sent(struct evhttp_request *req, void *arg)
 {
 	struct worker *w = arg;
 
-	(void)req;
+	conn_replied(req);
 	w->unflushed--;
 	maybe_exit(w);
 }
@@ -526,6 +695,7 @@ on_request(struct evhttp_request *req, void *arg)
 	rq->path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 	rq->query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
 	rq->peer = peer_of(req);
+	conn_request_read(req);
 	w->inflight++;
 	if (w->conns > w->max_conns) {
 		/* Over the connection limit: answer, then close. */
@@ -559,12 +729,21 @@ make_bev(struct event_base *base, void *arg)
 {
 	struct worker *w = arg;
 	struct bufferevent *bev;
+	struct conn *c;
 	SSL *ssl = SSL_new(w->srv->b->tls);
 
 	if (ssl == NULL)
 		return NULL;
-	if (SSL_set_ex_data(ssl, conn_idx, w) == 1)
-		w->conns++;
+	c = conn_new(w, base);
+	if (c == NULL || SSL_set_ex_data(ssl, conn_idx, c) != 1) {
+		if (c != NULL) {
+			event_free(c->deadline);
+			free(c);
+		}
+		SSL_free(ssl);
+		return NULL;
+	}
+	w->conns++;   /* conn_free counts it out with the SSL */
 	bev = bufferevent_openssl_socket_new(base, -1, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
@@ -572,6 +751,13 @@ make_bev(struct event_base *base, void *arg)
 		return NULL;
 	}
 	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	c->bev = bev;
+	if (evbuffer_add_cb(bufferevent_get_input(bev), on_input, c) == NULL) {
+		bufferevent_free(bev);
+		return NULL;
+	}
+	/* The first request's clock runs from the accept. */
+	conn_arm(c, CONN_READING, w->srv->b->cfg.request_deadline_s);
 	return bev;
 }
 

@@ -357,24 +357,19 @@ long
 atk_raw_request(const struct it_server *s, const char *party,
     const char *req, size_t len, char **resp, long timeout_ms)
 {
-	int64_t end = it_now_ms() + timeout_ms;
-	struct timeval tv = { 0, 100000 };
-	size_t got = 0, cap = 8192, off = 0;
-	char *buf = malloc(cap);
-	long status = 0;
+	size_t off = 0;
+	long status;
 	SSL *ssl;
 	int fd, n;
 
 	if (resp != NULL)
 		*resp = NULL;
-	assert_non_null(buf);
-	buf[0] = '\0';
 	ssl = atk_tls_connect(s, party, &fd);
 	if (ssl == NULL) {
-		if (resp != NULL)
-			*resp = buf;   /* "" */
-		else
-			free(buf);
+		if (resp != NULL) {
+			*resp = strdup("");
+			assert_non_null(*resp);
+		}
 		return 0;
 	}
 	while (off < len) {
@@ -384,6 +379,27 @@ atk_raw_request(const struct it_server *s, const char *party,
 			break;   /* the server may refuse before reading it all */
 		off += (size_t)n;
 	}
+	status = atk_tls_read_response(ssl, fd, resp, timeout_ms);
+	atk_tls_close(ssl, fd);
+	return status;
+}
+
+long
+atk_tls_read_response(SSL *ssl, int fd, char **resp, long timeout_ms)
+{
+	int64_t end = it_now_ms() + timeout_ms;
+	struct timeval tv = { 0, 100000 }, saved;
+	socklen_t tvlen = sizeof(saved);
+	size_t got = 0, cap = 8192;
+	char *buf = malloc(cap);
+	long status = 0;
+	int n, restore;
+
+	if (resp != NULL)
+		*resp = NULL;
+	assert_non_null(buf);
+	buf[0] = '\0';
+	restore = getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &saved, &tvlen) == 0;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	while (it_now_ms() < end && got < ATK_MAX_RESPONSE) {
 		if (cap - got < 4096) {
@@ -410,7 +426,8 @@ atk_raw_request(const struct it_server *s, const char *party,
 		break;   /* closed or reset */
 	}
 	ERR_clear_error();
-	atk_tls_close(ssl, fd);
+	if (restore)
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &saved, sizeof(saved));
 	if (got >= 12 && strncmp(buf, "HTTP/1.", 7) == 0)
 		status = strtol(buf + 9, NULL, 10);
 	if (resp != NULL)

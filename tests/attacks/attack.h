@@ -98,6 +98,15 @@ long atk_raw_request(const struct it_server *s, const char *party,
     const char *req, size_t len, char **resp, long timeout_ms);
 
 /*
+ * Reads one response from an open TLS connection (ssl over fd) until a
+ * whole response with a Content-Length has come, the peer closes, or
+ * timeout_ms passes; the connection stays open. Returns the HTTP status
+ * (0 when no status line came); *resp (may be NULL) gets the raw answer
+ * ("" when there was none), which the caller frees.
+ */
+long atk_tls_read_response(SSL *ssl, int fd, char **resp, long timeout_ms);
+
+/*
  * 1 when the peer has closed fd (EOF or reset, after draining what it
  * sent), 0 while it is still open. Does not block.
  */

@@ -1,7 +1,8 @@
 /*
- * Hostile HTTP against a consentd with request_timeout_s=2: oversize
- * headers and bodies, slow clients (stalled TLS handshakes and half
- * requests), many connections, a broker short of descriptors, malformed
+ * Hostile HTTP against a consentd with request_timeout_s=2 and
+ * request_deadline_s=4: oversize headers and bodies, slow clients
+ * (stalled TLS handshakes, half requests, requests trickled a byte at a
+ * time), many connections, a broker short of descriptors, malformed
  * chunked bodies, and path traversal on the static route. The broker must
  * answer each with evhttp's or its own refusal, keep answering others
  * quickly, close what stalls, and write nothing.
@@ -26,6 +27,7 @@
 #define PURPOSE "issue-ird-number"
 #define SUBJECT "atk-http-alice"
 #define TIMEOUT_S 2               /* request_timeout_s of the server */
+#define DEADLINE_S 4              /* request_deadline_s of the server */
 #define QUICK_MS 1000             /* "answers others quickly" */
 
 static const char *const two_fields[] = { "child.given_names",
@@ -46,6 +48,7 @@ setup(void **state)
 	if (s == NULL)
 		return -1;
 	s->sets[s->nsets++] = "request_timeout_s=2";
+	s->sets[s->nsets++] = "request_deadline_s=4";
 	if (it_server_start(s) != 0)
 		return -1;
 	*state = s;
@@ -338,46 +341,177 @@ IT_TEST(stalled_clients_do_not_slow_others_and_are_closed_after_the_timeout)
 	assert_int_equal(atk_log_size(s), before);
 }
 
-IT_TEST(trickling_client_is_not_held_open_forever)
+/* How long after the deadline a closed connection may take to show. */
+#define DEADLINE_SLACK_MS 2000
+
+/*
+ * Sends one byte of req (from *sent) on each open connection; a write
+ * that fails (the broker closed it) closes our end. The number still open.
+ */
+static int
+trickle_one(SSL **ssl, int *fds, int n, const char *req, size_t *sent)
+{
+	int i, open_n = 0;
+
+	for (i = 0; i < n; i++) {
+		if (ssl[i] == NULL)
+			continue;
+		if (atk_peer_closed(fds[i]) ||
+		    SSL_write(ssl[i], req + *sent, 1) != 1) {
+			ERR_clear_error();
+			atk_tls_close(ssl[i], fds[i]);
+			ssl[i] = NULL;
+			fds[i] = -1;
+			continue;
+		}
+		open_n++;
+	}
+	(*sent)++;
+	return open_n;
+}
+
+IT_TEST(trickling_clients_are_closed_at_the_deadline_while_others_are_served)
 {
 	static const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n"
 	    "X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
 	enum { N = 20 };
 	SSL *ssl[N];
-	int fds[N], i, open_n = 0;
-	int64_t t0 = it_now_ms();
+	int fds[N], i, open_n = N;
+	int64_t t0, now, closed_at = -1;
+	long worst = 0, took;
 	size_t sent = 0;
 
-	/* One byte each 500 ms, under the 2 s idle timeout, for 3x the
-	 * timeout: slowloris. */
+	/* One byte each 500 ms: well within the 2 s idle timeout, which
+	 * every byte resets, so only the whole-request deadline (4 s from
+	 * the accept for a first request) can end them: slowloris. */
 	for (i = 0; i < N; i++) {
 		ssl[i] = atk_tls_connect(s, NULL, &fds[i]);
 		assert_non_null(ssl[i]);
 	}
-	while (it_now_ms() - t0 < 3 * TIMEOUT_S * 1000 &&
-	    sent < sizeof(req) - 1) {
-		for (i = 0; i < N; i++)
-			if (ssl[i] != NULL && SSL_write(ssl[i], req + sent, 1) != 1) {
-				ERR_clear_error();
-				atk_tls_close(ssl[i], fds[i]);
-				ssl[i] = NULL;
-				fds[i] = -1;
-			}
-		sent++;
-		it_sleep_ms(500);
+	t0 = it_now_ms();
+	assert_true(sizeof(req) - 1 > 4 * DEADLINE_S);
+	while (sent < sizeof(req) - 1) {
+		now = it_now_ms();
+		open_n = trickle_one(ssl, fds, N, req, &sent);
+		/* Not early: every one is open until the deadline is near. */
+		if (now - t0 < (DEADLINE_S - 1) * 1000 && open_n < N)
+			fail_msg("%d of %d trickling connections closed %lld ms "
+			    "after the accept, before the %d s deadline",
+			    N - open_n, N, (long long)(now - t0), DEADLINE_S);
+		if (open_n == 0) {
+			closed_at = now - t0;
+			break;
+		}
+		if (now - t0 > DEADLINE_S * 1000 + DEADLINE_SLACK_MS)
+			break;
+		/* Others are served at once meanwhile. */
+		took = atk_assert_healthy(s, QUICK_MS);
+		worst = took > worst ? took : worst;
+		it_sleep_ms(took < 500 ? 500 - took : 0);
 	}
-	for (i = 0; i < N; i++)
-		if (ssl[i] != NULL && !atk_peer_closed(fds[i]))
-			open_n++;
-	atk_assert_healthy(s, QUICK_MS);
 	for (i = 0; i < N; i++)
 		atk_tls_close(ssl[i], fds[i]);
 	ERR_clear_error();
+	if (closed_at < 0)
+		fail_msg("%d of %d connections sending one header byte every "
+		    "500 ms were still open %lld ms after the accept "
+		    "(request_deadline_s=%d)", open_n, N,
+		    (long long)(it_now_ms() - t0), DEADLINE_S);
+	fprintf(stderr, "attack: %d trickling connections closed by the "
+	    "broker %lld ms after the accept (deadline %d s); /healthz at "
+	    "most %ld ms meanwhile\n", N, (long long)closed_at, DEADLINE_S,
+	    worst);
+	atk_assert_healthy(s, QUICK_MS);
+}
+
+/* Sends req in parts of step bytes, gap_ms apart; 0 or -1 (write failed). */
+static int
+send_slowly(SSL *ssl, const char *req, size_t step, long gap_ms)
+{
+	size_t off = 0, len = strlen(req), n;
+
+	while (off < len) {
+		n = len - off < step ? len - off : step;
+		if (SSL_write(ssl, req + off, (int)n) != (int)n) {
+			ERR_clear_error();
+			return -1;
+		}
+		off += n;
+		if (off < len)
+			it_sleep_ms(gap_ms);
+	}
+	return 0;
+}
+
+IT_TEST(deadline_runs_per_request_from_its_first_byte_not_per_connection)
+{
+	static const char get[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+	static const char slow[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n"
+	    "X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	char *resp = NULL;
+	int64_t t0, t1, now;
+	size_t sent = 0;
+	SSL *ssl;
+	int fd, open_n = 1;
+	long st;
+
+	(void)s;
+	ssl = atk_tls_connect(s, NULL, &fd);
+	assert_non_null(ssl);
+	t0 = it_now_ms();
+	/* A first request, at once: answered, and the connection kept. */
+	assert_int_equal(send_slowly(ssl, get, sizeof(get), 0), 0);
+	st = atk_tls_read_response(ssl, fd, &resp, ATK_IO_TIMEOUT_MS);
+	if (st != 200)
+		fail_msg("first request: HTTP %ld: %.300s", st, resp);
+	free(resp);
+	/* Idle for 1.5 s (under the 2 s idle timeout), a second request at
+	 * once, idle 1.5 s again, then a third sent in three parts over
+	 * 2.4 s, under the 4 s deadline: answered, although the connection
+	 * is by then older than the deadline. */
+	it_sleep_ms(1500);
+	assert_int_equal(send_slowly(ssl, get, sizeof(get), 0), 0);
+	st = atk_tls_read_response(ssl, fd, &resp, ATK_IO_TIMEOUT_MS);
+	if (st != 200)
+		fail_msg("second request: HTTP %ld: %.300s", st, resp);
+	free(resp);
+	it_sleep_ms(1500);
+	assert_int_equal(send_slowly(ssl, get, 13, 1200), 0);
+	st = atk_tls_read_response(ssl, fd, &resp, ATK_IO_TIMEOUT_MS);
+	if (st != 200)
+		fail_msg("a slow but timely request %lld ms into the "
+		    "connection: HTTP %ld: %.300s",
+		    (long long)(it_now_ms() - t0), st, resp);
+	free(resp);
+	assert_true(it_now_ms() - t0 > DEADLINE_S * 1000);
+	/* Idle 1 s, then a fourth request trickled a byte every 500 ms: its
+	 * own clock starts at its first byte. */
+	it_sleep_ms(1000);
+	t1 = it_now_ms();
+	while (sent < sizeof(slow) - 1) {
+		now = it_now_ms();
+		open_n = trickle_one(&ssl, &fd, 1, slow, &sent);
+		if (open_n == 0)
+			break;
+		if (now - t1 > DEADLINE_S * 1000 + DEADLINE_SLACK_MS)
+			break;
+		it_sleep_ms(500);
+	}
+	now = it_now_ms();
+	atk_tls_close(ssl, fd);
+	ERR_clear_error();
 	if (open_n > 0)
-		finding("%d of %d connections sending one header byte every "
-		    "500 ms were still open after %lld ms (request_timeout_s=%d "
-		    "is an idle timeout: no deadline for a whole request)",
-		    open_n, N, (long long)(it_now_ms() - t0), TIMEOUT_S);
+		fail_msg("a kept-alive connection trickling its fourth request "
+		    "was still open %lld ms after the request's first byte",
+		    (long long)(now - t1));
+	if (now - t1 < (DEADLINE_S - 1) * 1000)
+		fail_msg("the trickled fourth request was cut %lld ms after its "
+		    "first byte, before its own %d s deadline",
+		    (long long)(now - t1), DEADLINE_S);
+	fprintf(stderr, "attack: a kept-alive connection's trickled request "
+	    "was closed %lld ms after its first byte (%lld ms after the "
+	    "accept)\n", (long long)(now - t1), (long long)(now - t0));
+	atk_assert_healthy(s, QUICK_MS);
 }
 
 IT_TEST(many_connections_are_accepted_without_harm_and_released)
@@ -747,7 +881,10 @@ main(void)
 		    oversize_bodies_are_refused_and_the_broker_stays_up),
 		cmocka_unit_test(
 		    stalled_clients_do_not_slow_others_and_are_closed_after_the_timeout),
-		cmocka_unit_test(trickling_client_is_not_held_open_forever),
+		cmocka_unit_test(
+		    trickling_clients_are_closed_at_the_deadline_while_others_are_served),
+		cmocka_unit_test(
+		    deadline_runs_per_request_from_its_first_byte_not_per_connection),
 		cmocka_unit_test(
 		    many_connections_are_accepted_without_harm_and_released),
 		cmocka_unit_test(

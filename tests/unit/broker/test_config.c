@@ -77,6 +77,7 @@ defaults_match_documentation(void **state)
 	assert_int_equal(f->c.max_body_bytes, 65536);
 	assert_int_equal(f->c.max_header_bytes, 16384);
 	assert_int_equal(f->c.request_timeout_s, 30);
+	assert_int_equal(f->c.request_deadline_s, 30);
 	assert_int_equal(f->c.max_token_ttl_s, 600);
 	assert_int_equal(f->c.clock_skew_s, 60);
 	assert_int_equal(f->c.group_commit_max, 1024);
@@ -97,6 +98,7 @@ static const struct intkey intkeys[] = {
 	{ "max_body_bytes", 1024, 16777216 },
 	{ "max_header_bytes", 1024, 1048576 },
 	{ "request_timeout_s", 1, 3600 },
+	{ "request_deadline_s", 1, 3600 },
 	{ "max_token_ttl_s", 1, 3600 },
 	{ "clock_skew_s", 0, 600 },
 	{ "group_commit_max", 1, 65536 },
@@ -116,6 +118,8 @@ intkey_value(const struct config *c, const char *key)
 		return (long)c->max_header_bytes;
 	if (strcmp(key, "request_timeout_s") == 0)
 		return c->request_timeout_s;
+	if (strcmp(key, "request_deadline_s") == 0)
+		return c->request_deadline_s;
 	if (strcmp(key, "max_token_ttl_s") == 0)
 		return c->max_token_ttl_s;
 	if (strcmp(key, "clock_skew_s") == 0)
