@@ -182,6 +182,9 @@ timeu_parse(const char *s, int64_t *out)
 	t = days_from_civil(year, mon, day) * SECS_PER_DAY + hh * 3600 +
 	    mm * 60 + ss;
 	t -= sign * (oh * 3600 + om * 60);
+	/* A leap second or an offset can carry an edge date out of range. */
+	if (t < TIMEU_MIN || t > TIMEU_MAX)
+		return -1;
 	*out = t;
 	return 0;
 }
