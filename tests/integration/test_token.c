@@ -198,7 +198,8 @@ IT_TEST(token_is_issued_with_the_rfc9068_profile_claims)
 	assert_int_equal(it_jint(c, "exp") - it_jint(c, "iat"), 300);
 	/* The issue time in ms (12 hex digits), then 96 random bits. */
 	assert_int_equal(strlen(it_jstr(c, "jti")), 28);
-	assert_int_equal(strspn(it_jstr(c, "jti"), "0123456789abcdef"), 12);
+	/* (the random part may start with a hex digit too) */
+	assert_true(strspn(it_jstr(c, "jti"), "0123456789abcdef") >= 12);
 	{
 		char ms[13];
 
