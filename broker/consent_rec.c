@@ -404,6 +404,75 @@ consent_new_record(const struct agreement *a, const char *subject,
 	return rec;
 }
 
+struct find_ctx {
+	struct store_txn *txn;
+	int64_t now;
+	json_t *best;          /* active and unexpired */
+	json_t *latest;        /* most recently granted */
+	int64_t latest_at;
+	enum store_err err;
+};
+
+static int
+find_one(void *arg, const char *key, size_t keylen, json_t *value)
+{
+	struct find_ctx *c = arg;
+	char idbuf[64];
+	struct consent_view v;
+	json_t *rec = NULL;
+
+	(void)value;
+	if (store_key_last(key, keylen, idbuf, sizeof(idbuf)) != 0)
+		return 0;
+	c->err = store_get(c->txn, ST_CONSENTS, idbuf, &rec);
+	if (c->err != STORE_OK)
+		return 1;
+	if (consent_view_from_json(rec, c->now, &v) != 0) {
+		json_decref(rec);
+		c->err = STORE_CORRUPT;
+		return 1;
+	}
+	if (v.state == CONSENT_ACTIVE && c->best == NULL) {
+		c->best = rec;
+		return 1;
+	}
+	if (c->latest == NULL || v.granted_at >= c->latest_at) {
+		json_decref(c->latest);
+		c->latest = json_incref(rec);
+		c->latest_at = v.granted_at;
+	}
+	json_decref(rec);
+	return 0;
+}
+
+enum store_err
+consent_find_for(struct store_txn *txn, const char *subject,
+    const char *agreement, int64_t now, json_t **out)
+{
+	struct find_ctx c = { txn, now, NULL, NULL, 0, STORE_OK };
+	char prefix[STORE_MAX_KEY + 1];
+	enum store_err rc;
+
+	*out = NULL;
+	if (store_key2(prefix, sizeof(prefix) - 1, subject, agreement) != 0)
+		return STORE_BADKEY;
+	strncat(prefix, STORE_SEP, sizeof(prefix) - strlen(prefix) - 1);
+	rc = store_scan(txn, ST_CONSENT_INDEX, prefix, 0, 0, find_one, &c);
+	if (rc == STORE_OK)
+		rc = c.err;
+	if (rc != STORE_OK) {
+		json_decref(c.best);
+		json_decref(c.latest);
+		return rc;
+	}
+	if (c.best != NULL) {
+		json_decref(c.latest);
+		*out = c.best;
+	} else
+		*out = c.latest;
+	return STORE_OK;
+}
+
 struct findv_ctx {
 	struct store_txn *txn;
 	int64_t now;
@@ -434,7 +503,7 @@ findv_one(void *arg, const char *key, size_t keylen, const unsigned char *val,
 		c->err = STORE_CORRUPT;
 		return 1;
 	}
-	/* The first active one, else the latest granted. */
+	/* As find_one: the first active one, else the latest granted. */
 	if (v.state == CONSENT_ACTIVE || c->have == 0 ||
 	    v.granted_at >= c->out->granted_at) {
 		free(*c->strs);
@@ -473,23 +542,6 @@ consent_find_view(struct store_txn *txn, const char *subject,
 	}
 	*found = c.have != 0;
 	return STORE_OK;
-}
-
-enum store_err
-consent_find_for(struct store_txn *txn, const char *subject,
-    const char *agreement, int64_t now, json_t **out)
-{
-	struct consent_view v;
-	char *strs;
-	int found;
-	enum store_err rc;
-
-	*out = NULL;
-	rc = consent_find_view(txn, subject, agreement, now, &v, &strs, &found);
-	if (rc == STORE_OK && found)
-		rc = store_get(txn, ST_CONSENTS, v.id, out);
-	free(strs);
-	return rc;
 }
 
 json_t *
