@@ -66,13 +66,7 @@ cleanup() {
 		kill "$p" 2>/dev/null || true
 	done
 	for p in $floor_pid $broker_pid; do
-		# bounded: consentd's grace is 10 s
-		i=0
-		while kill -0 "$p" 2>/dev/null && [ $i -lt 150 ]; do
-			sleep 0.1
-			i=$((i + 1))
-		done
-		kill -9 "$p" 2>/dev/null || true
+		stop "$p"
 	done
 	rm -rf "$tmp"
 }
@@ -81,18 +75,13 @@ trap 'exit 130' INT TERM
 
 say() { printf '%s\n' "bench_issue: $*" >&2; }
 
-# url_of, bench_agreement, token_bodies
+# the set-up (bench_init, watchdog, start_consentd, stop, url_of,
+# bench_agreement, mint_citizens, token_bodies) and the runs' records
+# (lg_run, lg_record, results_jq)
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-# CPU time (ticks) a process used so far, and the machine's CPU pressure
-# (PSI "some" total, microseconds; 0 when the kernel has no PSI).
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
-psi() { sed -n 's/^some .*total=\([0-9]*\)$/\1/p' /proc/pressure/cpu 2>/dev/null || echo 0; }
-HZ=$(getconf CLK_TCK)
-
 D=$tmp/data
-PKI=$D/pki
 RES=$tmp/results.jsonl
 : >"$RES"
 
@@ -102,27 +91,23 @@ say "crypto rates on one core"
 
 # ---- 2. data dir and servers ------------------------------------------------
 say "data dir in $tmp"
-"$B/consentctl" init --dev --data "$D" --issuer "$ISSUER" >"$tmp/init.log" 2>&1 ||
-    { cat "$tmp/init.log" >&2; exit 1; }
+bench_init "$D"
 SIGN_KEY=$(ls "$D"/keys/signing/*.key | head -1)
 
+# If this script is killed outright, the servers go within a second.
+watchdog
 "$B/bench/floor" --cert "$PKI/broker.crt" --key "$PKI/broker.key" \
     --ca "$PKI/ca.crt" --listen 127.0.0.1:0 --threads "$THREADS" \
     --sign-key "$SIGN_KEY" --lifetime 900 2>"$tmp/floor.log" &
 floor_pid=$!
-"$B/consentd" --data "$D" --listen 127.0.0.1:0 --threads "$THREADS" --dev \
-    2>"$tmp/consentd.log" &
-broker_pid=$!
-# If this script is killed outright, the servers go within a second.
-(while kill -0 $$ 2>/dev/null; do sleep 1; done
-    kill "$floor_pid" "$broker_pid" 2>/dev/null) >/dev/null 2>&1 &
-watchdog_pid=$!
+echo "$floor_pid" >>"$tmp/pids"
+start_consentd "$D" "$tmp/consentd.log"
+broker_pid=$consentd_pid
 FLOOR=$(url_of "$tmp/floor.log")
 BROKER=$(url_of "$tmp/consentd.log")
 say "floor $FLOOR (pid $floor_pid), consentd $BROKER (pid $broker_pid), $THREADS threads each"
 
 # ---- 3. the bench agreement -------------------------------------------------
-CURL="curl -sS --fail-with-body --max-time 10 --cacert $PKI/ca.crt"
 HASH=$(bench_agreement "$BROKER" "$PKI" "$tmp")
 say "agreement bench-transfer $HASH active"
 
@@ -150,32 +135,21 @@ run_lg() {
 	shift 3
 	if [ "$srv" = floor ]; then pid=$floor_pid; else pid=$broker_pid; fi
 	s0=$(served "$srv")
-	t0=$(ticks "$pid") p0=$(psi) w0=$(date +%s.%N)
-	out=$("$B/bench/loadgen" --cert "$PKI/ird.crt" --key "$PKI/ird.key" \
-	    --ca "$PKI/ca.crt" --label "$srv-$kind" "$@") ||
+	lg_run "$pid" "{\"label\":\"$srv-$kind\",\"requests\":0,\"rps\":0,\"errors\":1,\"connections\":0,\"offered_rps\":0,\"seconds\":0,\"cpu_s\":0,\"latency_ms\":{\"p50\":0,\"p99\":0,\"p999\":0}}" \
+	    --label "$srv-$kind" "$@" ||
 	    say "loadgen: no successful request: $srv $kind $*"
-	echo "$out" | jq -e .rps >/dev/null 2>&1 ||
-	    out="{\"label\":\"$srv-$kind\",\"requests\":0,\"rps\":0,\"errors\":1,\"connections\":0,\"offered_rps\":0,\"seconds\":0,\"cpu_s\":0,\"latency_ms\":{\"p50\":0,\"p99\":0,\"p999\":0}}"
-	t1=$(ticks "$pid") p1=$(psi) w1=$(date +%s.%N)
 	s1=$(served "$srv")
-	echo "$out" | jq -c --arg s "$srv" --arg k "$kind" --argjson x "$extra" \
-	    --argjson cores "$(echo "$t0 $t1 $w0 $w1 $HZ" |
-		awk '{printf "%.3f", ($2 - $1) / $5 / ($4 - $3)}')" \
-	    --argjson psi "$(echo "$p0 $p1 $w0 $w1" |
-		awk '{printf "%.1f", ($2 - $1) / 1e4 / ($4 - $3)}')" \
-	    --argjson s0 "$s0" --argjson s1 "$s1" \
-	    '. + {server: $s, kind: $k, server_cores: $cores,
-		cpu_pressure_pct: $psi,
-		worker_replies: [range($s1 | length) | $s1[.] - $s0[.]]} + $x' |
-	    tee -a "$RES" |
-	    jq -r '"  \(.label) c=\(.connections) offered=\(.offered_rps): \(.rps)/s p50=\(.latency_ms.p50) p99=\(.latency_ms.p99) ms errors=\(.errors) server_cores=\(.server_cores) per-worker=\(.worker_replies)"' >&2
+	# shellcheck disable=SC2016  # jq's variables
+	lg_record '"  \(.label) c=\(.connections) offered=\(.offered_rps): \(.rps)/s p50=\(.latency_ms.p50) p99=\(.latency_ms.p99) ms errors=\(.errors) server_cores=\(.server_cores) per-worker=\(.worker_replies)"' \
+	    '{server: $s, kind: $k}' \
+	    '{worker_replies: [range($s1 | length) | $s1[.] - $s0[.]]} + $x' \
+	    --arg s "$srv" --arg k "$kind" --argjson x "$extra" \
+	    --argjson s0 "$s0" --argjson s1 "$s1"
 }
 
 # ---- 4. consent grants ------------------------------------------------------
 say "minting $GRANTS citizen ID tokens"
-"$B/bench/loadgen" mint-citizen --key "$D/keys/dev-issuer.key" \
-    --iss "$ISSUER/dev" --prefix s- --count "$GRANTS" >"$tmp/citizens"
-printf '{"agreement": "bench-transfer"}' >"$tmp/grant.body"
+mint_citizens "$D" s- "$GRANTS" >"$tmp/citizens"
 say "consent grants: POST /v1/consents, $GRANT_CONN connections"
 run_lg broker grant '{}' --url "$BROKER/v1/consents" \
     --connections "$GRANT_CONN" --seconds "$((SECS + 1))" --warmup 0.5 \
@@ -204,9 +178,10 @@ done
 
 # peak SERVER: the best of the per-connection-count medians.
 peak() {
-	jq -s --arg s "$1" '[.[] | select(.server == $s and .kind == "closed")]
-	    | group_by(.connections) | map([.[].rps] | sort | .[length / 2 | floor])
-	    | max // 0' "$RES"
+	# shellcheck disable=SC2016  # jq's variables
+	results_jq '[.[] | select(.server == $s and .kind == "closed")]
+	    | group_by(.connections) | map([.[].rps] | med) | max // 0' \
+	    --arg s "$1"
 }
 PEAK_FLOOR=$(peak floor)
 PEAK_BROKER=$(peak broker)

@@ -8,7 +8,7 @@
 #      MAP_MB); consentd starts on 127.0.0.1 (free port, THREADS workers);
 #      the registrar submits "bench-transfer" and dia and ird approve it,
 #      and citizens s-0 .. s-999 grant consent (POST /v1/consents): the
-#      set-up of bench_issue.sh. consentd stops.
+#      set-up of bench_issue.sh (bench/lib.sh). consentd stops.
 #   2. LOADED is a copy of EMPTY, filled by build/bench/bulkload (stopped
 #      broker) with CONSENTS consents (citizens b-0 ..) and ENTRIES log
 #      entries in all (the grants, then tokens for ird); timed, with the
@@ -101,18 +101,6 @@ empty_pid=
 loaded_pid=
 hold_pid=
 watchdog_pid=
-# stop PID: SIGTERM, then SIGKILL after 15 s (consentd's grace is 10 s).
-stop() {
-	[ -n "$1" ] || return 0
-	kill "$1" 2>/dev/null || true
-	i=0
-	while kill -0 "$1" 2>/dev/null && [ $i -lt 150 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	kill -9 "$1" 2>/dev/null || true
-	wait "$1" 2>/dev/null || true
-}
 cleanup() {
 	[ -z "$watchdog_pid" ] || kill "$watchdog_pid" 2>/dev/null || true
 	[ -z "$hold_pid" ] || kill "$hold_pid" 2>/dev/null || true
@@ -129,29 +117,24 @@ trap 'exit 130' INT TERM
 
 say() { printf '%s\n' "bench_scale: $*" >&2; }
 
-# url_of, bench_agreement, token_bodies
+# the set-up (bench_init, watchdog, start_consentd, stop, url_of,
+# bench_agreement, grant_consents, token_bodies) and the runs' records
+# (lg_run, lg_record, results_jq)
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-# If this script is killed outright, its servers go within a second: the
-# watchdog kills the pids listed in $tmp/pids.
-: >"$tmp/pids"
-# shellcheck disable=SC2046
-(while kill -0 $$ 2>/dev/null; do sleep 1; done
-    kill $(cat "$tmp/pids") 2>/dev/null) >/dev/null 2>&1 &
-watchdog_pid=$!
+# If this script is killed outright, its servers go within a second.
+watchdog
 
 # start NAME: starts consentd on $tmp/NAME (its log in $tmp/NAME.K.log,
 # K counting the starts); sets start_pid, start_url and start_log.
 nstart=0
 start() {
 	nstart=$((nstart + 1))
-	"$B/consentd" --data "$tmp/$1" --listen 127.0.0.1:0 --threads "$THREADS" \
-	    --dev --set "request_timeout_s=$IDLE_TIMEOUT_S" \
-	    2>"$tmp/$1.$nstart.log" &
-	start_pid=$!
 	start_log=$tmp/$1.$nstart.log
-	echo "$start_pid" >>"$tmp/pids"
+	start_consentd "$tmp/$1" "$start_log" \
+	    --set "request_timeout_s=$IDLE_TIMEOUT_S"
+	start_pid=$consentd_pid
 	start_url=$(url_of "$start_log")
 }
 
@@ -171,39 +154,22 @@ store_json() {
 	    "$(du -k "$f" | awk '{print $1}')" "$(stat -c %s "$f")"
 }
 
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 # issued LOG: tokens consentd issued so far (its request log).
 issued() { grep -c '"path":"/oauth2/token","status":200' "$1" || true; }
 # io PID: bytes the process read from and wrote to storage so far.
 io() { awk '/^read_bytes:/ {r = $2} /^write_bytes:/ {w = $2} END {print r + 0, w + 0}' "/proc/$1/io" 2>/dev/null || echo "0 0"; }
-psi() { sed -n 's/^some .*total=\([0-9]*\)$/\1/p' /proc/pressure/cpu 2>/dev/null || echo 0; }
-HZ=$(getconf CLK_TCK)
 RES=$tmp/results.jsonl
 : >"$RES"
 
 # ---- 1. the empty store -------------------------------------------------------
 say "data dirs in $tmp; map_size_mb=$MAP_MB"
-"$B/consentctl" init --dev --data "$tmp/empty" --issuer "$ISSUER" >"$tmp/init.log" 2>&1 ||
-    { cat "$tmp/init.log" >&2; exit 1; }
+bench_init "$tmp/empty"
 printf 'map_size_mb = %s\n' "$MAP_MB" >>"$tmp/empty/consentd.conf"
-PKI=$tmp/empty/pki
-CURL="curl -sS --fail-with-body --max-time 10 --cacert $PKI/ca.crt"
-LG="$B/bench/loadgen --cert $PKI/ird.crt --key $PKI/ird.key --ca $PKI/ca.crt"
 start empty
 empty_pid=$start_pid
 HASH=$(bench_agreement "$start_url" "$PKI" "$tmp")
 say "agreement bench-transfer $HASH active"
-"$B/bench/loadgen" mint-citizen --key "$tmp/empty/keys/dev-issuer.key" \
-    --iss "$ISSUER/dev" --prefix s- --count "$SUBJECTS" >"$tmp/citizens"
-printf '{"agreement": "bench-transfer"}' >"$tmp/grant.body"
-# shellcheck disable=SC2086
-$LG --label setup-grants --url "$start_url/v1/consents" --connections 16 \
-    --seconds 60 --warmup 0 --body-file "$tmp/grant.body" \
-    --content-type application/json --bearer-file "$tmp/citizens" \
-    >"$tmp/setup.json"
-n=$(jq .requests "$tmp/setup.json")
-[ "$n" -eq "$SUBJECTS" ] || { say "setup: $n of $SUBJECTS consents granted"; exit 1; }
-say "$SUBJECTS consents granted (s-0 .. s-$((SUBJECTS - 1)))"
+grant_consents "$tmp/empty" "$start_url" "$SUBJECTS"
 stop "$empty_pid"
 empty_pid=
 
@@ -284,30 +250,20 @@ run_lg() {
 	else
 		pid=$loaded_pid u=$LOADED lf=$LOADED_LOG
 	fi
-	n0=$(issued "$lf")
-	t0=$(ticks "$pid") p0=$(psi) w0=$(date +%s.%N) io0=$(io "$pid")
-	# shellcheck disable=SC2086
-	out=$($LG --label "$st" --url "$u/oauth2/token" \
+	n0=$(issued "$lf") io0=$(io "$pid")
+	lg_run "$pid" "{\"label\":\"$st\",\"requests\":0,\"rps\":0,\"errors\":1,\"connections\":0,\"latency_ms\":{\"p50\":0,\"p99\":0}}" \
+	    --label "$st" --url "$u/oauth2/token" \
 	    --body-file "$tmp/$st.bodies" --body-lines \
-	    --content-type application/x-www-form-urlencoded "$@") ||
+	    --content-type application/x-www-form-urlencoded "$@" ||
 	    say "loadgen: no successful request: $st $*"
-	echo "$out" | jq -e .rps >/dev/null 2>&1 ||
-	    out="{\"label\":\"$st\",\"requests\":0,\"rps\":0,\"errors\":1,\"connections\":0,\"latency_ms\":{\"p50\":0,\"p99\":0}}"
-	t1=$(ticks "$pid") p1=$(psi) w1=$(date +%s.%N) io1=$(io "$pid")
-	n1=$(issued "$lf")
-	echo "$out" | jq -c --arg s "$st" --argjson x "$extra" \
-	    --argjson issued "$((n1 - n0))" \
-	    --argjson cpu_s "$(echo "$t0 $t1 $HZ" | awk '{printf "%.2f", ($2 - $1) / $3}')" \
-	    --argjson io "$(echo "$io0 $io1" | awk '{printf "{\"read_kb\":%d,\"write_kb\":%d}", ($3 - $1) / 1024, ($4 - $2) / 1024}')" \
-	    --argjson cores "$(echo "$t0 $t1 $w0 $w1 $HZ" |
-		awk '{printf "%.3f", ($2 - $1) / $5 / ($4 - $3)}')" \
-	    --argjson psi "$(echo "$p0 $p1 $w0 $w1" |
-		awk '{printf "%.1f", ($2 - $1) / 1e4 / ($4 - $3)}')" \
-	    '. + {store: $s, server_cores: $cores, cpu_pressure_pct: $psi,
-		server_cpu_s: $cpu_s, server_io_kb: $io,
-		tokens_issued: $issued} + $x' |
-	    tee -a "$RES" |
-	    jq -r '"  \(.store) c=\(.connections): \(.rps)/s p50=\(.latency_ms.p50) p99=\(.latency_ms.p99) ms errors=\(.errors) server_cores=\(.server_cores) psi=\(.cpu_pressure_pct)% disk: read \(.server_io_kb.read_kb) kB, written \(.server_io_kb.write_kb) kB"' >&2
+	io1=$(io "$pid") n1=$(issued "$lf")
+	# shellcheck disable=SC2016  # jq's variables
+	lg_record '"  \(.store) c=\(.connections): \(.rps)/s p50=\(.latency_ms.p50) p99=\(.latency_ms.p99) ms errors=\(.errors) server_cores=\(.server_cores) psi=\(.cpu_pressure_pct)% disk: read \(.server_io_kb.read_kb) kB, written \(.server_io_kb.write_kb) kB"' \
+	    '{store: $s}' \
+	    '{server_cpu_s: $cpu_s, server_io_kb: $io, tokens_issued: $issued} + $x' \
+	    --arg s "$st" --argjson x "$extra" \
+	    --argjson issued "$((n1 - n0))" --argjson cpu_s "$lg_cpu_s" \
+	    --argjson io "$(echo "$io0 $io1" | awk '{printf "{\"read_kb\":%d,\"write_kb\":%d}", ($3 - $1) / 1024, ($4 - $2) / 1024}')"
 }
 
 # Warm-up: each store once (page cache, allocator), not counted.
@@ -449,15 +405,8 @@ IDLE_JSON=$(awk 'NR == 1 {a0 = $3; n0 = $1}
 	(NR > 1 && $1 > np ? sprintf("%.0f", ($3 - ap) * 1024 / ($1 - np)) : "null")
 	np = $1; ap = $3}
     BEGIN {printf "["} END {printf "]"}' "$tmp/idle")
-jq -s --argjson load "$(cat "$tmp/bulkload.json")" --argjson load_wall "$LOAD_S" \
-    --argjson verify "$VERIFY_JSON" \
-    --argjson ms_e "$MEM_START_EMPTY" --argjson ms_l "$MEM_START_LOADED" \
-    --argjson ma_e "$MEM_AFTER_EMPTY" --argjson ma_l "$MEM_AFTER_LOADED" \
-    --argjson st_e "$STORE_EMPTY" --argjson st_l "$STORE_LOADED" \
-    --argjson idle "$IDLE_JSON" --argjson closed "$IDLE_CLOSED" \
-    --argjson threads "$THREADS" --argjson secs "$SECS" --argjson rounds "$ROUNDS" \
-    --arg probe "$PROBE" --argjson probe_ok "$ACTIVE" '
-    def med: sort | .[length / 2 | floor];
+# shellcheck disable=SC2016  # jq's variables
+results_jq '
     def medr: if length == 0 then null else med | round end;
     # The median over the rounds of the ratio STORE / empty in each round:
     # the runs of one round are adjacent and share the machine load.
@@ -499,7 +448,15 @@ jq -s --argjson load "$(cat "$tmp/bulkload.json")" --argjson load_wall "$LOAD_S"
                    loaded: {after_start: $ms_l, after_rounds: $ma_l}},
        store: {empty: $st_e, loaded: $st_l},
        idle_connections: {levels: $idle, rss_anon_kb_after_close: $closed},
-       runs: $runs}' "$RES" >"$B/bench-scale.json"
+       runs: $runs}' \
+    --argjson load "$(cat "$tmp/bulkload.json")" --argjson load_wall "$LOAD_S" \
+    --argjson verify "$VERIFY_JSON" \
+    --argjson ms_e "$MEM_START_EMPTY" --argjson ms_l "$MEM_START_LOADED" \
+    --argjson ma_e "$MEM_AFTER_EMPTY" --argjson ma_l "$MEM_AFTER_LOADED" \
+    --argjson st_e "$STORE_EMPTY" --argjson st_l "$STORE_LOADED" \
+    --argjson idle "$IDLE_JSON" --argjson closed "$IDLE_CLOSED" \
+    --argjson threads "$THREADS" --argjson secs "$SECS" --argjson rounds "$ROUNDS" \
+    --arg probe "$PROBE" --argjson probe_ok "$ACTIVE" >"$B/bench-scale.json"
 
 J=$B/bench-scale.json
 row() { printf '%-34s %10s %10s %8s %12s %8s\n' "$1" "$2" "$3" "${4:-}" "${5:-}" "${6:-}"; }

@@ -6,9 +6,10 @@
 #   1. A temporary dev data dir (consentctl init --dev), consentd on
 #      127.0.0.1 (free port, THREADS workers), the "bench-transfer"
 #      agreement approved by dia and ird, and consents for SUBJECTS
-#      citizens s-0 .. s-(SUBJECTS-1): the same set-up as bench_issue.sh,
-#      except that the agreement's tokens live TOKEN_TTL seconds (60), so
-#      that the store reaches its steady state early (below).
+#      citizens s-0 .. s-(SUBJECTS-1): the same set-up as bench_issue.sh
+#      (bench/lib.sh), except that the agreement's tokens live TOKEN_TTL
+#      seconds (60), so that the store reaches its steady state early
+#      (below).
 #   2. Peak: POST /oauth2/token, closed loop, PEAK_CONN connections for
 #      PEAK_SECONDS (10 s).
 #   3. Soak, open loop at a fixed total rate R = peak / 2, for SOAK_SECONDS:
@@ -125,15 +126,7 @@ cleanup() {
 		kill "$p" 2>/dev/null || true
 	done
 	[ -z "$watchdog_pid" ] || kill "$watchdog_pid" 2>/dev/null || true
-	if [ -n "$broker_pid" ]; then
-		kill "$broker_pid" 2>/dev/null || true
-		i=0  # bounded: consentd's grace is 10 s
-		while kill -0 "$broker_pid" 2>/dev/null && [ $i -lt 150 ]; do
-			sleep 0.1
-			i=$((i + 1))
-		done
-		kill -9 "$broker_pid" 2>/dev/null || true
-	fi
+	stop "$broker_pid"
 	if [ -n "$wrap_pid" ] && [ "$wrap_pid" != "$broker_pid" ]; then
 		[ -n "$broker_pid" ] || kill "$wrap_pid" 2>/dev/null || true
 		i=0  # a profiler writes its output after consentd exits
@@ -150,19 +143,10 @@ trap 'exit 130' INT TERM
 
 say() { printf '%s\n' "soak: $*" >&2; }
 
-url_of() {
-	i=0
-	while [ $i -lt $((START_TIMEOUT * 10)) ]; do
-		u=$(grep -o '"url":"https://127.0.0.1:[0-9]*' "$1" 2>/dev/null |
-		    head -1 | sed 's/"url":"//')
-		[ -n "$u" ] && { echo "$u"; return 0; }
-		sleep 0.1
-		i=$((i + 1))
-	done
-	say "no listening line in $1:"
-	tail -5 "$1" >&2
-	return 1
-}
+# the set-up (bench_init, watchdog, start_consentd, stop, url_of,
+# bench_agreement, grant_consents, mint_citizens, token_bodies)
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 # find_broker PID: the consentd process, PID itself or (under SOAK_WRAP)
 # the deepest process below it whose command line runs consentd.
@@ -183,90 +167,36 @@ find_broker() {
 }
 
 D=$tmp/data
-PKI=$D/pki
 
 # ---- 1. data dir, consentd, agreement, consents ----------------------------
 say "data dir in $tmp"
-"$B/consentctl" init --dev --data "$D" --issuer "$ISSUER" >"$tmp/init.log" 2>&1 ||
-    { cat "$tmp/init.log" >&2; exit 1; }
+bench_init "$D"
 # The store grows by about 2.7 MB/s at this load (every token and grant is a
 # record): a map of 1 GiB + 8 MiB per second of soak keeps "store is full"
 # out of the run (the file only grows as written; 80 GB free here).
 MAP_MB=${SOAK_MAP_MB:-$((1024 + SOAK * 8))}
-# shellcheck disable=SC2086
-$WRAP "$B/consentd" --data "$D" --listen 127.0.0.1:0 --threads "$THREADS" \
-    --dev --set "map_size_mb=$MAP_MB" 2>"$tmp/consentd.log" &
-wrap_pid=$!
+watchdog
+consentd_wrap=$WRAP
+start_consentd "$D" "$tmp/consentd.log" --set "map_size_mb=$MAP_MB"
+wrap_pid=$consentd_pid
 [ -n "$WRAP" ] || broker_pid=$wrap_pid
-(while kill -0 $$ 2>/dev/null; do sleep 1; done
-    kill "$wrap_pid" 2>/dev/null) >/dev/null 2>&1 &
-watchdog_pid=$!
 BROKER=$(url_of "$tmp/consentd.log")
 if [ -n "$WRAP" ]; then
 	broker_pid=$(find_broker "$wrap_pid") ||
 	    { say "no consentd process under SOAK_WRAP ($WRAP)"; exit 1; }
-	kill "$watchdog_pid" 2>/dev/null || true
-	(while kill -0 $$ 2>/dev/null; do sleep 1; done
-	    kill "$broker_pid" 2>/dev/null) >/dev/null 2>&1 &
-	watchdog_pid=$!
+	# From now on the watchdog kills consentd, not the wrapper.
+	echo "$broker_pid" >"$tmp/pids"
 	say "consentd under '$WRAP'"
 fi
 say "consentd $BROKER (pid $broker_pid), $THREADS threads, map_size_mb=$MAP_MB"
 
-CURL="curl -sS --fail-with-body --max-time 10 --cacert $PKI/ca.crt"
-cat >"$tmp/agreement.json" <<'EOF'
-{"id": "bench-transfer", "version": 1, "title": "Benchmark transfer",
- "description": "Benchmark only: consent required, no daily limit.",
- "provider": "dia", "recipients": ["ird"], "purposes": ["benchmark"],
- "fields": [
-  {"name": "child.given_names", "description": "Given names."},
-  {"name": "child.family_name", "description": "Family name."},
-  {"name": "child.birth_date", "description": "Date of birth."}],
- "legal_basis": {"type": "consent"}, "consent": {"required": true},
- "token_ttl_seconds": TOKEN_TTL, "retention": {"days": 1, "disposal": "delete"},
- "onward_sharing": {"allowed": false}}
-EOF
-sed -i "s/TOKEN_TTL/$TOKEN_TTL/" "$tmp/agreement.json"
-HASH=$($CURL --cert "$PKI/registrar.crt" --key "$PKI/registrar.key" \
-    -H 'Content-Type: application/json' --data-binary @"$tmp/agreement.json" \
-    "$BROKER/v1/agreements" | jq -r .hash)
-for p in dia ird; do
-	$CURL --cert "$PKI/$p.crt" --key "$PKI/$p.key" \
-	    -H 'Content-Type: application/json' \
-	    -d "{\"version\": 1, \"hash\": \"$HASH\"}" \
-	    "$BROKER/v1/agreements/bench-transfer/approve" >/dev/null
-done
+HASH=$(bench_agreement "$BROKER" "$PKI" "$tmp" "$TOKEN_TTL")
 say "agreement bench-transfer $HASH active"
 
 TTL=$((SOAK + 3600))
-mint() {  # PREFIX COUNT > file
-	"$B/bench/loadgen" mint-citizen --key "$D/keys/dev-issuer.key" \
-	    --iss "$ISSUER/dev" --prefix "$1" --count "$2" --ttl "$TTL"
-}
-LG="$B/bench/loadgen --cert $PKI/ird.crt --key $PKI/ird.key --ca $PKI/ca.crt"
-printf '{"agreement": "bench-transfer"}' >"$tmp/grant.body"
 GRANT_ARGS="--body-file $tmp/grant.body --content-type application/json"
-
-mint s- "$SUBJECTS" >"$tmp/subjects"
-# shellcheck disable=SC2086
-$LG --label setup-grants --url "$BROKER/v1/consents" --connections 16 \
-    --seconds 60 --warmup 0 $GRANT_ARGS --bearer-file "$tmp/subjects" \
-    >"$tmp/setup.json"
-n=$(jq .requests "$tmp/setup.json")
-[ "$n" -eq "$SUBJECTS" ] || { say "setup: $n of $SUBJECTS consents granted"; cat "$tmp/setup.json" >&2; exit 1; }
-say "$SUBJECTS consents granted (s-0 .. s-$((SUBJECTS - 1)))"
-
-jq -rn '[{type: "consented_transfer", agreement: "bench-transfer",
-    subject: "SUBJ", fields: ["child.given_names", "child.family_name",
-    "child.birth_date"], purpose: "benchmark"}] | tojson | @uri' \
-    >"$tmp/details"
-awk -v n="$SUBJECTS" -v d="$(cat "$tmp/details")" 'BEGIN {
-	for (i = 0; i < n; i++) {
-		s = d
-		sub(/SUBJ/, "s-" i, s)
-		print "grant_type=client_credentials&authorization_details=" s
-	}
-}' >"$tmp/token.bodies"
+grant_consents "$D" "$BROKER" "$SUBJECTS" "$TTL"
+token_bodies s- "$SUBJECTS" >"$tmp/token.bodies"
 TOKEN_ARGS="--body-file $tmp/token.bodies --body-lines --content-type application/x-www-form-urlencoded"
 
 # ---- 2. peak ---------------------------------------------------------------
@@ -282,9 +212,9 @@ say "peak $PEAK tokens/s (closed loop, $PEAK_CONN connections, ${PEAK_SECONDS}s)
 
 # Fresh citizens for the grants (each used once) and the revoke pairs.
 NG=$(echo "$GRANT_RATE $SOAK" | awk '{printf "%.0f", $1 * ($2 + 60) * 1.1 + 100}')
-mint g- "$NG" >"$tmp/grant.citizens"
+mint_citizens "$D" g- "$NG" "$TTL" >"$tmp/grant.citizens"
 NR=$(echo "$REVOKE_INTERVAL $SOAK" | awk '{printf "%.0f", ($2 + 60) / $1 + 100}')
-mint r- "$NR" >"$tmp/revoke.citizens"
+mint_citizens "$D" r- "$NR" "$TTL" >"$tmp/revoke.citizens"
 
 # ---- 3. the soak -----------------------------------------------------------
 sleep 2  # the set-up's and the peak run's connections close
