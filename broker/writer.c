@@ -12,8 +12,6 @@ struct writer {
 	struct store *store;
 	int group_max;
 	int deferred;             /* the store defers each commit's sync */
-	struct wop *pending;      /* committed, not yet known durable */
-	int dirty;                /* a commit (of a hook) may not be durable */
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -21,6 +19,21 @@ struct writer {
 	int stopping;
 	struct writer_stats stats;
 	struct writer_hooks hooks;
+
+	/*
+	 * The syncer thread (with deferred sync): makes each committed group
+	 * durable with one sync while the writer applies the next group, then
+	 * completes it. Its own lock, so that submitters never wait on it.
+	 */
+	pthread_t syncer;
+	int syncer_started;
+	pthread_mutex_t smu;
+	pthread_cond_t scv;       /* wakes the syncer */
+	pthread_cond_t sdone;     /* a sync finished */
+	struct wop *sq_head, *sq_tail;  /* committed, waiting for a sync */
+	int sync_wanted;          /* a commit with no ops (a tick's) waits */
+	int syncing;              /* a sync is running */
+	int sync_stop;
 };
 
 #define HOOK(w, name, ...) \
@@ -42,38 +55,84 @@ complete(struct wop *list)
 }
 
 /*
- * Completes the committed group waiting for durability once a sync covers
- * it: with synced, the caller's commit just did; else this syncs.
+ * Hands a committed group (or, with list NULL, a commit of the writer's
+ * own) to the syncer. LMDB synced the commit's data before writing the
+ * page that makes it current; a sync that starts after this covers that
+ * page too.
  */
 static void
-settle(struct writer *w, int synced)
+sync_request(struct writer *w, struct wop *list)
 {
-	struct wop *op;
-	enum store_err rc = STORE_OK;
+	struct wop *last;
 
-	if (w->pending == NULL && !w->dirty)
-		return;
-	w->dirty = 0;
-	if (!synced) {
+	pthread_mutex_lock(&w->smu);
+	if (list != NULL) {
+		for (last = list; last->next != NULL; last = last->next)
+			;
+		if (w->sq_tail != NULL)
+			w->sq_tail->next = list;
+		else
+			w->sq_head = list;
+		w->sq_tail = last;
+	} else
+		w->sync_wanted = 1;
+	pthread_cond_signal(&w->scv);
+	pthread_mutex_unlock(&w->smu);
+}
+
+/* Waits until every commit so far is durable and its ops completed. */
+static void
+sync_drain(struct writer *w)
+{
+	pthread_mutex_lock(&w->smu);
+	while (w->sq_head != NULL || w->sync_wanted || w->syncing)
+		pthread_cond_wait(&w->sdone, &w->smu);
+	pthread_mutex_unlock(&w->smu);
+}
+
+static void *
+syncer_main(void *arg)
+{
+	struct writer *w = arg;
+	struct wop *batch, *op;
+	enum store_err rc;
+
+	pthread_mutex_lock(&w->smu);
+	for (;;) {
+		while (w->sq_head == NULL && !w->sync_wanted && !w->sync_stop)
+			pthread_cond_wait(&w->scv, &w->smu);
+		if (w->sq_head == NULL && !w->sync_wanted)
+			break;   /* stopping, and nothing left */
+		batch = w->sq_head;
+		w->sq_head = w->sq_tail = NULL;
+		w->sync_wanted = 0;
+		w->syncing = 1;
+		pthread_mutex_unlock(&w->smu);
+
 		rc = store_sync(w->store);
+		if (rc != STORE_OK)
+			for (op = batch; op != NULL; op = op->next)
+				if (op->status == 0) {
+					op->status = WOP_STORE_FAILED;
+					op->store_err = rc;
+				}
 		pthread_mutex_lock(&w->mu);
 		w->stats.syncs++;
 		pthread_mutex_unlock(&w->mu);
+		complete(batch);
+
+		pthread_mutex_lock(&w->smu);
+		w->syncing = 0;
+		pthread_cond_broadcast(&w->sdone);
 	}
-	if (rc != STORE_OK)
-		for (op = w->pending; op != NULL; op = op->next)
-			if (op->status == 0) {
-				op->status = WOP_STORE_FAILED;
-				op->store_err = rc;
-			}
-	complete(w->pending);
-	w->pending = NULL;
+	pthread_mutex_unlock(&w->smu);
+	return NULL;
 }
 
 /*
  * One group: one write transaction, a savepoint per op, one commit. The
  * ops are completed (their done called) once the commit is durable: at
- * once without deferred sync; else when a later sync covers it.
+ * once without deferred sync; else by the syncer.
  */
 static void
 run_group(struct writer *w, struct wop *list)
@@ -139,25 +198,30 @@ run_group(struct writer *w, struct wop *list)
 	if (rc != STORE_OK)
 		w->stats.failed_groups++;
 	pthread_mutex_unlock(&w->mu);
-	if (!w->deferred) {
+	if (w->deferred && txn != NULL && rc == STORE_OK && flushed)
+		sync_request(w, list);
+	else
+		/* Durable already (no deferred sync), wrote nothing (every
+		 * op was refused), or nothing of it was kept. */
 		complete(list);
-		return;
-	}
-	if (txn == NULL || rc != STORE_OK) {
-		/* Nothing of this group is kept; the one before may still
-		 * wait for its sync. */
-		settle(w, 0);
-		complete(list);
-	} else if (flushed) {
-		/* This commit's sync made the previous one durable; this
-		 * one waits for the next. */
-		settle(w, 1);
-		w->pending = list;
-	} else {
-		/* Wrote nothing (every op was refused): nothing to wait for,
-		 * but the group before still waits. */
-		complete(list);
-	}
+}
+
+/*
+ * Periodic work (a signed checkpoint) must only cover what is durable:
+ * every group committed so far is made durable and completed first, and
+ * what the tick itself commits is synced after it.
+ */
+static long
+run_tick(struct writer *w, int force)
+{
+	long next;
+
+	if (w->deferred)
+		sync_drain(w);
+	next = w->hooks.tick(w->hooks.arg, force);
+	if (w->deferred)
+		sync_request(w, NULL);   /* a no-op sync if it wrote nothing */
+	return next;
 }
 
 static void *
@@ -173,12 +237,6 @@ writer_main(void *arg)
 
 	for (;;) {
 		pthread_mutex_lock(&w->mu);
-		if (w->head == NULL && (w->pending != NULL || w->dirty)) {
-			/* Idle: make the last group durable now. */
-			pthread_mutex_unlock(&w->mu);
-			settle(w, 0);
-			continue;
-		}
 		while (w->head == NULL && !w->stopping) {
 			if (next < 0) {
 				pthread_cond_wait(&w->cv, &w->mu);
@@ -198,24 +256,15 @@ writer_main(void *arg)
 			    ETIMEDOUT && w->head == NULL &&
 			    w->hooks.tick != NULL) {
 				pthread_mutex_unlock(&w->mu);
-				next = w->hooks.tick(w->hooks.arg, 0);
+				next = run_tick(w, 0);
 				tick_at = timeu_mono_us() + (int64_t)next * 1000;
-				w->dirty = w->deferred;
 				pthread_mutex_lock(&w->mu);
-				if (w->dirty)
-					break;   /* settle what the tick wrote */
 			}
-		}
-		if (w->head == NULL && w->dirty && !w->stopping) {
-			pthread_mutex_unlock(&w->mu);
-			continue;
 		}
 		if (w->head == NULL && w->stopping) {
 			pthread_mutex_unlock(&w->mu);
 			if (w->hooks.tick != NULL)
-				(void)w->hooks.tick(w->hooks.arg, 1);
-			w->dirty = w->deferred;
-			settle(w, 0);
+				(void)run_tick(w, 1);
 			break;
 		}
 		/* Take up to group_max ops off the front. */
@@ -229,17 +278,39 @@ writer_main(void *arg)
 		cut->next = NULL;
 		pthread_mutex_unlock(&w->mu);
 		run_group(w, list);
-		/* Periodic work (a signed checkpoint) must only cover what is
-		 * durable: settle first when it is due. */
 		if (w->hooks.tick != NULL && (next < 0 ||
 		    timeu_mono_us() >= tick_at)) {
-			settle(w, 0);
-			next = w->hooks.tick(w->hooks.arg, 0);
+			next = run_tick(w, 0);
 			tick_at = timeu_mono_us() + (int64_t)next * 1000;
-			w->dirty = w->deferred;
 		}
 	}
 	return NULL;
+}
+
+/* Syncs what is left, stops the syncer and turns deferred sync off. */
+static void
+syncer_stop(struct writer *w)
+{
+	if (!w->syncer_started)
+		return;
+	pthread_mutex_lock(&w->smu);
+	w->sync_stop = 1;
+	pthread_cond_signal(&w->scv);
+	pthread_mutex_unlock(&w->smu);
+	pthread_join(w->syncer, NULL);
+	w->syncer_started = 0;
+	(void)store_defer_sync(w->store, 0);
+}
+
+static void
+destroy(struct writer *w)
+{
+	pthread_cond_destroy(&w->sdone);
+	pthread_cond_destroy(&w->scv);
+	pthread_mutex_destroy(&w->smu);
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
+	free(w);
 }
 
 struct writer *
@@ -254,14 +325,22 @@ writer_start(struct store *s, int group_max, const struct writer_hooks *hooks)
 		w->hooks = *hooks;
 	w->store = s;
 	w->group_max = group_max > 0 ? group_max : 1;
-	/* One sync per group instead of two (see store_defer_sync). */
-	w->deferred = store_defer_sync(s, 1) == STORE_OK;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
+	pthread_mutex_init(&w->smu, NULL);
+	pthread_cond_init(&w->scv, NULL);
+	pthread_cond_init(&w->sdone, NULL);
+	/* One sync per group instead of two (see store_defer_sync), run
+	 * by the syncer beside the writer. */
+	if (store_defer_sync(s, 1) == STORE_OK) {
+		if (pthread_create(&w->syncer, NULL, syncer_main, w) == 0)
+			w->deferred = w->syncer_started = 1;
+		else
+			(void)store_defer_sync(s, 0);
+	}
 	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
-		pthread_cond_destroy(&w->cv);
-		pthread_mutex_destroy(&w->mu);
-		free(w);
+		syncer_stop(w);
+		destroy(w);
 		return NULL;
 	}
 	return w;
@@ -341,11 +420,8 @@ writer_stop(struct writer *w)
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 	pthread_join(w->thread, NULL);
-	if (w->deferred)
-		(void)store_defer_sync(w->store, 0);
-	pthread_cond_destroy(&w->cv);
-	pthread_mutex_destroy(&w->mu);
-	free(w);
+	syncer_stop(w);
+	destroy(w);
 }
 
 void

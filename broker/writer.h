@@ -2,7 +2,9 @@
  * The single writer thread. Every change to the store goes through it: it
  * takes all pending operations into one write transaction (group commit),
  * applies each in its own savepoint so one failing operation does not spoil
- * the others, commits with one fsync, and only then completes them.
+ * the others, and commits. A second thread, the syncer, makes each commit
+ * durable with one sync while the writer applies the next group, and only
+ * then completes its operations.
  */
 #ifndef CB_WRITER_H
 #define CB_WRITER_H
@@ -21,8 +23,9 @@ typedef int (*wop_apply_fn)(struct store_txn *txn, struct wop *op);
 /*
  * Called once per operation after the group committed (op->status 0) or
  * failed (op->status non-zero; op->store_err says why when the store
- * failed). Runs on the writer thread; it must hand op back to its owner
- * quickly (e.g. post it to an event loop) and not touch the store.
+ * failed), in submission order within a group. Runs on the writer or the
+ * syncer thread; it must hand op back to its owner quickly (e.g. post it
+ * to an event loop) and not touch the store.
  */
 typedef void (*wop_done_fn)(struct wop *op);
 
@@ -50,8 +53,10 @@ struct writer_hooks {
 	void (*group_end)(void *arg, int committed);
 	void (*op_begin)(void *arg);
 	void (*op_end)(void *arg, int kept);
-	/* Periodic work when idle (and with force at stop); returns the ms
-	 * until it wants to run again, or -1 for "only when woken". */
+	/* Periodic work when idle or between groups (and with force at
+	 * stop), run only once every group before it is durable and
+	 * completed; returns the ms until it wants to run again, or -1 for
+	 * "only when woken". */
 	long (*tick)(void *arg, int force);
 };
 
@@ -81,7 +86,8 @@ struct writer_stats {
 	unsigned long long apply_us;   /* applying ops (CPU, page reads) */
 	unsigned long long commit_us;  /* writing pages and syncing */
 	unsigned long long max_group;  /* most ops in one group */
-	unsigned long long syncs;      /* extra syncs (idle, before a tick) */
+	unsigned long long syncs;      /* the syncer's syncs (each covers
+					* every commit before it started) */
 };
 void writer_get_stats(struct writer *w, struct writer_stats *out);
 

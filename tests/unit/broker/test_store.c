@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -664,51 +665,6 @@ gate_close(struct writer *w, struct gate *g)
 	pthread_mutex_unlock(&g->mu);
 }
 
-/* A gate that writes "dg-1" and, when completed, notes "dg-2" as then
- * stored: whether the group after it had committed by then. */
-struct wgate {
-	struct gate g;        /* first */
-	struct store *s;
-	long next_seen;
-	int completed;
-};
-
-static int
-wgate_apply(struct store_txn *txn, struct wop *op)
-{
-	put_num(txn, ST_TOKENS, "dg-1", 1);
-	return gate_apply(txn, op);
-}
-
-static void
-wgate_done(struct wop *op)
-{
-	struct wgate *wg = (struct wgate *)op;
-	long seen = get_num(wg->s, ST_TOKENS, "dg-2");
-
-	pthread_mutex_lock(&wg->g.mu);
-	wg->next_seen = seen;
-	wg->completed = 1;
-	pthread_mutex_unlock(&wg->g.mu);
-}
-
-static void
-wgate_close(struct writer *w, struct wgate *wg, struct store *s)
-{
-	memset(wg, 0, sizeof(*wg));
-	wg->s = s;
-	wg->next_seen = -2;
-	pthread_mutex_init(&wg->g.mu, NULL);
-	pthread_cond_init(&wg->g.cv, NULL);
-	wg->g.op.apply = wgate_apply;
-	wg->g.op.done = wgate_done;
-	assert_int_equal(writer_submit(w, &wg->g.op), 0);
-	pthread_mutex_lock(&wg->g.mu);
-	while (!wg->g.entered)
-		pthread_cond_wait(&wg->g.cv, &wg->g.mu);
-	pthread_mutex_unlock(&wg->g.mu);
-}
-
 static void
 gate_open(struct gate *g)
 {
@@ -1090,50 +1046,197 @@ commit_says_whether_it_synced(void **state)
 	assert_int_equal(get_num(f->s, ST_TOKENS, "sync-b"), 2);
 }
 
+/* Waits up to secs for n completions; whether they came. */
+static int
+counter_wait_for(struct counter *c, int n, int secs)
+{
+	struct timespec until;
+	int ok;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += secs;
+	pthread_mutex_lock(&c->mu);
+	while (c->done < n &&
+	    pthread_cond_timedwait(&c->cv, &c->mu, &until) == 0)
+		;
+	ok = c->done >= n;
+	pthread_mutex_unlock(&c->mu);
+	return ok;
+}
+
+/* An op whose done notes how many syncs the writer had run by then. */
+struct synced_op {
+	struct kvop k;        /* first */
+	struct writer *w;
+	struct counter *c;
+	unsigned long long syncs_at_done;
+	int slow_ms;          /* sleeps this long before counting */
+};
+
 static void
-group_completes_when_the_next_commit_syncs_it(void **state)
+synced_done(struct wop *op)
+{
+	struct synced_op *so = (struct synced_op *)op;
+	struct writer_stats st;
+	struct timespec ts;
+
+	writer_get_stats(so->w, &st);
+	so->syncs_at_done = st.syncs;
+	if (so->slow_ms > 0) {
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)so->slow_ms * 1000000L;
+		nanosleep(&ts, NULL);
+	}
+	op->arg = so->c;
+	count_done(op);
+}
+
+static void
+synced_init(struct synced_op *so, struct writer *w, const char *key, long n,
+    struct counter *c)
+{
+	kv_init(&so->k, key, n, c);
+	so->w = w;
+	so->c = c;
+	so->k.op.done = synced_done;
+	so->k.op.arg = so;
+}
+
+static void
+group_completes_after_its_sync_while_the_next_is_applied(void **state)
 {
 	struct fx *f = *state;
-	struct writer *w = writer_start(f->s, 64, NULL);
+	struct writer *w = writer_start(f->s, 1, NULL);   /* one op a group */
 	struct writer_stats st;
 	struct counter c;
-	struct wgate wg;
+	struct gate g0, g2;
+	struct synced_op so;
 	struct kvop k;
 
 	assert_non_null(w);
 	counter_init(&c);
-	wgate_close(w, &wg, f->s);          /* group 1: writes dg-1 */
-	kv_init(&k, "dg-2", 2, &c);         /* group 2 */
-	assert_int_equal(writer_submit(w, &k.op), 0);
-	gate_open(&wg.g);
-	counter_wait(&c, 1);
-	/* Group 1 was completed only once group 2's commit, whose sync made
-	 * group 1's commit durable, was done: dg-2 was there to see. */
-	pthread_mutex_lock(&wg.g.mu);
-	assert_true(wg.completed);
-	assert_int_equal(wg.next_seen, 2);
-	pthread_mutex_unlock(&wg.g.mu);
-	assert_int_equal(k.op.status, 0);
-	writer_get_stats(w, &st);
-	assert_int_equal(st.groups, 2);
-	/* Only the last group, with nothing after it, needed its own sync. */
-	assert_int_equal(st.syncs, 1);
+	gate_close(w, &g0);
+	synced_init(&so, w, "dg-1", 1, &c);
+	assert_int_equal(writer_submit(w, &so.k.op), 0);   /* group 2 */
+	memset(&g2, 0, sizeof(g2));
+	pthread_mutex_init(&g2.mu, NULL);
+	pthread_cond_init(&g2.cv, NULL);
+	g2.op.apply = gate_apply;
+	g2.op.done = gate_done;
+	assert_int_equal(writer_submit(w, &g2.op), 0);      /* group 3 */
+	gate_open(&g0);
+	/* Group 2 is completed while group 3 cannot commit (its gate stays
+	 * closed until then): it did not wait for a later commit. */
+	assert_true(counter_wait_for(&c, 1, 10));
+	assert_int_equal(so.k.op.status, 0);
+	/* ...and only after a sync that began after its commit. */
+	assert_true(so.syncs_at_done >= 1);
 	assert_int_equal(get_num(f->s, ST_TOKENS, "dg-1"), 1);
-	assert_int_equal(get_num(f->s, ST_TOKENS, "dg-2"), 2);
+	gate_open(&g2);
+	kv_init(&k, "dg-2", 2, &c);
+	assert_int_equal(writer_run(w, &k.op), 0);   /* group 3 is done */
+	json_decref(k.val);
 
 	/* A group whose every op is refused writes nothing and needs no
 	 * sync. */
-	json_decref(k.val);
+	writer_get_stats(w, &st);
 	kv_init(&k, "dg-3", 3, &c);
 	k.fail_with = 9;
 	assert_int_equal(writer_run(w, &k.op), 9);
-	writer_get_stats(w, &st);
-	assert_int_equal(st.groups, 3);
-	assert_int_equal(st.syncs, 1);
+	{
+		struct writer_stats st2;
+
+		writer_get_stats(w, &st2);
+		assert_int_equal(st2.groups, st.groups + 1);
+		assert_int_equal(st2.syncs, st.syncs);
+	}
 	assert_int_equal(get_num(f->s, ST_TOKENS, "dg-3"), -1);
 	writer_stop(w);
 	json_decref(k.val);
-	gate_destroy(&wg.g);
+	json_decref(so.k.val);
+	gate_destroy(&g0);
+	gate_destroy(&g2);
+	counter_destroy(&c);
+}
+
+/* A tick hook that notes how many ops were complete when it ran. */
+struct tick_rec {
+	struct counter *c;
+	struct store *s;
+	int calls;
+	int done_at_first;
+	int wrote;
+};
+
+static long
+record_tick(void *arg, int force)
+{
+	struct tick_rec *t = arg;
+	struct store_txn *txn = NULL;
+
+	(void)force;
+	pthread_mutex_lock(&t->c->mu);
+	if (t->calls++ == 0)
+		t->done_at_first = t->c->done;
+	pthread_mutex_unlock(&t->c->mu);
+	/* Like a checkpoint: a commit of the tick's own. */
+	if (!t->wrote && store_begin(t->s, 1, &txn) == STORE_OK) {
+		put_num(txn, ST_TOKENS, "tick", 1);
+		t->wrote = store_commit(txn) == STORE_OK;
+	}
+	return 60000;
+}
+
+static void
+tick_runs_only_once_earlier_groups_are_durable(void **state)
+{
+	struct fx *f = *state;
+	struct tick_rec t = { 0 };
+	struct writer_hooks h = { 0 };
+	struct writer_stats st;
+	struct counter c;
+	struct synced_op so;
+	struct writer *w;
+	int i;
+
+	counter_init(&c);
+	t.c = &c;
+	t.s = f->s;
+	h.arg = &t;
+	h.tick = record_tick;
+	w = writer_start(f->s, 8, &h);
+	assert_non_null(w);
+	synced_init(&so, w, "tk-1", 1, &c);
+	so.slow_ms = 50;    /* a tick that did not wait would see 0 */
+	assert_int_equal(writer_submit(w, &so.k.op), 0);
+	assert_true(counter_wait_for(&c, 1, 10));
+	/* The first tick ran after the first group, and only after that
+	 * group was synced and completed. */
+	for (i = 0; i < 1000; i++) {
+		pthread_mutex_lock(&c.mu);
+		if (t.calls > 0) {
+			pthread_mutex_unlock(&c.mu);
+			break;
+		}
+		pthread_mutex_unlock(&c.mu);
+		usleep(1000);
+	}
+	pthread_mutex_lock(&c.mu);
+	assert_true(t.calls >= 1);
+	assert_int_equal(t.done_at_first, 1);
+	pthread_mutex_unlock(&c.mu);
+	/* What the tick committed is synced after it. */
+	for (i = 0; i < 1000; i++) {
+		writer_get_stats(w, &st);
+		if (st.syncs >= 2)
+			break;
+		usleep(1000);
+	}
+	assert_true(st.syncs >= 2);
+	assert_true(t.wrote);
+	writer_stop(w);
+	assert_int_equal(get_num(f->s, ST_TOKENS, "tick"), 1);
+	json_decref(so.k.val);
 	counter_destroy(&c);
 }
 
@@ -1172,7 +1275,8 @@ main(void)
 		T(open_without_create_fails_on_missing_dir),
 		T(full_store_fails_only_the_op_that_does_not_fit),
 		T(commit_says_whether_it_synced),
-		T(group_completes_when_the_next_commit_syncs_it),
+		T(group_completes_after_its_sync_while_the_next_is_applied),
+		T(tick_runs_only_once_earlier_groups_are_durable),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
