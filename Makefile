@@ -263,6 +263,9 @@ $(BUILD)/bench/bulkload: $(call obj,bench/bulkload.c) $(BUILD)/libbroker.a \
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# The integration test of the loader runs it (order-only: not linked in).
+$(BUILD)/tests/integration/test_bulkload: | $(BUILD)/bench/bulkload
+
 .PHONY: bench-scale
 bench-scale: $(BUILD)/consentd $(BUILD)/consentctl $(BUILD)/consent-audit \
 		$(BUILD)/bench/loadgen $(BUILD)/bench/bulkload

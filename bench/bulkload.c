@@ -19,20 +19,22 @@
  * for those citizens in turn, for every field of the consent and the
  * agreement's first purpose.
  *
- * Each grant writes what the broker's grant (routes_consents.c apply_grant)
- * writes: the record from consent_new_record with its signed receipt
- * (claims as the broker's make_receipt; built and signed ahead of the
- * writes on T threads, default 2), the subject/agreement index entry and
- * the audit entry (audit_consent_grant). Each token writes what the
- * broker's commit (routes_oauth.c apply_token) writes, after the same
- * checks (the consent re-read and active, the broker's policy_decide, the
- * per-day counter when the agreement has a limit): the audit entry
- * (audit_token), the status list index (status_alloc) and its tracking,
- * the subject's transfer index and the token's record (the claims as
- * mint() builds them, with kid, log_index and status_index; tokens are
- * minted ahead on those threads and not signed, as the broker keeps only
- * the claims). Entries are timed by the clock, so they follow the
- * agreement's own entries in time as in order.
+ * The records and writes are the broker's own, through the functions its
+ * routes call. Each grant is the record from consent_new_record with its
+ * signed receipt (consent_receipt; built and signed ahead of the writes on
+ * T threads, default 2), written by routes_consent_write (the record, the
+ * subject/agreement index entry, the audit entry) as the broker's grant
+ * (routes_consents.c apply_grant) writes it. Each token is written after
+ * the checks of the broker's commit (the consent re-read and active, the
+ * broker's policy_decide, the per-day counter when the agreement has a
+ * limit) by routes_token_write, as the broker's commit (routes_oauth.c
+ * apply_token) writes it: the audit entry, the status list tracking, the
+ * subject's transfer index and the token's record, whose claims
+ * routes_token_claims builds as for the broker's token endpoint, with a
+ * status list index from status_alloc (tokens are minted ahead on those
+ * threads and not signed, as the broker keeps only the claims). Entries
+ * are timed by the clock, so they follow the agreement's own entries in
+ * time as in order.
  *
  * One difference, so that the store is that of a broker in steady state:
  * the broker forgets up to four expired outstanding-token records per token
@@ -66,22 +68,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/rand.h>
-#include <openssl/sha.h>
-
-#include "audit.h"
-#include "b64.h"
 #include "broker.h"
 #include "config.h"
 #include "consent_rec.h"
 #include "fsu.h"
 #include "jsonu.h"
 #include "jwk.h"
-#include "jws.h"
 #include "keyset.h"
 #include "pki.h"
 #include "policy.h"
 #include "registry.h"
+#include "routes.h"
 #include "status.h"
 #include "store.h"
 #include "timeu.h"
@@ -95,7 +92,6 @@
 #define BL_PRUNE_SLACK 60           /* status_prune keeps exp > now - 60 */
 #define BL_MINT_CHUNK 4096          /* tokens minted ahead by a thread */
 #define BL_GRANT_CHUNK 4096         /* consents built and signed ahead */
-#define RECEIPT_TYP "consent-receipt+jwt"
 
 struct bl {
 	const char *dir;
@@ -113,6 +109,7 @@ struct bl {
 	const char *kid;
 	json_t *arec;                  /* the agreement's record */
 	struct agreement *a;
+	const char *fields[AGR_MAX_FIELDS]; /* its fields' names, all asked */
 	char client[PARTY_MAX_ID + 1];
 	unsigned roles;
 	char x5t[JWK_B64_SHA256_LEN];
@@ -230,6 +227,7 @@ open_all(struct bl *b)
 	X509 *cert = NULL;
 	const char *state, *pid;
 	enum store_err rc;
+	size_t i;
 	int ret = -1;
 
 	config_defaults(&b->cfg);
@@ -301,6 +299,8 @@ open_all(struct bl *b)
 		goto out;
 	}
 	b->roles = registry_party_roles(party);
+	for (i = 0; i < b->a->nfields; i++)
+		b->fields[i] = b->a->fields[i].name;
 	b->ttl = (int)b->a->token_ttl_seconds < b->cfg.max_token_ttl_s ?
 	    (int)b->a->token_ttl_seconds : b->cfg.max_token_ttl_s;
 	ret = 0;
@@ -312,57 +312,6 @@ out:
 }
 
 /* ---- consents ------------------------------------------------------------- */
-
-/*
- * The consent receipt, as the broker's make_receipt (routes_consents.c)
- * builds and signs it; NULL on failure.
- */
-static char *
-make_receipt(const struct bl *b, const struct agreement *a, const json_t *rec)
-{
-	json_t *ctl, *r = NULL, *claims = NULL, *doc = a->doc;
-	char *payload = NULL, *jws = NULL;
-	size_t i;
-
-	ctl = json_array();
-	json_array_append_new(ctl, json_pack("{s:s, s:s}", "id", a->provider,
-	    "role", "provider"));
-	for (i = 0; i < a->nrecipients; i++)
-		json_array_append_new(ctl, json_pack("{s:s, s:s}", "id",
-		    a->recipients[i], "role", "recipient"));
-	r = json_pack("{s:s, s:O, s:O, s:s, s:O, s:O?, s:{s:s, s:I, s:s, "
-	    "s:s}, s:o, s:O, s:s, s:O?, s:O, s:O?, s:O?, s:s}",
-	    "schema", "consent-broker receipt 1 (after ISO/IEC TS 27560)",
-	    "record_id", json_object_get(rec, "id"),
-	    "pii_principal_id", json_object_get(rec, "subject"),
-	    "state", "given",
-	    "given_at", json_object_get(rec, "granted_at"),
-	    "expires_at", json_object_get(rec, "expires_at"),
-	    "notice", "agreement", a->id, "version", (json_int_t)a->version,
-	    "hash", a->hash, "title", a->title,
-	    "controllers", ctl,
-	    "purposes", json_object_get(doc, "purposes"),
-	    "legal_basis", "consent",
-	    "legal_reference", json_object_get(json_object_get(doc,
-	    "legal_basis"), "reference"),
-	    "pii_categories", json_object_get(rec, "fields"),
-	    "retention", json_object_get(doc, "retention"),
-	    "onward_sharing", json_object_get(doc, "onward_sharing"),
-	    "method", "explicit, through the consent broker");
-	if (r == NULL)
-		return NULL;
-	claims = json_pack("{s:s, s:O, s:I, s:O, s:o}", "iss", b->cfg.issuer,
-	    "sub", json_object_get(rec, "subject"), "iat",
-	    (json_int_t)timeu_now(), "jti", json_object_get(rec, "id"),
-	    "receipt", r);
-	payload = claims != NULL ? json_dumps(claims, JSON_COMPACT) : NULL;
-	if (payload == NULL || jws_sign_es256(b->sign_key, b->kid, RECEIPT_TYP,
-	    payload, strlen(payload), &jws) != JWS_OK)
-		jws = NULL;
-	free(payload);
-	json_decref(claims);
-	return jws;
-}
 
 struct signer {
 	const struct bl *b;
@@ -387,7 +336,8 @@ signer_main(void *arg)
 	for (i = s->first; !s->failed && i < json_array_size(s->recs);
 	    i += s->step) {
 		rec = json_array_get(s->recs, i);
-		receipt = make_receipt(s->b, a, rec);
+		receipt = consent_receipt(a, rec, s->b->cfg.issuer,
+		    s->b->sign_key, s->b->kid, timeu_now());
 		if (receipt == NULL ||
 		    json_object_set_new(rec, "receipt", json_string(receipt)) != 0)
 			s->failed = 1;
@@ -495,48 +445,32 @@ out:
 static int
 grant_write(struct bl *b, const struct grant_chunk *g)
 {
-	char subject[BL_MAX_PREFIX + 24] = "", key[STORE_MAX_KEY + 1];
-	json_t *empty = json_object(), *rec, *cur = NULL;
-	struct consent_view v;
-	enum store_err rc = STORE_NOMEM;
+	char subject[BL_MAX_PREFIX + 24] = "", *strs = NULL;
+	struct consent_view v = { 0 };
+	enum store_err rc = STORE_OK;
+	int found = 0;
 	long i;
 
-	for (i = g->from; empty != NULL && i < g->from + g->n; i++) {
-		rec = json_array_get(g->recs, (size_t)(i - g->from));
+	for (i = g->from; rc == STORE_OK && i < g->from + g->n; i++) {
 		(void)subject_of(b, i, subject, sizeof(subject));
 		/* At most one active consent per agreement and subject. */
-		rc = consent_find_for(b->txn, subject, b->a->id, g->now, &cur);
-		if (rc != STORE_OK)
-			break;
-		if (cur != NULL && consent_view_from_json(cur, g->now, &v) == 0 &&
-		    v.state == CONSENT_ACTIVE) {
+		rc = consent_find_view(b->txn, subject, b->a->id, g->now, &v,
+		    &strs, &found);
+		if (rc == STORE_OK && found && v.state == CONSENT_ACTIVE) {
 			fprintf(stderr, "bulkload: %s already has an active consent "
 			    "for '%s' (%s); use another --prefix\n", subject,
 			    b->a->id, v.id);
-			json_decref(cur);
-			json_decref(empty);
+			free(strs);
 			return -1;
 		}
-		json_decref(cur);
-		cur = NULL;
-		if (store_key3(key, sizeof(key), subject, b->a->id, b->ids[i]) !=
-		    0) {
-			rc = STORE_BADKEY;
-			break;
-		}
-		if ((rc = store_put_new(b->txn, ST_CONSENTS, b->ids[i], rec)) !=
-		    STORE_OK ||
-		    (rc = store_put(b->txn, ST_CONSENT_INDEX, key, empty)) !=
-		    STORE_OK ||
-		    (rc = audit_consent_grant(b->log, b->txn, g->now, rec)) !=
-		    STORE_OK)
-			break;
-		if (entry_done(b) != 0) {
-			json_decref(empty);
+		free(strs);
+		strs = NULL;
+		if (rc == STORE_OK)
+			rc = routes_consent_write(b->log, b->txn,
+			    json_array_get(g->recs, (size_t)(i - g->from)), g->now);
+		if (rc == STORE_OK && entry_done(b) != 0)
 			return -1;
-		}
 	}
-	json_decref(empty);
 	if (rc != STORE_OK) {
 		fprintf(stderr, "bulkload: consent for %s: %s%s\n", subject,
 		    store_strerror(rc), rc == STORE_FULL ? " (raise map_size_mb "
@@ -592,109 +526,72 @@ out:
 /* A token minted ahead of its writes. */
 struct token {
 	long citizen;                  /* set before minting, with */
+	uint64_t status_index;         /* this */
 	int64_t now;                   /* the decision's time */
 	json_t *record;                /* the claims, with kid */
-	json_t *details;
 	unsigned char claims_hash[32]; /* SHA-256 of the claims as signed */
-	uint64_t status_index;         /* this */
 };
 
 static void
 token_clear(struct token *t)
 {
 	json_decref(t->record);
-	json_decref(t->details);
-	t->record = t->details = NULL;
+	t->record = NULL;
 }
 
 /*
- * The claims of a token as the broker's mint() (routes_oauth.c) builds
- * them, and its record (the claims with "kid"); the token itself is not
- * signed (the broker keeps only the claims). 0 or -1.
+ * The record of a token (its claims with "kid") from the broker's
+ * routes_token_claims, for every field of the consent and the agreement's
+ * first purpose; the token itself is not signed (the broker keeps only the
+ * claims). 0 or -1.
  */
 static int
 token_mint(const struct bl *b, struct token *t)
 {
-	const struct agreement *a = b->a;
-	unsigned char rnd[12];
-	char subject[BL_MAX_PREFIX + 24], jti[48], uri[400], *claims = NULL;
-	json_t *c = NULL, *fields;
-	size_t i;
-	int rc = -1;
+	char subject[BL_MAX_PREFIX + 24];
+	struct token_terms tt;
 
 	t->now = timeu_now();
 	if (subject_of(b, t->citizen, subject, sizeof(subject)) != 0)
 		return -1;
-	/* mint()'s jti: the time in ms (12 hex digits), 96 random bits. */
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-		return -1;
-	timeu_ms_hex(jti);
-	b64url_encode(rnd, sizeof(rnd), jti + 12);
-	fields = json_array();
-	for (i = 0; fields != NULL && i < a->nfields; i++)
-		json_array_append_new(fields, json_string(a->fields[i].name));
-	t->details = json_pack("[{s:s, s:s, s:I, s:s, s:s, s:o}]",
-	    "type", "consented_transfer", "agreement", a->id,
-	    "agreement_version", (json_int_t)a->version, "agreement_hash",
-	    a->hash, "purpose", a->purposes[0], "fields", fields);
-	if (t->details == NULL)
-		goto out;
-	c = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:O, "
-	    "s:{s:s}}", "iss", b->cfg.issuer, "sub", subject,
-	    "aud", a->provider, "client_id", b->client,
-	    "iat", (json_int_t)t->now, "nbf", (json_int_t)t->now,
-	    "exp", (json_int_t)(t->now + b->ttl), "jti", jti,
-	    "authorization_details", t->details,
-	    "cnf", "x5t#S256", b->x5t);
-	if (c == NULL || json_object_set_new(c, "consent_id",
-	    json_string(b->ids[t->citizen])))
-		goto out;
-	if (status_uri(b->cfg.issuer, t->status_index, uri, sizeof(uri)) != 0 ||
-	    json_object_set_new(c, "status", json_pack("{s:{s:I, s:s}}",
-	    "status_list", "idx", (json_int_t)(t->status_index %
-	    STATUS_LIST_CAP), "uri", uri)) != 0)
-		goto out;
-	claims = json_dumps(c, JSON_COMPACT);
-	if (claims == NULL)
-		goto out;
-	SHA256((const unsigned char *)claims, strlen(claims), t->claims_hash);
-	t->record = json_deep_copy(c);
-	if (t->record == NULL ||
-	    json_object_set_new(t->record, "kid", json_string(b->kid)) != 0)
-		goto out;
-	rc = 0;
-out:
-	free(claims);
-	json_decref(c);
-	return rc;
+	tt.issuer = b->cfg.issuer;
+	tt.a = b->a;
+	tt.subject = subject;
+	tt.client = b->client;
+	tt.x5t = b->x5t;
+	tt.purpose = b->a->purposes[0];
+	tt.fields = b->fields;
+	tt.nfields = b->a->nfields;
+	tt.consent_id = b->ids[t->citizen];
+	tt.status_index = t->status_index;
+	tt.now = t->now;
+	tt.ttl = b->ttl;
+	tt.kid = b->kid;
+	return routes_token_claims(&tt, &t->record, t->claims_hash, NULL, NULL);
 }
 
 /*
  * Writes token t, as the broker's commit (apply_token) does after its
  * checks: the consent re-read (see below), the broker's policy, the day's
- * count; then the audit entry, the status tracking, the subject's index,
- * the pruning (with the clock moved on: see the top of the file) and the
- * record. last: the load's last token.
+ * count; then routes_token_write (the status tracking and pruning only
+ * where they leave a trace, with the clock moved on: see the top of the
+ * file). last: the load's last token.
  */
 static int
 token_write(struct bl *b, struct token *t, int last)
 {
 	char subject[BL_MAX_PREFIX + 24], day[24], ckey[STORE_MAX_KEY + 1];
-	char sk[STORE_MAX_KEY + 1], iat[24];
-	const char *fields[CONSENT_MAX_FIELDS];
 	struct consent_view v;
 	struct policy_request preq;
 	struct policy_input in;
 	struct policy_result res;
-	json_t *ctr = NULL, *empty = NULL;
+	json_t *ctr = NULL;
 	const unsigned char *raw;
-	const char *jti, *cid = b->ids[t->citizen];
+	const char *cid = b->ids[t->citizen];
 	char *cstrs = NULL;
 	size_t rawlen;
 	enum store_err rc;
 	int64_t n = 0;
-	uint64_t index;
-	size_t k;
 	int ret = -1;
 	/* Status tracking where it leaves a trace (see the top of the file):
 	 * the last token of a status list, of a transaction, of the load. */
@@ -726,12 +623,10 @@ token_write(struct bl *b, struct token *t, int last)
 		json_decref(ctr);
 		ctr = NULL;
 	}
-	for (k = 0; k < b->a->nfields; k++)
-		fields[k] = b->a->fields[k].name;
 	preq.agreement = b->a->id;
 	preq.subject = subject;
 	preq.purpose = b->a->purposes[0];
-	preq.fields = fields;
+	preq.fields = b->fields;
 	preq.nfields = b->a->nfields;
 	memset(&in, 0, sizeof(in));
 	in.party = b->client;
@@ -747,7 +642,8 @@ token_write(struct bl *b, struct token *t, int last)
 		    subject, res.description, res.rule_name);
 		goto out;
 	}
-	/* apply_token's writes, in its order. */
+	/* apply_token's writes, in its order: the day's count, then the
+	 * token's own. */
 	if (b->a->max_per_subject_per_day != 0) {
 		ctr = json_pack("{s:I}", "n", (json_int_t)(n + 1));
 		if (ctr == NULL) {
@@ -757,35 +653,8 @@ token_write(struct bl *b, struct token *t, int last)
 		if ((rc = store_put(b->txn, ST_COUNTERS, ckey, ctr)) != STORE_OK)
 			goto store_fail;
 	}
-	rc = audit_token(b->log, b->txn, t->now, t->record, t->claims_hash,
-	    &index);
-	if (rc != STORE_OK)
-		goto store_fail;
-	if (json_object_set_new(t->record, "log_index",
-	    json_integer((json_int_t)index)) != 0 ||
-	    json_object_set_new(t->record, "status_index",
-	    json_integer((json_int_t)t->status_index)) != 0) {
-		rc = STORE_NOMEM;
-		goto store_fail;
-	}
-	jti = json_string_value(json_object_get(t->record, "jti"));
-	if (track) {
-		rc = status_track(b->txn, t->status_index, jti, t->now + b->ttl,
-		    cid, b->a->id, b->a->version, b->client);
-		if (rc != STORE_OK)
-			goto store_fail;
-	}
-	snprintf(iat, sizeof(iat), "%012lld", (long long)t->now);
-	empty = json_object();
-	if (empty == NULL || store_key3(sk, sizeof(sk), subject, iat, jti) != 0) {
-		rc = empty == NULL ? STORE_NOMEM : STORE_BADKEY;
-		goto store_fail;
-	}
-	if ((rc = store_put(b->txn, ST_SUBJECT_TOKENS, sk, empty)) != STORE_OK)
-		goto store_fail;
-	if (track)
-		(void)status_prune(b->txn, t->now + b->ttl + BL_PRUNE_SLACK, 4);
-	rc = store_put_new(b->txn, ST_TOKENS, jti, t->record);
+	rc = routes_token_write(b->log, b->txn, t->record, t->claims_hash,
+	    t->status_index, track, t->now + b->ttl + BL_PRUNE_SLACK);
 	if (rc != STORE_OK)
 		goto store_fail;
 	ret = entry_done(b);
@@ -797,7 +666,6 @@ store_fail:
 out:
 	free(cstrs);
 	json_decref(ctr);
-	json_decref(empty);
 	return ret;
 }
 

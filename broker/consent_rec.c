@@ -10,7 +10,10 @@
 #include "consent_rec.h"
 #include "jsonu.h"
 #include "jtok.h"
+#include "jws.h"
 #include "timeu.h"
+
+#define RECEIPT_TYP "consent-receipt+jwt"
 
 const char *
 consent_state_name(enum consent_state s)
@@ -404,80 +407,65 @@ consent_new_record(const struct agreement *a, const char *subject,
 	return rec;
 }
 
-struct find_ctx {
-	struct store_txn *txn;
-	int64_t now;
-	json_t *best;          /* active and unexpired */
-	json_t *latest;        /* most recently granted */
-	int64_t latest_at;
-	enum store_err err;
-};
-
-static int
-find_one(void *arg, const char *key, size_t keylen, json_t *value)
+char *
+consent_receipt(const struct agreement *a, const json_t *rec,
+    const char *issuer, EVP_PKEY *key, const char *kid, int64_t iat)
 {
-	struct find_ctx *c = arg;
-	char idbuf[64];
-	struct consent_view v;
-	json_t *rec = NULL;
+	json_t *ctl, *r = NULL, *claims = NULL, *doc = a->doc;
+	char *payload = NULL, *jws = NULL;
+	size_t i;
 
-	(void)value;
-	if (store_key_last(key, keylen, idbuf, sizeof(idbuf)) != 0)
-		return 0;
-	c->err = store_get(c->txn, ST_CONSENTS, idbuf, &rec);
-	if (c->err != STORE_OK)
-		return 1;
-	if (consent_view_from_json(rec, c->now, &v) != 0) {
-		json_decref(rec);
-		c->err = STORE_CORRUPT;
-		return 1;
-	}
-	if (v.state == CONSENT_ACTIVE && c->best == NULL) {
-		c->best = rec;
-		return 1;
-	}
-	if (c->latest == NULL || v.granted_at >= c->latest_at) {
-		json_decref(c->latest);
-		c->latest = json_incref(rec);
-		c->latest_at = v.granted_at;
-	}
-	json_decref(rec);
-	return 0;
+	ctl = json_array();
+	json_array_append_new(ctl, json_pack("{s:s, s:s}", "id", a->provider,
+	    "role", "provider"));
+	for (i = 0; i < a->nrecipients; i++)
+		json_array_append_new(ctl, json_pack("{s:s, s:s}", "id",
+		    a->recipients[i], "role", "recipient"));
+	r = json_pack("{s:s, s:O, s:O, s:s, s:O, s:O?, s:{s:s, s:I, s:s, "
+	    "s:s}, s:o, s:O, s:s, s:O?, s:O, s:O?, s:O?, s:s}",
+	    "schema", "consent-broker receipt 1 (after ISO/IEC TS 27560)",
+	    "record_id", json_object_get(rec, "id"),
+	    "pii_principal_id", json_object_get(rec, "subject"),
+	    "state", "given",
+	    "given_at", json_object_get(rec, "granted_at"),
+	    "expires_at", json_object_get(rec, "expires_at"),
+	    "notice", "agreement", a->id, "version", (json_int_t)a->version,
+	    "hash", a->hash, "title", a->title,
+	    "controllers", ctl,
+	    "purposes", json_object_get(doc, "purposes"),
+	    "legal_basis", "consent",
+	    "legal_reference", json_object_get(json_object_get(doc,
+	    "legal_basis"), "reference"),
+	    "pii_categories", json_object_get(rec, "fields"),
+	    "retention", json_object_get(doc, "retention"),
+	    "onward_sharing", json_object_get(doc, "onward_sharing"),
+	    "method", "explicit, through the consent broker");
+	if (r == NULL)
+		return NULL;
+	claims = json_pack("{s:s, s:O, s:I, s:O, s:o}", "iss", issuer, "sub",
+	    json_object_get(rec, "subject"), "iat", (json_int_t)iat, "jti",
+	    json_object_get(rec, "id"), "receipt", r);
+	payload = claims != NULL ? json_dumps(claims, JSON_COMPACT) : NULL;
+	if (payload == NULL || jws_sign_es256(key, kid, RECEIPT_TYP, payload,
+	    strlen(payload), &jws) != JWS_OK)
+		jws = NULL;
+	free(payload);
+	json_decref(claims);
+	return jws;
 }
 
-enum store_err
-consent_find_for(struct store_txn *txn, const char *subject,
-    const char *agreement, int64_t now, json_t **out)
-{
-	struct find_ctx c = { txn, now, NULL, NULL, 0, STORE_OK };
-	char prefix[STORE_MAX_KEY + 1];
-	enum store_err rc;
-
-	*out = NULL;
-	if (store_key2(prefix, sizeof(prefix) - 1, subject, agreement) != 0)
-		return STORE_BADKEY;
-	strncat(prefix, STORE_SEP, sizeof(prefix) - strlen(prefix) - 1);
-	rc = store_scan(txn, ST_CONSENT_INDEX, prefix, 0, 0, find_one, &c);
-	if (rc == STORE_OK)
-		rc = c.err;
-	if (rc != STORE_OK) {
-		json_decref(c.best);
-		json_decref(c.latest);
-		return rc;
-	}
-	if (c.best != NULL) {
-		json_decref(c.latest);
-		*out = c.best;
-	} else
-		*out = c.latest;
-	return STORE_OK;
-}
-
+/*
+ * The rule that picks the consent deciding a transfer, in one place: the
+ * first active (unexpired) one in index order, else the most recently
+ * granted (the later in index order on a tie). Records are read as bytes.
+ */
 struct findv_ctx {
 	struct store_txn *txn;
 	int64_t now;
 	struct consent_view *out;
 	char **strs;
+	char *key;             /* the chosen record's key in ST_CONSENTS */
+	size_t keylen;
 	int have;              /* 0 none, 1 the latest so far, 2 active */
 	enum store_err err;
 };
@@ -503,12 +491,12 @@ findv_one(void *arg, const char *key, size_t keylen, const unsigned char *val,
 		c->err = STORE_CORRUPT;
 		return 1;
 	}
-	/* As find_one: the first active one, else the latest granted. */
 	if (v.state == CONSENT_ACTIVE || c->have == 0 ||
 	    v.granted_at >= c->out->granted_at) {
 		free(*c->strs);
 		*c->out = v;
 		*c->strs = strs;
+		snprintf(c->key, c->keylen, "%s", idbuf);
 		c->have = v.state == CONSENT_ACTIVE ? 2 : 1;
 		return c->have == 2;
 	}
@@ -516,18 +504,20 @@ findv_one(void *arg, const char *key, size_t keylen, const unsigned char *val,
 	return 0;
 }
 
-enum store_err
-consent_find_view(struct store_txn *txn, const char *subject,
-    const char *agreement, int64_t now, struct consent_view *out,
-    char **strs, int *found)
+/* consent_find_view, with the chosen record's key into key[keylen]. */
+static enum store_err
+find_view(struct store_txn *txn, const char *subject, const char *agreement,
+    int64_t now, struct consent_view *out, char **strs, int *found,
+    char *key, size_t keylen)
 {
-	struct findv_ctx c = { txn, now, out, strs, 0, STORE_OK };
+	struct findv_ctx c = { txn, now, out, strs, key, keylen, 0, STORE_OK };
 	char prefix[STORE_MAX_KEY + 1];
 	enum store_err rc;
 
 	memset(out, 0, sizeof(*out));
 	*strs = NULL;
 	*found = 0;
+	key[0] = '\0';
 	if (store_key2(prefix, sizeof(prefix) - 1, subject, agreement) != 0)
 		return STORE_BADKEY;
 	strncat(prefix, STORE_SEP, sizeof(prefix) - strlen(prefix) - 1);
@@ -538,10 +528,41 @@ consent_find_view(struct store_txn *txn, const char *subject,
 		free(*strs);
 		*strs = NULL;
 		memset(out, 0, sizeof(*out));
+		key[0] = '\0';
 		return rc;
 	}
 	*found = c.have != 0;
 	return STORE_OK;
+}
+
+enum store_err
+consent_find_view(struct store_txn *txn, const char *subject,
+    const char *agreement, int64_t now, struct consent_view *out,
+    char **strs, int *found)
+{
+	char key[64];
+
+	return find_view(txn, subject, agreement, now, out, strs, found, key,
+	    sizeof(key));
+}
+
+enum store_err
+consent_find_for(struct store_txn *txn, const char *subject,
+    const char *agreement, int64_t now, json_t **out)
+{
+	struct consent_view v = { 0 };
+	char key[64], *strs = NULL;
+	int found = 0;
+	enum store_err rc;
+
+	*out = NULL;
+	rc = find_view(txn, subject, agreement, now, &v, &strs, &found, key,
+	    sizeof(key));
+	free(strs);
+	/* The record the index entry names, as the view was read from it. */
+	if (rc == STORE_OK && found)
+		rc = store_get(txn, ST_CONSENTS, key, out);
+	return rc;
 }
 
 json_t *

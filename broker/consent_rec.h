@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
+#include <openssl/evp.h>
 
 #include "agreement.h"
 #include "store.h"
@@ -89,10 +90,30 @@ json_t *consent_new_record(const struct agreement *a, const char *subject,
     size_t errlen);
 
 /*
+ * The consent receipt of rec (a record from consent_new_record under a):
+ * a signed record of what was agreed, after ISO/IEC TS 27560, verifiable
+ * with the broker's JWKS. A compact JWS (typ "consent-receipt+jwt", ES256
+ * with key, header kid) whose claims are iss (issuer), sub (the subject),
+ * iat, jti (the consent id) and "receipt": the agreement's notice (id,
+ * version, hash, title), its provider and recipients as controllers, its
+ * purposes, legal reference, retention and onward sharing, and the
+ * record's fields, grant and expiry times. The broker's grant stores it as
+ * the record's "receipt"; so does the bulk loader (bench/bulkload.c).
+ * Returns a new string the caller frees, or NULL when out of memory or
+ * the signing failed.
+ */
+char *consent_receipt(const struct agreement *a, const json_t *rec,
+    const char *issuer, EVP_PKEY *key, const char *kid, int64_t iat);
+
+/*
  * Finds the consent that decides a transfer about subject under agreement:
  * the unexpired active one if there is one, else the most recently granted
  * one. *out gets a new reference, or NULL when the subject has none.
- * Returns the store's error (STORE_OK also when none was found).
+ * Returns the store's error (STORE_OK also when none was found):
+ * STORE_BADKEY when subject and agreement make no index key,
+ * STORE_NOTFOUND when the index names a missing record, STORE_CORRUPT
+ * when a record is malformed; *out is NULL then. It is consent_find_view
+ * (the one definition of the rule) and one read of the chosen record.
  */
 enum store_err consent_find_for(struct store_txn *txn, const char *subject,
     const char *agreement, int64_t now, json_t **out);

@@ -1,11 +1,17 @@
-/* Shared helpers of the route handlers (routes*.c); not a public API. */
+/* Shared helpers of the route handlers (routes*.c), and the writes the
+ * bulk loader (bench/bulkload.c) makes as they do; not a public API. */
 #ifndef CB_ROUTES_H
 #define CB_ROUTES_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include <jansson.h>
 
+#include "agreement.h"
 #include "http.h"
 #include "store.h"
+#include "tlog.h"
 
 /* Nesting bound for request bodies. */
 #define ROUTES_MAX_DEPTH 10
@@ -53,6 +59,75 @@ int wresult_fail(struct wresult *r, int http, const char *title,
 
 /* Replies from a finished write: 503 on store failure, else r. */
 void wresult_reply(struct rq *rq, struct wresult *r);
+
+/* ---- transfer tokens and consents: also written by bench/bulkload.c ---- */
+
+/* What a transfer token grants (routes_token_claims); borrowed strings. */
+struct token_terms {
+	const char *issuer;             /* iss */
+	const struct agreement *a;      /* the agreement version it is under */
+	const char *subject;            /* sub */
+	const char *client;             /* client_id: the requesting party */
+	const char *x5t;                /* cnf: its certificate's x5t#S256 */
+	const char *purpose;
+	const char *const *fields;
+	size_t nfields;
+	const char *consent_id;         /* NULL: none (a statutory basis) */
+	uint64_t status_index;          /* from status_alloc */
+	int64_t now;                    /* iat and nbf */
+	int ttl;                        /* exp - iat, in seconds */
+	const char *kid;                /* of the key that will sign them */
+};
+
+/*
+ * The claims of a transfer token for t, as the token endpoint issues them
+ * (RFC 9068 with RFC 9396 authorization_details, RFC 8705 cnf and a token
+ * status list entry): a new jti (the time in ms, then 96 random bits, so
+ * that the token indexes grow at their end), exp = now + ttl, consent_id
+ * when t has one. On success (0) *record gets the record the broker keeps
+ * of the token (the claims and "kid"; routes_token_write adds the rest)
+ * and claims_hash the SHA-256 of the claims JSON exactly as to be signed;
+ * when claims is not NULL, *claims gets that JSON (the caller signs it
+ * and frees it); when details is not NULL, *details gets a new reference
+ * to the authorization_details. -1 when out of memory or without
+ * randomness, with the outputs NULL.
+ */
+int routes_token_claims(const struct token_terms *t, json_t **record,
+    unsigned char claims_hash[32], char **claims, json_t **details);
+
+/*
+ * Writes an issued token in txn, as the token endpoint's commit does once
+ * its checks passed, in this order: the audit log entry (audit_token with
+ * claims_hash; record, from routes_token_claims, then gets "log_index"
+ * and "status_index"), the token tracked as outstanding under its
+ * consent, agreement version and client (status_track), the subject's
+ * transfer index (ST_SUBJECT_TOKENS, the citizen's page), up to four
+ * expired outstanding-token records forgotten as of prune_now
+ * (status_prune), and the record under its jti (ST_TOKENS). What it
+ * writes is read from the record: iat, exp, sub, jti, client_id,
+ * consent_id and authorization_details[0]'s agreement and version.
+ * track 0 leaves out status_track and status_prune (the bulk loader's
+ * shortcut, see bench/bulkload.c). Returns the store's error, STORE_OK,
+ * or STORE_CORRUPT for a record without those claims, STORE_EXISTS when
+ * its jti is taken; after an error the caller aborts txn (or its
+ * savepoint).
+ */
+enum store_err routes_token_write(struct tlog *log, struct store_txn *txn,
+    json_t *record, const unsigned char claims_hash[32],
+    uint64_t status_index, int track, int64_t prune_now);
+
+/*
+ * Writes a new consent record (from consent_new_record, with its receipt
+ * from consent_receipt) in txn, as the grant does once its checks passed:
+ * the record under its id (ST_CONSENTS), the entry under its subject,
+ * agreement and id (ST_CONSENT_INDEX) and the audit log entry
+ * (audit_consent_grant, at now). Returns the store's error, STORE_OK, or
+ * STORE_CORRUPT for a record without id, subject or agreement,
+ * STORE_BADKEY when they make no index key, STORE_EXISTS when its id is
+ * taken; after an error the caller aborts txn (or its savepoint).
+ */
+enum store_err routes_consent_write(struct tlog *log, struct store_txn *txn,
+    const json_t *rec, int64_t now);
 
 /* Sub-routers; each handles its own paths and methods. */
 void routes_agreements(struct rq *rq, const char *rest);

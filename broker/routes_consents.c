@@ -5,14 +5,12 @@
 #include "audit.h"
 #include "consent_rec.h"
 #include "jsonu.h"
-#include "jws.h"
 #include "registry.h"
 #include "routes.h"
 #include "status.h"
 #include "timeu.h"
 
 #define BUNDLE_MAX 10
-#define RECEIPT_TYP "consent-receipt+jwt"
 
 struct cstate {
 	struct wresult res;
@@ -65,6 +63,30 @@ index_key(char *out, size_t outlen, const char *subject,
 	return store_key3(out, outlen, subject, agreement, id);
 }
 
+enum store_err
+routes_consent_write(struct tlog *log, struct store_txn *txn,
+    const json_t *rec, int64_t now)
+{
+	char key[STORE_MAX_KEY + 1];
+	const char *id, *subject, *agr;
+	json_t *empty;
+	enum store_err rc;
+
+	if (jsonu_get_str(rec, "id", &id) != 0 ||
+	    jsonu_get_str(rec, "subject", &subject) != 0 ||
+	    jsonu_get_str(rec, "agreement", &agr) != 0)
+		return STORE_CORRUPT;
+	if (index_key(key, sizeof(key), subject, agr, id) != 0)
+		return STORE_BADKEY;
+	if ((empty = json_object()) == NULL)
+		return STORE_NOMEM;
+	if ((rc = store_put_new(txn, ST_CONSENTS, id, rec)) == STORE_OK &&
+	    (rc = store_put(txn, ST_CONSENT_INDEX, key, empty)) == STORE_OK)
+		rc = audit_consent_grant(log, txn, now, rec);
+	json_decref(empty);
+	return rc;
+}
+
 /* Ends consent old (an earlier version's) in favour of new_id. */
 static enum store_err
 supersede(struct rq *rq, struct store_txn *txn, json_t *old,
@@ -108,16 +130,14 @@ apply_grant(struct store_txn *txn, struct wop *op)
 	struct rq *rq = op->arg;
 	struct cstate *st = rq->data;
 	struct consent_view v;
-	char key[STORE_MAX_KEY + 1];
 	const char *id, *agr;
-	json_t *cur = NULL, *empty = NULL, *rec, *out;
+	json_t *cur = NULL, *rec, *out;
 	enum store_err rc;
 	size_t i;
 	int status;
 
-	empty = json_object();
 	out = json_array();
-	if (empty == NULL || out == NULL) {
+	if (out == NULL) {
 		rc = STORE_NOMEM;
 		goto store_fail;
 	}
@@ -148,25 +168,16 @@ apply_grant(struct store_txn *txn, struct wop *op)
 			    "different terms%s", v.id, agr, st->bundle ?
 			    " (nothing in this bundle was granted)" : "");
 			json_decref(cur);
-			json_decref(empty);
 			json_decref(out);
 			return status;
 		}
 		json_decref(cur);
 		cur = NULL;
-		if (index_key(key, sizeof(key), st->subject, agr, id) != 0) {
-			rc = STORE_BADKEY;
-			goto store_fail;
-		}
-		if ((rc = store_put_new(txn, ST_CONSENTS, id, rec)) != STORE_OK ||
-		    (rc = store_put(txn, ST_CONSENT_INDEX, key, empty)) !=
-		    STORE_OK ||
-		    (rc = audit_consent_grant(rq->b->log, txn, st->now, rec)) !=
+		if ((rc = routes_consent_write(rq->b->log, txn, rec, st->now)) !=
 		    STORE_OK)
 			goto store_fail;
 		json_array_append_new(out, consent_public(rec, st->now));
 	}
-	json_decref(empty);
 	st->res.http = 201;
 	if (st->bundle)
 		st->res.out = json_pack("{s:o}", "consents", out);
@@ -176,64 +187,9 @@ apply_grant(struct store_txn *txn, struct wop *op)
 	}
 	return 0;
 store_fail:
-	json_decref(empty);
 	json_decref(out);
 	op->store_err = rc;
 	return WOP_STORE_FAILED;
-}
-
-/*
- * A consent receipt: a signed record of what was agreed, after ISO/IEC TS
- * 27560 consent records, verifiable with the broker's JWKS.
- */
-static char *
-make_receipt(struct rq *rq, const struct agreement *a, const json_t *rec)
-{
-	json_t *ctl, *r = NULL, *claims = NULL, *doc = a->doc;
-	char *payload = NULL, *jws = NULL;
-	const char *kid;
-	EVP_PKEY *key;
-	size_t i;
-
-	ctl = json_array();
-	json_array_append_new(ctl, json_pack("{s:s, s:s}", "id", a->provider,
-	    "role", "provider"));
-	for (i = 0; i < a->nrecipients; i++)
-		json_array_append_new(ctl, json_pack("{s:s, s:s}", "id",
-		    a->recipients[i], "role", "recipient"));
-	r = json_pack("{s:s, s:O, s:O, s:s, s:O, s:O?, s:{s:s, s:I, s:s, "
-	    "s:s}, s:o, s:O, s:s, s:O?, s:O, s:O?, s:O?, s:s}",
-	    "schema", "consent-broker receipt 1 (after ISO/IEC TS 27560)",
-	    "record_id", json_object_get(rec, "id"),
-	    "pii_principal_id", json_object_get(rec, "subject"),
-	    "state", "given",
-	    "given_at", json_object_get(rec, "granted_at"),
-	    "expires_at", json_object_get(rec, "expires_at"),
-	    "notice", "agreement", a->id, "version", (json_int_t)a->version,
-	    "hash", a->hash, "title", a->title,
-	    "controllers", ctl,
-	    "purposes", json_object_get(doc, "purposes"),
-	    "legal_basis", "consent",
-	    "legal_reference", json_object_get(json_object_get(doc,
-	    "legal_basis"), "reference"),
-	    "pii_categories", json_object_get(rec, "fields"),
-	    "retention", json_object_get(doc, "retention"),
-	    "onward_sharing", json_object_get(doc, "onward_sharing"),
-	    "method", "explicit, through the consent broker");
-	if (r == NULL)
-		return NULL;
-	claims = json_pack("{s:s, s:O, s:I, s:O, s:o}", "iss",
-	    rq->b->cfg.issuer, "sub", json_object_get(rec, "subject"), "iat",
-	    (json_int_t)timeu_now(), "jti", json_object_get(rec, "id"),
-	    "receipt", r);
-	payload = claims != NULL ? json_dumps(claims, JSON_COMPACT) : NULL;
-	key = keyset_current(broker_keys(rq->b), &kid);
-	if (payload == NULL || jws_sign_es256(key, kid, RECEIPT_TYP, payload,
-	    strlen(payload), &jws) != JWS_OK)
-		jws = NULL;
-	free(payload);
-	json_decref(claims);
-	return jws;
 }
 
 /*
@@ -247,8 +203,9 @@ build_one(struct rq *rq, struct store_txn *txn, const json_t *body,
 	const struct agr_view *av = NULL;
 	const struct agreement *a;
 	json_t *rec = NULL;
-	const char *agr, *state;
+	const char *agr, *state, *kid;
 	char err[512], id[40], *receipt;
+	EVP_PKEY *key;
 	enum store_err rc;
 
 	if (jsonu_get_str(body, "agreement", &agr) != 0 || *agr == '\0' ||
@@ -297,7 +254,9 @@ build_one(struct rq *rq, struct store_txn *txn, const json_t *body,
 			    "consent_terms", "%s: %s", where, err);
 		goto out;
 	}
-	receipt = make_receipt(rq, a, rec);
+	key = keyset_current(broker_keys(rq->b), &kid);
+	receipt = consent_receipt(a, rec, rq->b->cfg.issuer, key, kid,
+	    timeu_now());
 	if (receipt == NULL ||
 	    json_object_set_new(rec, "receipt", json_string(receipt)) != 0) {
 		free(receipt);

@@ -95,7 +95,6 @@ apply_token(struct store_txn *txn, struct wop *op)
 	const char *state;
 	char when[32];
 	int64_t n = 0, ended;
-	uint64_t index;
 	enum store_err rc;
 
 	rc = registry_agreement_view(txn, st->agreement, st->version, &av);
@@ -166,43 +165,8 @@ apply_token(struct store_txn *txn, struct wop *op)
 		if (rc != STORE_OK)
 			goto store_fail;
 	}
-	rc = audit_token(rq->b->log, txn, st->now, st->record, st->claims_hash,
-	    &index);
-	if (rc != STORE_OK)
-		goto store_fail;
-	if (json_object_set_new(st->record, "log_index",
-	    json_integer((json_int_t)index)) != 0 ||
-	    json_object_set_new(st->record, "status_index",
-	    json_integer((json_int_t)st->status_index)) != 0) {
-		rc = STORE_NOMEM;
-		goto store_fail;
-	}
-	rc = status_track(txn, st->status_index,
-	    json_string_value(json_object_get(st->record, "jti")),
-	    st->now + st->ttl, st->consent_id[0] != '\0' ? st->consent_id : NULL,
-	    st->agreement, st->version, rq->party);
-	if (rc != STORE_OK)
-		goto store_fail;
-	/* The citizen's page lists the transfers about them. */
-	{
-		char sk[STORE_MAX_KEY + 1], iat[24];
-		json_t *empty = json_object();
-
-		snprintf(iat, sizeof(iat), "%012lld", (long long)st->now);
-		if (empty == NULL || store_key3(sk, sizeof(sk), st->tr.subject,
-		    iat, json_string_value(json_object_get(st->record, "jti"))) ||
-		    (rc = store_put(txn, ST_SUBJECT_TOKENS, sk, empty)) !=
-		    STORE_OK) {
-			json_decref(empty);
-			rc = rc != STORE_OK ? rc : STORE_BADKEY;
-			goto store_fail;
-		}
-		json_decref(empty);
-	}
-	/* Forget a few expired outstanding-token records as we go. */
-	(void)status_prune(txn, st->now, 4);
-	rc = store_put_new(txn, ST_TOKENS,
-	    json_string_value(json_object_get(st->record, "jti")), st->record);
+	rc = routes_token_write(rq->b->log, txn, st->record, st->claims_hash,
+	    st->status_index, 1, st->now);
 	if (rc != STORE_OK)
 		goto store_fail;
 	return 0;
@@ -252,18 +216,21 @@ resume_token(struct rq *rq)
 	free(body);
 }
 
-/* Builds claims, signs, and fills st->record; 0 or -1. */
-static int
-mint(struct rq *rq, struct tstate *st, const struct agreement *a)
+int
+routes_token_claims(const struct token_terms *t, json_t **record,
+    unsigned char claims_hash[32], char **claims, json_t **details)
 {
 	unsigned char rnd[12];
-	char jti[48], uri[400], *claims = NULL;
-	const char *kid;
-	EVP_PKEY *key;
-	json_t *c = NULL, *fields;
+	char jti[48], uri[400], *text = NULL;
+	json_t *c = NULL, *fields, *det = NULL;
 	size_t i;
 	int rc = -1;
 
+	*record = NULL;
+	if (claims != NULL)
+		*claims = NULL;
+	if (details != NULL)
+		*details = NULL;
 	/* The time in ms (12 hex digits) and 96 random bits (16 chars):
 	 * unique, and time-ordered so that the token indexes grow at one
 	 * end (fewer pages written per commit). */
@@ -272,51 +239,143 @@ mint(struct rq *rq, struct tstate *st, const struct agreement *a)
 	timeu_ms_hex(jti);
 	b64url_encode(rnd, sizeof(rnd), jti + 12);
 	fields = json_array();
-	for (i = 0; fields != NULL && i < st->tr.nfields; i++)
-		json_array_append_new(fields, json_string(st->tr.fields[i]));
-	st->details = json_pack("[{s:s, s:s, s:I, s:s, s:s, s:o}]",
-	    "type", "consented_transfer", "agreement", a->id,
-	    "agreement_version", (json_int_t)a->version, "agreement_hash",
-	    a->hash, "purpose", st->tr.purpose, "fields", fields);
-	if (st->details == NULL)
+	for (i = 0; fields != NULL && i < t->nfields; i++)
+		json_array_append_new(fields, json_string(t->fields[i]));
+	det = json_pack("[{s:s, s:s, s:I, s:s, s:s, s:o}]",
+	    "type", "consented_transfer", "agreement", t->a->id,
+	    "agreement_version", (json_int_t)t->a->version, "agreement_hash",
+	    t->a->hash, "purpose", t->purpose, "fields", fields);
+	if (det == NULL)
 		goto out;
 	c = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:O, "
-	    "s:{s:s}}", "iss", rq->b->cfg.issuer, "sub", st->tr.subject,
-	    "aud", a->provider, "client_id", rq->party,
-	    "iat", (json_int_t)st->now, "nbf", (json_int_t)st->now,
-	    "exp", (json_int_t)(st->now + st->ttl), "jti", jti,
-	    "authorization_details", st->details,
-	    "cnf", "x5t#S256", rq->peer->x5t);
+	    "s:{s:s}}", "iss", t->issuer, "sub", t->subject,
+	    "aud", t->a->provider, "client_id", t->client,
+	    "iat", (json_int_t)t->now, "nbf", (json_int_t)t->now,
+	    "exp", (json_int_t)(t->now + t->ttl), "jti", jti,
+	    "authorization_details", det,
+	    "cnf", "x5t#S256", t->x5t);
 	if (c == NULL)
 		goto out;
-	if (st->consent_id[0] != '\0' &&
-	    json_object_set_new(c, "consent_id", json_string(st->consent_id)))
+	if (t->consent_id != NULL &&
+	    json_object_set_new(c, "consent_id", json_string(t->consent_id)))
 		goto out;
-	st->status_index = status_alloc(rq->b->status);
-	if (status_uri(rq->b->cfg.issuer, st->status_index, uri,
-	    sizeof(uri)) != 0 ||
+	if (status_uri(t->issuer, t->status_index, uri, sizeof(uri)) != 0 ||
 	    json_object_set_new(c, "status", json_pack("{s:{s:I, s:s}}",
-	    "status_list", "idx", (json_int_t)(st->status_index %
+	    "status_list", "idx", (json_int_t)(t->status_index %
 	    STATUS_LIST_CAP), "uri", uri)) != 0)
 		goto out;
-	claims = json_dumps(c, JSON_COMPACT);
-	if (claims == NULL)
+	text = json_dumps(c, JSON_COMPACT);
+	if (text == NULL)
 		goto out;
-	SHA256((const unsigned char *)claims, strlen(claims), st->claims_hash);
-	key = keyset_current(broker_keys(rq->b), &kid);
-	if (jws_sign_es256(key, kid, TOKEN_TYP, claims, strlen(claims),
-	    &st->token) != JWS_OK)
-		goto out;
+	SHA256((const unsigned char *)text, strlen(text), claims_hash);
 	/* The record keeps the claims (not the token): enough for
 	 * introspection and audit, useless to a thief. */
-	st->record = json_deep_copy(c);
-	if (st->record == NULL ||
-	    json_object_set_new(st->record, "kid", json_string(kid)) != 0)
+	*record = json_deep_copy(c);
+	if (*record == NULL ||
+	    json_object_set_new(*record, "kid", json_string(t->kid)) != 0) {
+		json_decref(*record);
+		*record = NULL;
 		goto out;
+	}
+	if (claims != NULL) {
+		*claims = text;
+		text = NULL;
+	}
+	if (details != NULL) {
+		*details = det;
+		det = NULL;
+	}
 	rc = 0;
 out:
-	free(claims);
+	free(text);
+	json_decref(det);
 	json_decref(c);
+	return rc;
+}
+
+enum store_err
+routes_token_write(struct tlog *log, struct store_txn *txn, json_t *record,
+    const unsigned char claims_hash[32], uint64_t status_index, int track,
+    int64_t prune_now)
+{
+	const json_t *ad = json_array_get(json_object_get(record,
+	    "authorization_details"), 0);
+	const char *jti, *sub, *client, *agr, *cid = NULL;
+	char sk[STORE_MAX_KEY + 1], iat_s[24];
+	int64_t iat, exp, ver;
+	uint64_t index;
+	json_t *empty;
+	enum store_err rc;
+
+	if (jsonu_get_str(record, "jti", &jti) != 0 ||
+	    jsonu_get_str(record, "sub", &sub) != 0 ||
+	    jsonu_get_str(record, "client_id", &client) != 0 ||
+	    jsonu_get_int(record, "iat", &iat) != 0 ||
+	    jsonu_get_int(record, "exp", &exp) != 0 ||
+	    jsonu_get_str(record, "consent_id", &cid) < 0 ||
+	    jsonu_get_str(ad, "agreement", &agr) != 0 ||
+	    jsonu_get_int(ad, "agreement_version", &ver) != 0 || ver < 1 ||
+	    ver > UINT32_MAX)
+		return STORE_CORRUPT;
+	rc = audit_token(log, txn, iat, record, claims_hash, &index);
+	if (rc != STORE_OK)
+		return rc;
+	if (json_object_set_new(record, "log_index",
+	    json_integer((json_int_t)index)) != 0 ||
+	    json_object_set_new(record, "status_index",
+	    json_integer((json_int_t)status_index)) != 0)
+		return STORE_NOMEM;
+	if (track && (rc = status_track(txn, status_index, jti, exp, cid, agr,
+	    (uint32_t)ver, client)) != STORE_OK)
+		return rc;
+	/* The citizen's page lists the transfers about them. */
+	snprintf(iat_s, sizeof(iat_s), "%012lld", (long long)iat);
+	if (store_key3(sk, sizeof(sk), sub, iat_s, jti) != 0)
+		return STORE_BADKEY;
+	if ((empty = json_object()) == NULL)
+		return STORE_NOMEM;
+	rc = store_put(txn, ST_SUBJECT_TOKENS, sk, empty);
+	json_decref(empty);
+	if (rc != STORE_OK)
+		return rc;
+	/* Forget a few expired outstanding-token records as we go. */
+	if (track)
+		(void)status_prune(txn, prune_now, 4);
+	return store_put_new(txn, ST_TOKENS, jti, record);
+}
+
+/* Builds the claims, signs them, and fills st->record; 0 or -1. */
+static int
+mint(struct rq *rq, struct tstate *st, const struct agreement *a)
+{
+	struct token_terms t;
+	char *claims = NULL;
+	const char *kid;
+	EVP_PKEY *key;
+	int rc = -1;
+
+	key = keyset_current(broker_keys(rq->b), &kid);
+	st->status_index = status_alloc(rq->b->status);
+	t.issuer = rq->b->cfg.issuer;
+	t.a = a;
+	t.subject = st->tr.subject;
+	t.client = rq->party;
+	t.x5t = rq->peer->x5t;
+	t.purpose = st->tr.purpose;
+	t.fields = st->tr.fields;
+	t.nfields = st->tr.nfields;
+	t.consent_id = st->consent_id[0] != '\0' ? st->consent_id : NULL;
+	t.status_index = st->status_index;
+	t.now = st->now;
+	t.ttl = st->ttl;
+	t.kid = kid;
+	if (routes_token_claims(&t, &st->record, st->claims_hash, &claims,
+	    &st->details) != 0)
+		return -1;
+	if (jws_sign_es256(key, kid, TOKEN_TYP, claims, strlen(claims),
+	    &st->token) == JWS_OK)
+		rc = 0;
+	free(claims);
 	return rc;
 }
 
