@@ -92,8 +92,13 @@ void routes_dispatch(struct rq *rq);
 struct server;
 
 /*
- * Binds cfg's listen address (TCP_NODELAY), starts cfg.threads workers.
- * NULL with a reason in err.
+ * Binds cfg's listen address (TCP_NODELAY) and starts cfg.threads
+ * workers, each accepting on a socket of its own (SO_REUSEPORT; one
+ * shared socket with one worker or without SO_REUSEPORT), and answering
+ * 503 beyond cfg.max_connections open connections in all. The address is
+ * first bound without SO_REUSEPORT, so that it fails as before when
+ * anything (another consentd too) holds it. NULL with a reason in err
+ * ("listen on HOST:PORT: Address already in use").
  */
 struct server *server_start(struct broker *b, char *err, size_t errlen);
 

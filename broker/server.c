@@ -1,14 +1,17 @@
 /*
- * HTTPS server: N worker threads, each with its own event base and evhttp
- * on a dup of one shared listening socket; TLS through bufferevent_openssl.
+ * HTTPS server: N worker threads, each with its own event base, evhttp and
+ * listening socket (SO_REUSEPORT, so the kernel spreads connections over
+ * them); TLS through bufferevent_openssl.
  */
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,8 +53,7 @@ struct worker {
 	struct event *flush_ev;
 	struct event *accept_ev;   /* re-enables accepting after a pause */
 	int64_t accept_warned_us;  /* last "accept failed" line */
-	long conns;                /* open connections (this worker's) */
-	long max_conns;            /* beyond this, requests get 503 */
+	int lfd;                   /* listening socket until evhttp owns it */
 	long deadline_closed;      /* closed at the deadline, not yet logged */
 	int64_t deadline_logged_us;  /* last "request_deadline" line */
 	int started;
@@ -84,11 +86,13 @@ struct conn {
 
 struct server {
 	struct broker *b;
-	int fd;
+	int fd;                    /* the shared listening socket, or -1 */
 	unsigned port;
 	int nworkers;
 	struct worker *workers;
 	int grace_s;
+	atomic_long conns;         /* open connections, all workers */
+	long max_conns;            /* beyond this, requests get 503 */
 };
 
 static int peer_idx = -1;
@@ -132,7 +136,7 @@ conn_free(void *parent, void *ptr, CRYPTO_EX_DATA *ad, int idx, long argl,
 	(void)argp;
 	if (c == NULL)
 		return;
-	c->w->conns--;
+	atomic_fetch_sub_explicit(&c->w->srv->conns, 1, memory_order_relaxed);
 	if (c->bev != NULL)
 		(void)evbuffer_remove_cb(bufferevent_get_input(c->bev), on_input,
 		    c);
@@ -697,7 +701,8 @@ on_request(struct evhttp_request *req, void *arg)
 	rq->peer = peer_of(req);
 	conn_request_read(req);
 	w->inflight++;
-	if (w->conns > w->max_conns) {
+	if (atomic_load_explicit(&w->srv->conns, memory_order_relaxed) >
+	    w->srv->max_conns) {
 		/* Over the connection limit: answer, then close. */
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 		    "Connection", "close");
@@ -743,7 +748,8 @@ make_bev(struct event_base *base, void *arg)
 		SSL_free(ssl);
 		return NULL;
 	}
-	w->conns++;   /* conn_free counts it out with the SSL */
+	/* conn_free counts it out with the SSL */
+	atomic_fetch_add_explicit(&w->srv->conns, 1, memory_order_relaxed);
 	bev = bufferevent_openssl_socket_new(base, -1, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
@@ -838,67 +844,189 @@ worker_main(void *arg)
 	return NULL;
 }
 
+/* ---- listening sockets -------------------------------------------------- */
+
+/*
+ * One listening socket shared by every worker (each on a dup) lets the
+ * worker that wakes first accept a whole burst of connections (libevent
+ * accepts until EAGAIN), and keep-alive clients stay where they landed:
+ * in benchmarks one worker had 82-93% of the connections while the other
+ * idled. So each worker listens on a socket of its own, all bound to the
+ * same address with SO_REUSEPORT, and the kernel spreads new connections
+ * over them by a hash of each connection's addresses and ports.
+ *
+ * SO_REUSEPORT alone would also let a second consentd of the same user
+ * bind the same address and silently take a share of the connections.
+ * So the address is first bound and listened on by a probe socket
+ * without SO_REUSEPORT, as consentd did with its one socket: anything
+ * already there (another consentd, or any other socket) makes that fail,
+ * and consentd stops with "listen on HOST:PORT: Address already in use".
+ * The probe also fixes the port when the configured one is 0. Then the
+ * probe is closed and the workers' sockets are bound to that port.
+ *
+ * What remains is a race of microseconds: between the probe's close and
+ * the first worker socket's listen(), a second consentd's probe can
+ * succeed, and the two then share the address. It takes two consentd
+ * started on the same address at the same instant by the same user (the
+ * kernel shares a port among SO_REUSEPORT sockets of one effective user
+ * id only). That is an operator's mistake, not an attack: a process of
+ * that user can read consentd's keys and store anyway (and could bind the
+ * address with SO_REUSEPORT itself at any time). The workers' sockets are
+ * made (and SO_REUSEPORT set) before the probe is closed, so the window
+ * holds only their bind and listen calls. Should one of those fail all
+ * the same (something took the port in the window), every socket is
+ * closed and consentd stops with the reason.
+ *
+ * With one worker, or without SO_REUSEPORT in the kernel (ENOPROTOOPT,
+ * logged once as "listen_shared"), the probe itself stays the listening
+ * socket, shared by all workers through dups.
+ */
+
+/* Pending connections each listening socket queues. */
+#define LISTEN_BACKLOG 1024
+
+union sockaddr_any {
+	struct sockaddr sa;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+};
+
+/* The configured listen address; 0, or -1 with the reason in err. */
 static int
-listen_socket(const struct config *c, unsigned *port, char *err,
+listen_addr(const struct config *c, union sockaddr_any *a, char *err,
     size_t errlen)
 {
-	struct sockaddr_in6 a6;
-	struct sockaddr_in a4;
-	struct sockaddr_storage got;
-	socklen_t gotlen = sizeof(got);
-	int fd = -1, one = 1, v6 = 0;
-
-	memset(&a4, 0, sizeof(a4));
-	memset(&a6, 0, sizeof(a6));
-	memset(&got, 0, sizeof(got));
-	if (inet_pton(AF_INET, c->listen_host, &a4.sin_addr) == 1) {
-		a4.sin_family = AF_INET;
-		a4.sin_port = htons(c->listen_port);
-	} else if (inet_pton(AF_INET6, c->listen_host, &a6.sin6_addr) == 1) {
-		a6.sin6_family = AF_INET6;
-		a6.sin6_port = htons(c->listen_port);
-		v6 = 1;
+	memset(a, 0, sizeof(*a));
+	if (inet_pton(AF_INET, c->listen_host, &a->in.sin_addr) == 1) {
+		a->in.sin_family = AF_INET;
+		a->in.sin_port = htons(c->listen_port);
+	} else if (inet_pton(AF_INET6, c->listen_host,
+	    &a->in6.sin6_addr) == 1) {
+		a->in6.sin6_family = AF_INET6;
+		a->in6.sin6_port = htons(c->listen_port);
 	} else if (strcmp(c->listen_host, "localhost") == 0) {
-		a4.sin_family = AF_INET;
-		a4.sin_port = htons(c->listen_port);
-		a4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		a->in.sin_family = AF_INET;
+		a->in.sin_port = htons(c->listen_port);
+		a->in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	} else {
 		snprintf(err, errlen, "listen: '%s' is not an IP address",
 		    c->listen_host);
 		return -1;
 	}
-	fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	return 0;
+}
+
+/*
+ * A nonblocking TCP socket to listen on, with SO_REUSEADDR (a restart
+ * need not wait for old connections' TIME_WAIT), TCP_NODELAY (inherited
+ * by accepted connections) and, when reuseport, SO_REUSEPORT. The fd, or
+ * -1 with errno set.
+ */
+static int
+listen_socket_new(int family, int reuseport)
+{
+	int fd, one = 1, e;
+
+	fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
-		goto sys_fail;
+		return -1;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
-		goto sys_fail;
-	if ((v6 ? bind(fd, (struct sockaddr *)&a6, sizeof(a6)) :
-	    bind(fd, (struct sockaddr *)&a4, sizeof(a4))) != 0)
-		goto sys_fail;
-	if (listen(fd, 1024) != 0 || evutil_make_socket_nonblocking(fd) != 0)
-		goto sys_fail;
-	if (getsockname(fd, (struct sockaddr *)&got, &gotlen) != 0)
-		goto sys_fail;
-	*port = got.ss_family == AF_INET6 ?
-	    ntohs(((struct sockaddr_in6 *)&got)->sin6_port) :
-	    ntohs(((struct sockaddr_in *)&got)->sin_port);
-	return fd;
-sys_fail:
-	snprintf(err, errlen, "listen on %s:%u: %s", c->listen_host,
-	    (unsigned)c->listen_port, strerror(errno));
-	if (fd >= 0)
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 ||
+	    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one,
+	    sizeof(one)) != 0)) {
+		e = errno;
 		close(fd);
-	return -1;
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/* Binds fd to a and listens; 0, or -1 with errno set. */
+static int
+listen_on(int fd, const union sockaddr_any *a)
+{
+	socklen_t len = a->sa.sa_family == AF_INET6 ? sizeof(a->in6) :
+	    sizeof(a->in);
+
+	if (bind(fd, &a->sa, len) != 0 || listen(fd, LISTEN_BACKLOG) != 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * Sets s->port and either s->fd (one shared socket) or every worker's lfd
+ * (a socket each), as the comment above says. 0, or -1 with the reason in
+ * err and no socket left open.
+ */
+static int
+server_listen(struct server *s, char *err, size_t errlen)
+{
+	const struct config *c = &s->b->cfg;
+	union sockaddr_any a;
+	socklen_t alen = sizeof(a);
+	int probe, i, rc = -1;
+
+	assert(s->nworkers >= 1);
+	if (listen_addr(c, &a, err, errlen) != 0)
+		return -1;
+	probe = listen_socket_new(a.sa.sa_family, 0);
+	if (probe < 0 || listen_on(probe, &a) != 0 ||
+	    getsockname(probe, &a.sa, &alen) != 0) {
+		snprintf(err, errlen, "listen on %s:%u: %s", c->listen_host,
+		    (unsigned)c->listen_port, strerror(errno));
+		goto out;
+	}
+	/* a now holds the port actually bound. */
+	s->port = ntohs(a.sa.sa_family == AF_INET6 ? a.in6.sin6_port :
+	    a.in.sin_port);
+	for (i = 0; i < s->nworkers && s->nworkers > 1; i++) {
+		s->workers[i].lfd = listen_socket_new(a.sa.sa_family, 1);
+		if (s->workers[i].lfd >= 0)
+			continue;
+		if (i == 0 && errno == ENOPROTOOPT) {
+			fprintf(stderr, "{\"event\":\"listen_shared\",\"reason\":"
+			    "\"SO_REUSEPORT: %s\",\"threads\":%d}\n",
+			    strerror(errno), s->nworkers);
+			break;
+		}
+		snprintf(err, errlen, "listen on %s:%u: SO_REUSEPORT socket: %s",
+		    c->listen_host, s->port, strerror(errno));
+		goto out;
+	}
+	if (s->nworkers == 1 || s->workers[0].lfd < 0) {
+		s->fd = probe;   /* the one socket, shared */
+		probe = -1;
+		rc = 0;
+		goto out;
+	}
+	close(probe);
+	probe = -1;
+	/* The window the comment above describes: keep it to these calls. */
+	for (i = 0; i < s->nworkers; i++)
+		if (listen_on(s->workers[i].lfd, &a) != 0) {
+			snprintf(err, errlen, "listen on %s:%u: %s (taken while "
+			    "the worker sockets were bound)", c->listen_host,
+			    s->port, strerror(errno));
+			goto out;
+		}
+	rc = 0;
+out:
+	if (probe >= 0)
+		close(probe);
+	for (i = 0; rc != 0 && i < s->nworkers; i++)
+		if (s->workers[i].lfd >= 0) {
+			close(s->workers[i].lfd);
+			s->workers[i].lfd = -1;
+		}
+	return rc;
 }
 
 static int
 worker_init(struct worker *w, char *err, size_t errlen)
 {
 	const struct config *c = &w->srv->b->cfg;
-	int fd;
 
-	pthread_mutex_init(&w->mu, NULL);
 	w->base = event_base_new();
 	w->http = w->base != NULL ? evhttp_new(w->base) : NULL;
 	if (w->http == NULL) {
@@ -915,26 +1043,23 @@ worker_init(struct worker *w, char *err, size_t errlen)
 	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 	    EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT | EVHTTP_REQ_HEAD |
 	    EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
-	w->max_conns = c->max_connections / w->srv->nworkers;
-	if (w->max_conns < 1)
-		w->max_conns = 1;
 	w->done_ev = event_new(w->base, -1, 0, on_done, w);
 	w->stop_ev = event_new(w->base, -1, 0, on_stop, w);
 	if (w->done_ev == NULL || w->stop_ev == NULL) {
 		snprintf(err, errlen, "cannot create events");
 		return -1;
 	}
-	fd = dup(w->srv->fd);
-	if (fd < 0) {
+	/* A socket of its own, or a dup of the shared one. */
+	if (w->lfd < 0 && (w->lfd = dup(w->srv->fd)) < 0) {
 		snprintf(err, errlen, "dup: %s", strerror(errno));
 		return -1;
 	}
-	w->bound = evhttp_accept_socket_with_handle(w->http, fd);
+	w->bound = evhttp_accept_socket_with_handle(w->http, w->lfd);
 	if (w->bound == NULL) {
-		close(fd);
 		snprintf(err, errlen, "cannot accept on the listening socket");
-		return -1;
+		return -1;   /* worker_free closes w->lfd */
 	}
+	w->lfd = -1;   /* the listener's now: closed with it */
 	w->accept_ev = evtimer_new(w->base, on_accept_resume, w);
 	if (w->accept_ev == NULL) {
 		snprintf(err, errlen, "cannot create events");
@@ -974,6 +1099,8 @@ worker_free(struct worker *w)
 		event_free(w->accept_ev);
 	if (w->base != NULL)
 		event_base_free(w->base);
+	if (w->lfd >= 0)
+		close(w->lfd);
 	pthread_mutex_destroy(&w->mu);
 }
 
@@ -989,12 +1116,10 @@ server_start(struct broker *b, char *err, size_t errlen)
 		return NULL;
 	}
 	s->b = b;
+	s->fd = -1;
 	s->grace_s = 10;
-	s->fd = listen_socket(&b->cfg, &s->port, err, errlen);
-	if (s->fd < 0) {
-		free(s);
-		return NULL;
-	}
+	s->max_conns = b->cfg.max_connections;   /* all workers together */
+	atomic_init(&s->conns, 0);
 	s->nworkers = b->cfg.threads;
 	s->workers = calloc((size_t)s->nworkers, sizeof(*s->workers));
 	if (s->workers == NULL) {
@@ -1004,9 +1129,14 @@ server_start(struct broker *b, char *err, size_t errlen)
 	for (i = 0; i < s->nworkers; i++) {
 		s->workers[i].srv = s;
 		s->workers[i].idx = i;
+		s->workers[i].lfd = -1;
+		pthread_mutex_init(&s->workers[i].mu, NULL);
+	}
+	if (server_listen(s, err, errlen) != 0)
+		goto fail;
+	for (i = 0; i < s->nworkers; i++)
 		if (worker_init(&s->workers[i], err, errlen) != 0)
 			goto fail;
-	}
 	for (i = 0; i < s->nworkers; i++) {
 		if (pthread_create(&s->workers[i].thread, NULL, worker_main,
 		    &s->workers[i]) != 0) {
