@@ -6,8 +6,8 @@
  *         [--sign-key F] [--lifetime S]
  *   floor --bench-crypto SECONDS [--sign-key F]
  *
- * Server mode: N worker threads, each with its own event base and evhttp on
- * a dup of one shared listening socket with TCP_NODELAY, TLS through
+ * Server mode: N worker threads, each with its own event base, evhttp and
+ * listening socket (SO_REUSEPORT, TCP_NODELAY), TLS through
  * bufferevent_openssl with a client certificate from the CA required
  * (as broker/server.c). Every request, whatever its path or method, is
  * answered 200 with {"access_token": <ES256 JWS of a fixed 640-byte claims
@@ -15,9 +15,9 @@
  * is printed as {"event":"listening","url":...} on stderr, as consentd
  * does. SIGTERM/SIGINT, or the end of --lifetime (default 600 s), stop it.
  * GET /floor-stats answers {"served":[n0,n1,...]}, the replies each worker
- * sent (with the shared socket, the worker that wakes first accepts a whole
- * burst of connections, so keep-alive load may sit on one thread; consentd
- * logs "thread" per request for the same view).
+ * sent (the kernel spreads connections over the workers' sockets by a
+ * hash, as for consentd, which logs "thread" per request for the same
+ * view).
  *
  * --bench-crypto: one thread, SECONDS per line; prints a JSON object with
  * raw OpenSSL ES256 sign and verify, jws_sign_es256 of the same payload,
@@ -88,6 +88,7 @@ struct fworker {
 	struct event_base *base;
 	struct evhttp *http;
 	struct event *stop_ev;
+	int fd;                         /* its listening socket */
 	int started;
 };
 
@@ -228,6 +229,8 @@ tls_ctx(const char *cert, const char *key, const char *ca)
 	return ctx;
 }
 
+/* A listening socket on hostport (port 0: any free one, into *port), with
+ * SO_REUSEPORT so that each worker can have one on the same port. */
 static int
 listen_socket(const char *hostport, unsigned *port)
 {
@@ -257,6 +260,7 @@ listen_socket(const char *hostport, unsigned *port)
 	if (fd < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
 	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
 	    bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
 	    listen(fd, 1024) != 0 || evutil_make_socket_nonblocking(fd) != 0 ||
 	    getsockname(fd, (struct sockaddr *)&a, &alen) != 0) {
@@ -291,8 +295,6 @@ worker_main(void *arg)
 static int
 worker_init(struct fworker *w)
 {
-	int fd;
-
 	if ((w->base = event_base_new()) == NULL ||
 	    (w->http = evhttp_new(w->base)) == NULL ||
 	    (w->stop_ev = event_new(w->base, -1, 0, on_stop, w)) == NULL)
@@ -303,12 +305,9 @@ worker_init(struct fworker *w)
 	evhttp_set_max_headers_size(w->http, FLOOR_HEADER_MAX);
 	evhttp_set_max_body_size(w->http, FLOOR_MAX_BODY);
 	evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
-	if ((fd = dup(w->srv->fd)) < 0)
+	if (evhttp_accept_socket_with_handle(w->http, w->fd) == NULL)
 		return -1;
-	if (evhttp_accept_socket_with_handle(w->http, fd) == NULL) {
-		close(fd);
-		return -1;
-	}
+	w->fd = -1;   /* closed with the listener */
 	return 0;
 }
 
@@ -321,6 +320,8 @@ worker_free(struct fworker *w)
 		event_free(w->stop_ev);
 	if (w->base != NULL)
 		event_base_free(w->base);
+	if (w->fd >= 0)
+		close(w->fd);
 }
 
 /* ---- --bench-crypto ----------------------------------------------------- */
@@ -492,6 +493,24 @@ main(int argc, char **argv)
 	srv.nworkers = (int)threads;
 	for (i = 0; i < srv.nworkers; i++) {
 		srv.workers[i].srv = &srv;
+		srv.workers[i].fd = -1;
+	}
+	/* The first worker takes the socket that fixed the port; the others
+	 * get one each on that port. */
+	srv.workers[0].fd = srv.fd;
+	srv.fd = -1;
+	for (i = 1; i < srv.nworkers; i++) {
+		char hp[96];
+
+		snprintf(hp, sizeof(hp), "%.*s:%u",
+		    (int)(strrchr(listen_at, ':') - listen_at), listen_at, port);
+		if ((srv.workers[i].fd = listen_socket(hp, &port)) < 0) {
+			fprintf(stderr, "floor: cannot listen for worker %d\n",
+			    i);
+			goto stop;
+		}
+	}
+	for (i = 0; i < srv.nworkers; i++) {
 		if (worker_init(&srv.workers[i]) != 0) {
 			fprintf(stderr, "floor: cannot start worker %d\n", i);
 			goto stop;
