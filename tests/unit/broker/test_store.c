@@ -1095,6 +1095,7 @@ static void
 synced_init(struct synced_op *so, struct writer *w, const char *key, long n,
     struct counter *c)
 {
+	memset(so, 0, sizeof(*so));
 	kv_init(&so->k, key, n, c);
 	so->w = w;
 	so->c = c;
@@ -1212,7 +1213,7 @@ tick_runs_only_once_earlier_groups_are_durable(void **state)
 	assert_true(counter_wait_for(&c, 1, 10));
 	/* The first tick ran after the first group, and only after that
 	 * group was synced and completed. */
-	for (i = 0; i < 1000; i++) {
+	for (i = 0; i < 10000; i++) {
 		pthread_mutex_lock(&c.mu);
 		if (t.calls > 0) {
 			pthread_mutex_unlock(&c.mu);
@@ -1226,7 +1227,7 @@ tick_runs_only_once_earlier_groups_are_durable(void **state)
 	assert_int_equal(t.done_at_first, 1);
 	pthread_mutex_unlock(&c.mu);
 	/* What the tick committed is synced after it. */
-	for (i = 0; i < 1000; i++) {
+	for (i = 0; i < 10000; i++) {
 		writer_get_stats(w, &st);
 		if (st.syncs >= 2)
 			break;
