@@ -301,8 +301,7 @@ open_all(struct bl *b)
 	b->roles = registry_party_roles(party);
 	for (i = 0; i < b->a->nfields; i++)
 		b->fields[i] = b->a->fields[i].name;
-	b->ttl = (int)b->a->token_ttl_seconds < b->cfg.max_token_ttl_s ?
-	    (int)b->a->token_ttl_seconds : b->cfg.max_token_ttl_s;
+	b->ttl = routes_token_ttl(b->a, &b->cfg);
 	ret = 0;
 out:
 	store_abort(txn);
@@ -580,12 +579,11 @@ token_mint(const struct bl *b, struct token *t)
 static int
 token_write(struct bl *b, struct token *t, int last)
 {
-	char subject[BL_MAX_PREFIX + 24], day[24], ckey[STORE_MAX_KEY + 1];
+	char subject[BL_MAX_PREFIX + 24], ckey[STORE_MAX_KEY + 1];
 	struct consent_view v;
 	struct policy_request preq;
 	struct policy_input in;
 	struct policy_result res;
-	json_t *ctr = NULL;
 	const unsigned char *raw;
 	const char *cid = b->ids[t->citizen];
 	char *cstrs = NULL;
@@ -610,18 +608,13 @@ token_write(struct bl *b, struct token *t, int last)
 		goto store_fail;
 	}
 	if (b->a->max_per_subject_per_day != 0) {
-		snprintf(day, sizeof(day), "%lld", (long long)timeu_day(t->now));
-		if (store_key3(ckey, sizeof(ckey), subject, b->a->id, day) != 0) {
+		if (routes_day_key(ckey, sizeof(ckey), subject, b->a->id,
+		    t->now) != 0) {
 			rc = STORE_BADKEY;
 			goto store_fail;
 		}
-		rc = store_get(b->txn, ST_COUNTERS, ckey, &ctr);
-		if (rc == STORE_OK && jsonu_get_int(ctr, "n", &n) != 0)
-			n = 0;
-		else if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		if ((rc = routes_day_count(b->txn, ckey, &n)) != STORE_OK)
 			goto store_fail;
-		json_decref(ctr);
-		ctr = NULL;
 	}
 	preq.agreement = b->a->id;
 	preq.subject = subject;
@@ -644,15 +637,9 @@ token_write(struct bl *b, struct token *t, int last)
 	}
 	/* apply_token's writes, in its order: the day's count, then the
 	 * token's own. */
-	if (b->a->max_per_subject_per_day != 0) {
-		ctr = json_pack("{s:I}", "n", (json_int_t)(n + 1));
-		if (ctr == NULL) {
-			rc = STORE_NOMEM;
-			goto store_fail;
-		}
-		if ((rc = store_put(b->txn, ST_COUNTERS, ckey, ctr)) != STORE_OK)
-			goto store_fail;
-	}
+	if (b->a->max_per_subject_per_day != 0 &&
+	    (rc = routes_day_count_put(b->txn, ckey, n + 1)) != STORE_OK)
+		goto store_fail;
 	rc = routes_token_write(b->log, b->txn, t->record, t->claims_hash,
 	    t->status_index, track, t->now + b->ttl + BL_PRUNE_SLACK);
 	if (rc != STORE_OK)
@@ -665,7 +652,6 @@ store_fail:
 	    "data directory's consentd.conf)" : "");
 out:
 	free(cstrs);
-	json_decref(ctr);
 	return ret;
 }
 

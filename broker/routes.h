@@ -95,6 +95,24 @@ struct token_terms {
 int routes_token_claims(const struct token_terms *t, json_t **record,
     unsigned char claims_hash[32], char **claims, json_t **details);
 
+/* A token's lifetime under agreement a: its token_ttl_seconds, at most
+ * the broker's max_token_ttl_s. */
+int routes_token_ttl(const struct agreement *a, const struct config *c);
+
+/*
+ * The per-day transfer counter that max_per_subject_per_day limits
+ * (ST_COUNTERS, subject SEP agreement SEP day as of now, {"n": count}).
+ * routes_day_key builds its key (0, or -1 when they make none);
+ * routes_day_count reads the count so far (0 when there is none);
+ * routes_day_count_put writes n.
+ */
+int routes_day_key(char *out, size_t outlen, const char *subject,
+    const char *agreement, int64_t now);
+enum store_err routes_day_count(struct store_txn *txn, const char *key,
+    int64_t *n);
+enum store_err routes_day_count_put(struct store_txn *txn, const char *key,
+    int64_t n);
+
 /*
  * Writes an issued token in txn, as the token endpoint's commit does once
  * its checks passed, in this order: the audit log entry (audit_token with

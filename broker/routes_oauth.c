@@ -91,7 +91,7 @@ apply_token(struct store_txn *txn, struct wop *op)
 	const unsigned char *raw;
 	size_t rawlen;
 	enum consent_state cstate;
-	json_t *rec = NULL, *ctr = NULL;
+	json_t *rec = NULL;
 	const char *state;
 	char when[32];
 	int64_t n = 0, ended;
@@ -137,14 +137,9 @@ apply_token(struct store_txn *txn, struct wop *op)
 		}
 	}
 	if (st->limit != 0) {
-		rc = store_get(txn, ST_COUNTERS, st->counter_key, &ctr);
-		if (rc == STORE_OK) {
-			if (jsonu_get_int(ctr, "n", &n) != 0)
-				n = 0;
-		} else if (rc != STORE_NOTFOUND)
+		if ((rc = routes_day_count(txn, st->counter_key, &n)) !=
+		    STORE_OK)
 			goto store_fail;
-		json_decref(ctr);
-		ctr = NULL;
 		if (n >= st->limit) {
 			d->rule = POLICY_LIMIT;
 			d->oauth_error = "access_denied";
@@ -155,14 +150,8 @@ apply_token(struct store_txn *txn, struct wop *op)
 			    st->agreement, st->limit, (long long)n);
 			goto deny;
 		}
-		ctr = json_pack("{s:I}", "n", (json_int_t)(n + 1));
-		if (ctr == NULL) {
-			rc = STORE_NOMEM;
-			goto store_fail;
-		}
-		rc = store_put(txn, ST_COUNTERS, st->counter_key, ctr);
-		json_decref(ctr);
-		if (rc != STORE_OK)
+		if ((rc = routes_day_count_put(txn, st->counter_key, n + 1)) !=
+		    STORE_OK)
 			goto store_fail;
 	}
 	rc = routes_token_write(rq->b->log, txn, st->record, st->claims_hash,
@@ -344,6 +333,50 @@ routes_token_write(struct tlog *log, struct store_txn *txn, json_t *record,
 	return store_put_new(txn, ST_TOKENS, jti, record);
 }
 
+int
+routes_token_ttl(const struct agreement *a, const struct config *c)
+{
+	return (int)a->token_ttl_seconds < c->max_token_ttl_s ?
+	    (int)a->token_ttl_seconds : c->max_token_ttl_s;
+}
+
+int
+routes_day_key(char *out, size_t outlen, const char *subject,
+    const char *agreement, int64_t now)
+{
+	char day[24];
+
+	snprintf(day, sizeof(day), "%lld", (long long)timeu_day(now));
+	return store_key3(out, outlen, subject, agreement, day);
+}
+
+enum store_err
+routes_day_count(struct store_txn *txn, const char *key, int64_t *n)
+{
+	json_t *ctr = NULL;
+	enum store_err rc;
+
+	*n = 0;
+	rc = store_get(txn, ST_COUNTERS, key, &ctr);
+	if (rc == STORE_OK && jsonu_get_int(ctr, "n", n) != 0)
+		*n = 0;
+	json_decref(ctr);
+	return rc == STORE_NOTFOUND ? STORE_OK : rc;
+}
+
+enum store_err
+routes_day_count_put(struct store_txn *txn, const char *key, int64_t n)
+{
+	json_t *ctr = json_pack("{s:I}", "n", (json_int_t)n);
+	enum store_err rc;
+
+	if (ctr == NULL)
+		return STORE_NOMEM;
+	rc = store_put(txn, ST_COUNTERS, key, ctr);
+	json_decref(ctr);
+	return rc;
+}
+
 /* Builds the claims, signs them, and fills st->record; 0 or -1. */
 static int
 mint(struct rq *rq, struct tstate *st, const struct agreement *a)
@@ -390,9 +423,8 @@ routes_token(struct rq *rq)
 	struct policy_input in;
 	struct policy_result res;
 	struct tstate *st;
-	json_t *ctr = NULL;
 	const char *oauth, *buf;
-	char err[512], day[24], *cstrs = NULL;
+	char err[512], *cstrs = NULL;
 	int found;
 	int64_t n = 0;
 	size_t len;
@@ -458,18 +490,14 @@ routes_token(struct rq *rq)
 		}
 	}
 	if (a != NULL && a->max_per_subject_per_day != 0) {
-		snprintf(day, sizeof(day), "%lld",
-		    (long long)timeu_day(st->now));
-		if (store_key3(st->counter_key, sizeof(st->counter_key),
-		    st->tr.subject, a->id, day) != 0) {
+		if (routes_day_key(st->counter_key, sizeof(st->counter_key),
+		    st->tr.subject, a->id, st->now) != 0) {
 			http_oauth_error(rq, 400, "invalid_authorization_details",
 			    "token_request", "subject too long");
 			goto out;
 		}
-		rc = store_get(txn, ST_COUNTERS, st->counter_key, &ctr);
-		if (rc == STORE_OK && jsonu_get_int(ctr, "n", &n) != 0)
-			n = 0;
-		else if (rc != STORE_OK && rc != STORE_NOTFOUND) {
+		if ((rc = routes_day_count(txn, st->counter_key, &n)) !=
+		    STORE_OK) {
 			routes_store_error(rq, rc);
 			goto out;
 		}
@@ -504,8 +532,7 @@ routes_token(struct rq *rq)
 	st->version = a->version;
 	if (a->consent_required)
 		snprintf(st->consent_id, sizeof(st->consent_id), "%s", cv.id);
-	st->ttl = (int)a->token_ttl_seconds < rq->b->cfg.max_token_ttl_s ?
-	    (int)a->token_ttl_seconds : rq->b->cfg.max_token_ttl_s;
+	st->ttl = routes_token_ttl(a, &rq->b->cfg);
 	store_abort(txn);
 	txn = NULL;
 	if (mint(rq, st, a) != 0) {
@@ -521,7 +548,6 @@ out:
 	registry_agreement_release(av);
 	registry_agreement_release(cav);
 	free(cstrs);
-	json_decref(ctr);
 }
 
 /* ---- introspection ------------------------------------------------------ */

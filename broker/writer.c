@@ -11,7 +11,8 @@
 struct writer {
 	struct store *store;
 	int group_max;
-	int deferred;             /* the store defers each commit's sync */
+	int deferred;             /* the store defers each commit's sync,
+				   * and the syncer runs */
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -26,7 +27,6 @@ struct writer {
 	 * completes it. Its own lock, so that submitters never wait on it.
 	 */
 	pthread_t syncer;
-	int syncer_started;
 	pthread_mutex_t smu;
 	pthread_cond_t scv;       /* wakes the syncer */
 	pthread_cond_t sdone;     /* a sync finished */
@@ -291,14 +291,14 @@ writer_main(void *arg)
 static void
 syncer_stop(struct writer *w)
 {
-	if (!w->syncer_started)
+	if (!w->deferred)
 		return;
 	pthread_mutex_lock(&w->smu);
 	w->sync_stop = 1;
 	pthread_cond_signal(&w->scv);
 	pthread_mutex_unlock(&w->smu);
 	pthread_join(w->syncer, NULL);
-	w->syncer_started = 0;
+	w->deferred = 0;
 	(void)store_defer_sync(w->store, 0);
 }
 
@@ -334,7 +334,7 @@ writer_start(struct store *s, int group_max, const struct writer_hooks *hooks)
 	 * by the syncer beside the writer. */
 	if (store_defer_sync(s, 1) == STORE_OK) {
 		if (pthread_create(&w->syncer, NULL, syncer_main, w) == 0)
-			w->deferred = w->syncer_started = 1;
+			w->deferred = 1;
 		else
 			(void)store_defer_sync(s, 0);
 	}

@@ -86,8 +86,9 @@ struct writer_stats {
 	unsigned long long apply_us;   /* applying ops (CPU, page reads) */
 	unsigned long long commit_us;  /* writing pages and syncing */
 	unsigned long long max_group;  /* most ops in one group */
-	unsigned long long syncs;      /* the syncer's syncs (each covers
-					* every commit before it started) */
+	unsigned long long syncs;      /* the syncer's rounds: a sync that
+					* covers every commit before it, or
+					* none when nothing new was committed */
 };
 void writer_get_stats(struct writer *w, struct writer_stats *out);
 
