@@ -527,22 +527,20 @@ struct token {
 	long citizen;                  /* set before minting, with */
 	uint64_t status_index;         /* this */
 	int64_t now;                   /* the decision's time */
-	json_t *record;                /* the claims, with kid */
-	unsigned char claims_hash[32]; /* SHA-256 of the claims as signed */
+	struct token_minted m;         /* its claims, record and log entry */
 };
 
 static void
 token_clear(struct token *t)
 {
-	json_decref(t->record);
-	t->record = NULL;
+	routes_token_minted_free(&t->m);
 }
 
 /*
- * The record of a token (its claims with "kid") from the broker's
- * routes_token_claims, for every field of the consent and the agreement's
- * first purpose; the token itself is not signed (the broker keeps only the
- * claims). 0 or -1.
+ * A token minted by the broker's routes_token_claims (its claims, record
+ * and audit log entry), for every field of the consent and the
+ * agreement's first purpose; the token itself is not signed (the broker
+ * keeps only the claims). 0 or -1.
  */
 static int
 token_mint(const struct bl *b, struct token *t)
@@ -566,7 +564,7 @@ token_mint(const struct bl *b, struct token *t)
 	tt.now = t->now;
 	tt.ttl = b->ttl;
 	tt.kid = b->kid;
-	return routes_token_claims(&tt, &t->record, t->claims_hash, NULL, NULL);
+	return routes_token_claims(&tt, b->log, &t->m);
 }
 
 /*
@@ -640,8 +638,8 @@ token_write(struct bl *b, struct token *t, int last)
 	if (b->a->max_per_subject_per_day != 0 &&
 	    (rc = routes_day_count_put(b->txn, ckey, n + 1)) != STORE_OK)
 		goto store_fail;
-	rc = routes_token_write(b->log, b->txn, t->record, t->claims_hash,
-	    t->status_index, track, t->now + b->ttl + BL_PRUNE_SLACK);
+	rc = routes_token_write(b->log, b->txn, &t->m, track,
+	    t->now + b->ttl + BL_PRUNE_SLACK);
 	if (rc != STORE_OK)
 		goto store_fail;
 	ret = entry_done(b);

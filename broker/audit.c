@@ -30,16 +30,14 @@ join(const json_t *arr, char *out, size_t outlen)
 }
 
 static enum store_err
-append(struct tlog *l, struct store_txn *txn, struct le_buf *e,
+append(struct tlog *l, struct store_txn *txn, const struct le_buf *e,
     uint64_t *index)
 {
-	const unsigned char *d;
 	uint64_t ix;
-	size_t n;
 
-	if (le_end(e, &d, &n) != 0)
+	if (e->error)
 		return STORE_BADKEY;
-	return tlog_append(l, txn, d, n, index != NULL ? index : &ix);
+	return tlog_append(l, txn, e->b, e->len, index != NULL ? index : &ix);
 }
 
 static int
@@ -159,48 +157,47 @@ audit_consent_revoke(struct tlog *l, struct store_txn *txn, int64_t now,
 	return consent_entry(l, txn, now, consent, LE_CONSENT_REVOKE);
 }
 
-enum store_err
-audit_token(struct tlog *l, struct store_txn *txn, int64_t now,
-    const json_t *claims, const unsigned char claims_hash[32],
-    uint64_t *index)
+int
+audit_token_entry(const struct tlog *l, int64_t now,
+    const struct audit_token_in *in, struct le_buf *e)
 {
-	const json_t *ad = json_array_get(json_object_get(claims,
-	    "authorization_details"), 0);
-	const char *sub, *agr, *hash, *cid = NULL, *jti, *client, *aud, *purpose;
 	unsigned char pseudo[32];
 	char fields[8192];
-	struct le_buf e;
-	int64_t ver, exp;
+	size_t i, used = 0;
+	int n;
 
-	if (jsonu_get_str(claims, "sub", &sub) != 0 ||
-	    jsonu_get_str(ad, "agreement", &agr) != 0 ||
-	    jsonu_get_int(ad, "agreement_version", &ver) != 0 ||
-	    jsonu_get_str(ad, "agreement_hash", &hash) != 0 ||
-	    jsonu_get_str(ad, "purpose", &purpose) != 0 ||
-	    join(json_object_get(ad, "fields"), fields, sizeof(fields)) != 0 ||
-	    jsonu_get_str(claims, "jti", &jti) != 0 ||
-	    jsonu_get_str(claims, "client_id", &client) != 0 ||
-	    jsonu_get_str(claims, "aud", &aud) != 0 ||
-	    jsonu_get_int(claims, "exp", &exp) != 0 ||
-	    jsonu_get_str(claims, "consent_id", &cid) < 0)
-		return STORE_CORRUPT;
-	tlog_pseudonym(l, sub, pseudo);
-	le_begin(&e, LE_TOKEN, now);
-	le_str(&e, T_EVENT, "issue");
-	le_str(&e, T_ACTOR, client);
-	le_str(&e, T_AGREEMENT, agr);
-	le_u32(&e, T_VERSION, (uint32_t)ver);
-	if (hash_field(&e, T_AGREEMENT_HASH, hash) != 0)
-		return STORE_CORRUPT;
-	if (cid != NULL)
-		le_str(&e, T_CONSENT, cid);
-	le_bytes(&e, T_SUBJECT, pseudo, sizeof(pseudo));
-	le_str(&e, T_FIELDS, fields);
-	le_u64(&e, T_EXPIRES, (uint64_t)exp);
-	le_str(&e, T_JTI, jti);
-	le_bytes(&e, T_CLAIMS_HASH, claims_hash, 32);
-	le_str(&e, T_CLIENT, client);
-	le_str(&e, T_PROVIDER, aud);
-	le_str(&e, T_PURPOSE, purpose);
-	return append(l, txn, &e, index);
+	fields[0] = '\0';
+	for (i = 0; i < in->nfields; i++) {
+		n = snprintf(fields + used, sizeof(fields) - used, "%s%s",
+		    i > 0 ? "," : "", in->fields[i]);
+		if (n < 0 || (size_t)n >= sizeof(fields) - used)
+			return -1;
+		used += (size_t)n;
+	}
+	tlog_pseudonym(l, in->subject, pseudo);
+	le_begin(e, LE_TOKEN, now);
+	le_str(e, T_EVENT, "issue");
+	le_str(e, T_ACTOR, in->client);
+	le_str(e, T_AGREEMENT, in->agreement);
+	le_u32(e, T_VERSION, in->version);
+	if (hash_field(e, T_AGREEMENT_HASH, in->agreement_hash) != 0)
+		return -1;
+	if (in->consent_id != NULL)
+		le_str(e, T_CONSENT, in->consent_id);
+	le_bytes(e, T_SUBJECT, pseudo, sizeof(pseudo));
+	le_str(e, T_FIELDS, fields);
+	le_u64(e, T_EXPIRES, (uint64_t)in->exp);
+	le_str(e, T_JTI, in->jti);
+	le_bytes(e, T_CLAIMS_HASH, in->claims_hash, 32);
+	le_str(e, T_CLIENT, in->client);
+	le_str(e, T_PROVIDER, in->provider);
+	le_str(e, T_PURPOSE, in->purpose);
+	return e->error ? -1 : 0;
+}
+
+enum store_err
+audit_append(struct tlog *l, struct store_txn *txn, const struct le_buf *e,
+    uint64_t *index)
+{
+	return append(l, txn, e, index);
 }

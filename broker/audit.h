@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "logentry.h"
 #include "store.h"
 #include "tlog.h"
 
@@ -28,10 +29,36 @@ enum store_err audit_consent_grant(struct tlog *l, struct store_txn *txn,
 enum store_err audit_consent_revoke(struct tlog *l, struct store_txn *txn,
     int64_t now, const json_t *consent);
 
-/* An issued token: its record (the claims) and the SHA-256 of the claims
- * JSON exactly as signed. *index gets the entry's index. */
-enum store_err audit_token(struct tlog *l, struct store_txn *txn,
-    int64_t now, const json_t *claims, const unsigned char claims_hash[32],
-    uint64_t *index);
+/* What the audit log entry of an issued token holds (audit_token_entry);
+ * borrowed strings. */
+struct audit_token_in {
+	const char *client;             /* actor and client */
+	const char *provider;
+	const char *agreement;
+	uint32_t version;
+	const char *agreement_hash;     /* 64 hex digits */
+	const char *consent_id;         /* NULL: none */
+	const char *subject;            /* pseudonymized in the entry */
+	const char *purpose;
+	const char *const *fields;
+	size_t nfields;
+	const char *jti;
+	int64_t exp;
+	const unsigned char *claims_hash;  /* SHA-256 of the claims as signed */
+};
+
+/*
+ * The entry of an issued token, issued at now, built into e ahead of its
+ * commit (on the worker that minted the token; l is only read, for the
+ * subject's pseudonym). 0, or -1 when the agreement hash is not 64 hex
+ * digits or the entry would be too long. audit_append then appends it.
+ */
+int audit_token_entry(const struct tlog *l, int64_t now,
+    const struct audit_token_in *in, struct le_buf *e);
+
+/* Appends an entry built ahead (audit_token_entry) in txn; *index gets
+ * its index. e is not changed. */
+enum store_err audit_append(struct tlog *l, struct store_txn *txn,
+    const struct le_buf *e, uint64_t *index);
 
 #endif

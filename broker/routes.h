@@ -10,6 +10,7 @@
 
 #include "agreement.h"
 #include "http.h"
+#include "logentry.h"
 #include "store.h"
 #include "tlog.h"
 
@@ -80,20 +81,48 @@ struct token_terms {
 };
 
 /*
- * The claims of a transfer token for t, as the token endpoint issues them
- * (RFC 9068 with RFC 9396 authorization_details, RFC 8705 cnf and a token
- * status list entry): a new jti (the time in ms, then 96 random bits, so
- * that the token indexes grow at their end), exp = now + ttl, consent_id
- * when t has one. On success (0) *record gets the record the broker keeps
- * of the token (the claims and "kid"; routes_token_write adds the rest)
- * and claims_hash the SHA-256 of the claims JSON exactly as to be signed;
- * when claims is not NULL, *claims gets that JSON (the caller signs it
- * and frees it); when details is not NULL, *details gets a new reference
- * to the authorization_details. -1 when out of memory or without
- * randomness, with the outputs NULL.
+ * A minted transfer token: its claims as signed, and everything its
+ * commit writes, prepared on the thread that minted it so that the writer
+ * only stores them (routes_token_claims fills it, routes_token_write
+ * stores it, routes_token_minted_free frees it; all zeros is empty).
  */
-int routes_token_claims(const struct token_terms *t, json_t **record,
-    unsigned char claims_hash[32], char **claims, json_t **details);
+struct token_minted {
+	char *claims;                  /* the claims JSON exactly as signed */
+	size_t claims_len;
+	unsigned char claims_hash[32]; /* its SHA-256 */
+	size_t details_off;            /* its authorization_details array: */
+	size_t details_len;            /* claims[details_off..+details_len) */
+	char *record;                  /* the record kept of it (below) */
+	size_t record_len;
+	struct le_buf entry;           /* its audit log entry */
+	char jti[48];
+	int64_t iat, exp;
+	uint64_t status_index;
+	uint32_t version;
+	char agreement[AGR_MAX_ID + 1];
+	char *strs;                    /* owns subject, client, consent_id */
+	const char *subject, *client;
+	const char *consent_id;        /* NULL: none */
+};
+
+/*
+ * Mints the claims of a transfer token for t into *m, as the token
+ * endpoint issues them (RFC 9068 with RFC 9396 authorization_details, RFC
+ * 8705 cnf and a token status list entry): a new jti (the time in ms,
+ * then 96 random bits, so that the token indexes grow at their end), exp
+ * = now + ttl, consent_id when t has one. The claims are written as JSON
+ * text directly (no jansson values: this is on every token's path); the
+ * caller signs m->claims. m->record is the record the broker keeps of the
+ * token (the claims, then "kid" and "status_index"), without its closing
+ * brace: routes_token_write adds "log_index" and closes it. m->entry is
+ * the token's audit log entry (log gives the subject's pseudonym). m owns
+ * copies of everything the commit needs, so t's strings may go after.
+ * 0, or -1 when out of memory, without randomness, or for strings that
+ * are not UTF-8, with *m empty.
+ */
+int routes_token_claims(const struct token_terms *t, const struct tlog *log,
+    struct token_minted *m);
+void routes_token_minted_free(struct token_minted *m);
 
 /* A token's lifetime under agreement a: its token_ttl_seconds, at most
  * the broker's max_token_ttl_s. */
@@ -114,25 +143,21 @@ enum store_err routes_day_count_put(struct store_txn *txn, const char *key,
     int64_t n);
 
 /*
- * Writes an issued token in txn, as the token endpoint's commit does once
- * its checks passed, in this order: the audit log entry (audit_token with
- * claims_hash; record, from routes_token_claims, then gets "log_index"
- * and "status_index"), the token tracked as outstanding under its
- * consent, agreement version and client (status_track), the subject's
- * transfer index (ST_SUBJECT_TOKENS, the citizen's page), up to four
- * expired outstanding-token records forgotten as of prune_now
- * (status_prune), and the record under its jti (ST_TOKENS). What it
- * writes is read from the record: iat, exp, sub, jti, client_id,
- * consent_id and authorization_details[0]'s agreement and version.
- * track 0 leaves out status_track and status_prune (the bulk loader's
- * shortcut, see bench/bulkload.c). Returns the store's error, STORE_OK,
- * or STORE_CORRUPT for a record without those claims, STORE_EXISTS when
- * its jti is taken; after an error the caller aborts txn (or its
- * savepoint).
+ * Writes an issued token (m, from routes_token_claims) in txn, as the
+ * token endpoint's commit does once its checks passed, in this order: its
+ * audit log entry (audit_append; the record then gets "log_index"), the
+ * token tracked as outstanding under its consent, agreement version and
+ * client (status_track), the subject's transfer index
+ * (ST_SUBJECT_TOKENS, the citizen's page), up to four expired
+ * outstanding-token records forgotten as of prune_now (status_prune), and
+ * the record under its jti (ST_TOKENS). track 0 leaves out status_track
+ * and status_prune (the bulk loader's shortcut, see bench/bulkload.c).
+ * Returns the store's error, STORE_OK, or STORE_EXISTS when its jti is
+ * taken; after an error the caller aborts txn (or its savepoint). m is
+ * not changed.
  */
 enum store_err routes_token_write(struct tlog *log, struct store_txn *txn,
-    json_t *record, const unsigned char claims_hash[32],
-    uint64_t status_index, int track, int64_t prune_now);
+    const struct token_minted *m, int track, int64_t prune_now);
 
 /*
  * Writes a new consent record (from consent_new_record, with its receipt

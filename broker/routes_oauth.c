@@ -29,10 +29,8 @@ struct tstate {
 	char consent_id[64];           /* "" when no consent is used */
 	char counter_key[STORE_MAX_KEY + 1];
 	uint32_t limit;                /* per subject per day; 0: none */
-	json_t *record;                /* the issued token's record */
-	json_t *details;               /* authorization_details of the token */
+	struct token_minted minted;    /* the issued token's claims */
 	char *token;
-	unsigned char claims_hash[32]; /* SHA-256 of the claims as signed */
 	uint64_t status_index;         /* in the token status lists */
 	int64_t now;
 	int ttl;
@@ -47,8 +45,7 @@ tstate_free(void *p)
 	if (st == NULL)
 		return;
 	tokreq_free(&st->tr);
-	json_decref(st->record);
-	json_decref(st->details);
+	routes_token_minted_free(&st->minted);
 	free(st->token);
 	free(st);
 }
@@ -154,8 +151,7 @@ apply_token(struct store_txn *txn, struct wop *op)
 		    STORE_OK)
 			goto store_fail;
 	}
-	rc = routes_token_write(rq->b->log, txn, st->record, st->claims_hash,
-	    st->status_index, 1, st->now);
+	rc = routes_token_write(rq->b->log, txn, &st->minted, 1, st->now);
 	if (rc != STORE_OK)
 		goto store_fail;
 	return 0;
@@ -175,7 +171,8 @@ static void
 resume_token(struct rq *rq)
 {
 	struct tstate *st = rq->data;
-	char *details, *body = NULL;
+	const struct token_minted *m = &st->minted;
+	char *body = NULL;
 
 	if (rq->op.status == WOP_STORE_FAILED) {
 		http_oauth_error(rq, 503, "temporarily_unavailable", "store",
@@ -189,148 +186,195 @@ resume_token(struct rq *rq)
 	}
 	evhttp_add_header(evhttp_request_get_output_headers(rq->req), "Pragma",
 	    "no-cache");
-	/* Written out directly: a compact JWS needs no JSON escaping, and
-	 * the reply is on every token's path. */
-	details = json_dumps(st->details, JSON_COMPACT);
-	if (details == NULL || asprintf(&body, "{\"access_token\":\"%s\","
+	/* Written out directly: a compact JWS needs no JSON escaping, the
+	 * authorization_details are the token's own text, and the reply is
+	 * on every token's path. */
+	if (asprintf(&body, "{\"access_token\":\"%s\","
 	    "\"token_type\":\"Bearer\",\"expires_in\":%d,"
-	    "\"authorization_details\":%s}", st->token, st->ttl, details) < 0) {
-		free(details);
+	    "\"authorization_details\":%.*s}", st->token, st->ttl,
+	    (int)m->details_len, m->claims + m->details_off) < 0) {
 		http_oauth_error(rq, 503, "temporarily_unavailable", NULL,
 		    "out of memory");
 		return;
 	}
 	http_reply_text(rq, 200, "application/json", body, strlen(body));
-	free(details);
 	free(body);
 }
 
-int
-routes_token_claims(const struct token_terms *t, json_t **record,
-    unsigned char claims_hash[32], char **claims, json_t **details)
+/* Copies the strings the commit needs into m->strs. 0 or -1. */
+static int
+minted_own(struct token_minted *m, const struct token_terms *t)
 {
-	unsigned char rnd[12];
-	char jti[48], uri[400], *text = NULL;
-	json_t *c = NULL, *fields, *det = NULL;
-	size_t i;
-	int rc = -1;
+	size_t ls = strlen(t->subject) + 1, lc = strlen(t->client) + 1;
+	size_t li = t->consent_id != NULL ? strlen(t->consent_id) + 1 : 0;
 
-	*record = NULL;
-	if (claims != NULL)
-		*claims = NULL;
-	if (details != NULL)
-		*details = NULL;
+	if ((m->strs = malloc(ls + lc + li)) == NULL)
+		return -1;
+	memcpy(m->strs, t->subject, ls);
+	memcpy(m->strs + ls, t->client, lc);
+	m->subject = m->strs;
+	m->client = m->strs + ls;
+	if (t->consent_id != NULL) {
+		memcpy(m->strs + ls + lc, t->consent_id, li);
+		m->consent_id = m->strs + ls + lc;
+	}
+	return 0;
+}
+
+int
+routes_token_claims(const struct token_terms *t, const struct tlog *log,
+    struct token_minted *m)
+{
+	struct jsonu_buf b = { 0 };
+	struct audit_token_in ai;
+	unsigned char rnd[12];
+	char uri[400];
+	size_t i;
+
+	memset(m, 0, sizeof(*m));
+	if (snprintf(m->agreement, sizeof(m->agreement), "%s", t->a->id) >=
+	    (int)sizeof(m->agreement) || minted_own(m, t) != 0)
+		goto fail;
 	/* The time in ms (12 hex digits) and 96 random bits (16 chars):
 	 * unique, and time-ordered so that the token indexes grow at one
 	 * end (fewer pages written per commit). */
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
-		return -1;
-	timeu_ms_hex(jti);
-	b64url_encode(rnd, sizeof(rnd), jti + 12);
-	fields = json_array();
-	for (i = 0; fields != NULL && i < t->nfields; i++)
-		json_array_append_new(fields, json_string(t->fields[i]));
-	det = json_pack("[{s:s, s:s, s:I, s:s, s:s, s:o}]",
-	    "type", "consented_transfer", "agreement", t->a->id,
-	    "agreement_version", (json_int_t)t->a->version, "agreement_hash",
-	    t->a->hash, "purpose", t->purpose, "fields", fields);
-	if (det == NULL)
-		goto out;
-	c = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s, s:O, "
-	    "s:{s:s}}", "iss", t->issuer, "sub", t->subject,
-	    "aud", t->a->provider, "client_id", t->client,
-	    "iat", (json_int_t)t->now, "nbf", (json_int_t)t->now,
-	    "exp", (json_int_t)(t->now + t->ttl), "jti", jti,
-	    "authorization_details", det,
-	    "cnf", "x5t#S256", t->x5t);
-	if (c == NULL)
-		goto out;
-	if (t->consent_id != NULL &&
-	    json_object_set_new(c, "consent_id", json_string(t->consent_id)))
-		goto out;
-	if (status_uri(t->issuer, t->status_index, uri, sizeof(uri)) != 0 ||
-	    json_object_set_new(c, "status", json_pack("{s:{s:I, s:s}}",
-	    "status_list", "idx", (json_int_t)(t->status_index %
-	    STATUS_LIST_CAP), "uri", uri)) != 0)
-		goto out;
-	text = json_dumps(c, JSON_COMPACT);
-	if (text == NULL)
-		goto out;
-	SHA256((const unsigned char *)text, strlen(text), claims_hash);
+		goto fail;
+	timeu_ms_hex(m->jti);
+	b64url_encode(rnd, sizeof(rnd), m->jti + 12);
+	m->iat = t->now;
+	m->exp = t->now + t->ttl;
+	m->version = t->a->version;
+	m->status_index = t->status_index;
+	if (status_uri(t->issuer, t->status_index, uri, sizeof(uri)) != 0)
+		goto fail;
+	/* The claims, in the order the broker has always written them. */
+	jsonu_buf_lit(&b, "{\"iss\":");
+	jsonu_buf_str(&b, t->issuer);
+	jsonu_buf_lit(&b, ",\"sub\":");
+	jsonu_buf_str(&b, t->subject);
+	jsonu_buf_lit(&b, ",\"aud\":");
+	jsonu_buf_str(&b, t->a->provider);
+	jsonu_buf_lit(&b, ",\"client_id\":");
+	jsonu_buf_str(&b, t->client);
+	jsonu_buf_lit(&b, ",\"iat\":");
+	jsonu_buf_int(&b, m->iat);
+	jsonu_buf_lit(&b, ",\"nbf\":");
+	jsonu_buf_int(&b, m->iat);
+	jsonu_buf_lit(&b, ",\"exp\":");
+	jsonu_buf_int(&b, m->exp);
+	jsonu_buf_lit(&b, ",\"jti\":");
+	jsonu_buf_str(&b, m->jti);
+	jsonu_buf_lit(&b, ",\"authorization_details\":");
+	m->details_off = b.len;
+	jsonu_buf_lit(&b, "[{\"type\":\"consented_transfer\",\"agreement\":");
+	jsonu_buf_str(&b, t->a->id);
+	jsonu_buf_lit(&b, ",\"agreement_version\":");
+	jsonu_buf_int(&b, t->a->version);
+	jsonu_buf_lit(&b, ",\"agreement_hash\":");
+	jsonu_buf_str(&b, t->a->hash);
+	jsonu_buf_lit(&b, ",\"purpose\":");
+	jsonu_buf_str(&b, t->purpose);
+	jsonu_buf_lit(&b, ",\"fields\":[");
+	for (i = 0; i < t->nfields; i++) {
+		if (i > 0)
+			jsonu_buf_lit(&b, ",");
+		jsonu_buf_str(&b, t->fields[i]);
+	}
+	jsonu_buf_lit(&b, "]}]");
+	m->details_len = b.len - m->details_off;
+	jsonu_buf_lit(&b, ",\"cnf\":{\"x5t#S256\":");
+	jsonu_buf_str(&b, t->x5t);
+	jsonu_buf_lit(&b, "}");
+	if (t->consent_id != NULL) {
+		jsonu_buf_lit(&b, ",\"consent_id\":");
+		jsonu_buf_str(&b, t->consent_id);
+	}
+	jsonu_buf_lit(&b, ",\"status\":{\"status_list\":{\"idx\":");
+	jsonu_buf_int(&b, (int64_t)(t->status_index % STATUS_LIST_CAP));
+	jsonu_buf_lit(&b, ",\"uri\":");
+	jsonu_buf_str(&b, uri);
+	jsonu_buf_lit(&b, "}}}");
+	if ((m->claims = jsonu_buf_take(&b, &m->claims_len)) == NULL)
+		goto fail;
+	SHA256((const unsigned char *)m->claims, m->claims_len,
+	    m->claims_hash);
 	/* The record keeps the claims (not the token): enough for
 	 * introspection and audit, useless to a thief. */
-	*record = json_deep_copy(c);
-	if (*record == NULL ||
-	    json_object_set_new(*record, "kid", json_string(t->kid)) != 0) {
-		json_decref(*record);
-		*record = NULL;
-		goto out;
-	}
-	if (claims != NULL) {
-		*claims = text;
-		text = NULL;
-	}
-	if (details != NULL) {
-		*details = det;
-		det = NULL;
-	}
-	rc = 0;
-out:
-	free(text);
-	json_decref(det);
-	json_decref(c);
-	return rc;
+	jsonu_buf_raw(&b, m->claims, m->claims_len - 1);
+	jsonu_buf_lit(&b, ",\"kid\":");
+	jsonu_buf_str(&b, t->kid);
+	jsonu_buf_lit(&b, ",\"status_index\":");
+	jsonu_buf_int(&b, (int64_t)t->status_index);
+	if ((m->record = jsonu_buf_take(&b, &m->record_len)) == NULL)
+		goto fail;
+	ai.client = t->client;
+	ai.provider = t->a->provider;
+	ai.agreement = t->a->id;
+	ai.version = t->a->version;
+	ai.agreement_hash = t->a->hash;
+	ai.consent_id = t->consent_id;
+	ai.subject = t->subject;
+	ai.purpose = t->purpose;
+	ai.fields = t->fields;
+	ai.nfields = t->nfields;
+	ai.jti = m->jti;
+	ai.exp = m->exp;
+	ai.claims_hash = m->claims_hash;
+	if (audit_token_entry(log, t->now, &ai, &m->entry) != 0)
+		goto fail;
+	return 0;
+fail:
+	jsonu_buf_free(&b);
+	routes_token_minted_free(m);
+	return -1;
+}
+
+void
+routes_token_minted_free(struct token_minted *m)
+{
+	free(m->claims);
+	free(m->record);
+	free(m->strs);
+	memset(m, 0, sizeof(*m));
 }
 
 enum store_err
-routes_token_write(struct tlog *log, struct store_txn *txn, json_t *record,
-    const unsigned char claims_hash[32], uint64_t status_index, int track,
-    int64_t prune_now)
+routes_token_write(struct tlog *log, struct store_txn *txn,
+    const struct token_minted *m, int track, int64_t prune_now)
 {
-	const json_t *ad = json_array_get(json_object_get(record,
-	    "authorization_details"), 0);
-	const char *jti, *sub, *client, *agr, *cid = NULL;
-	char sk[STORE_MAX_KEY + 1], iat_s[24];
-	int64_t iat, exp, ver;
+	char sk[STORE_MAX_KEY + 1], iat_s[24], *rec;
 	uint64_t index;
-	json_t *empty;
 	enum store_err rc;
+	int n;
 
-	if (jsonu_get_str(record, "jti", &jti) != 0 ||
-	    jsonu_get_str(record, "sub", &sub) != 0 ||
-	    jsonu_get_str(record, "client_id", &client) != 0 ||
-	    jsonu_get_int(record, "iat", &iat) != 0 ||
-	    jsonu_get_int(record, "exp", &exp) != 0 ||
-	    jsonu_get_str(record, "consent_id", &cid) < 0 ||
-	    jsonu_get_str(ad, "agreement", &agr) != 0 ||
-	    jsonu_get_int(ad, "agreement_version", &ver) != 0 || ver < 1 ||
-	    ver > UINT32_MAX)
+	if (m->record == NULL)
 		return STORE_CORRUPT;
-	rc = audit_token(log, txn, iat, record, claims_hash, &index);
+	rc = audit_append(log, txn, &m->entry, &index);
 	if (rc != STORE_OK)
 		return rc;
-	if (json_object_set_new(record, "log_index",
-	    json_integer((json_int_t)index)) != 0 ||
-	    json_object_set_new(record, "status_index",
-	    json_integer((json_int_t)status_index)) != 0)
-		return STORE_NOMEM;
-	if (track && (rc = status_track(txn, status_index, jti, exp, cid, agr,
-	    (uint32_t)ver, client)) != STORE_OK)
+	if (track && (rc = status_track(txn, m->status_index, m->jti, m->exp,
+	    m->consent_id, m->agreement, m->version, m->client)) != STORE_OK)
 		return rc;
 	/* The citizen's page lists the transfers about them. */
-	snprintf(iat_s, sizeof(iat_s), "%012lld", (long long)iat);
-	if (store_key3(sk, sizeof(sk), sub, iat_s, jti) != 0)
+	snprintf(iat_s, sizeof(iat_s), "%012lld", (long long)m->iat);
+	if (store_key3(sk, sizeof(sk), m->subject, iat_s, m->jti) != 0)
 		return STORE_BADKEY;
-	if ((empty = json_object()) == NULL)
-		return STORE_NOMEM;
-	rc = store_put(txn, ST_SUBJECT_TOKENS, sk, empty);
-	json_decref(empty);
-	if (rc != STORE_OK)
+	if ((rc = store_put_text(txn, ST_SUBJECT_TOKENS, sk, "{}", 2, 0)) !=
+	    STORE_OK)
 		return rc;
 	/* Forget a few expired outstanding-token records as we go. */
 	if (track)
 		(void)status_prune(txn, prune_now, 4);
-	return store_put_new(txn, ST_TOKENS, jti, record);
+	if ((rec = malloc(m->record_len + 40)) == NULL)
+		return STORE_NOMEM;
+	n = snprintf(rec, m->record_len + 40, "%s,\"log_index\":%llu}",
+	    m->record, (unsigned long long)index);
+	rc = n > 0 && (size_t)n < m->record_len + 40 ?
+	    store_put_text(txn, ST_TOKENS, m->jti, rec, (size_t)n, 1) :
+	    STORE_NOMEM;
+	free(rec);
+	return rc;
 }
 
 int
@@ -377,12 +421,11 @@ routes_day_count_put(struct store_txn *txn, const char *key, int64_t n)
 	return rc;
 }
 
-/* Builds the claims, signs them, and fills st->record; 0 or -1. */
+/* Builds the claims, signs them, and fills st->minted; 0 or -1. */
 static int
 mint(struct rq *rq, struct tstate *st, const struct agreement *a)
 {
 	struct token_terms t;
-	char *claims = NULL;
 	const char *kid;
 	EVP_PKEY *key;
 	int rc = -1;
@@ -402,13 +445,11 @@ mint(struct rq *rq, struct tstate *st, const struct agreement *a)
 	t.now = st->now;
 	t.ttl = st->ttl;
 	t.kid = kid;
-	if (routes_token_claims(&t, &st->record, st->claims_hash, &claims,
-	    &st->details) != 0)
+	if (routes_token_claims(&t, rq->b->log, &st->minted) != 0)
 		return -1;
-	if (jws_sign_es256(key, kid, TOKEN_TYP, claims, strlen(claims),
-	    &st->token) == JWS_OK)
+	if (jws_sign_es256(key, kid, TOKEN_TYP, st->minted.claims,
+	    st->minted.claims_len, &st->token) == JWS_OK)
 		rc = 0;
-	free(claims);
 	return rc;
 }
 

@@ -386,13 +386,19 @@ peer_of(struct evhttp_request *req)
 
 /* ---- replies and the request log ---------------------------------------- */
 
-static void
-log_request(struct rq *rq, int status)
+/*
+ * The request's log line: JSON written directly, as it is on every
+ * request's path. "ms" has four significant digits, as jansson's
+ * JSON_REAL_PRECISION(4) wrote it before. A path that is not UTF-8 is
+ * logged as "(not UTF-8)".
+ */
+static char *
+request_line(const struct rq *rq, int status, const char *path, size_t *len)
 {
-	json_t *j;
-	char ts[32], *line;
-	double ms = (double)(timeu_mono_us() - rq->t0_us) / 1000.0;
+	struct jsonu_buf b = { 0 };
+	char ts[32], ms[32];
 	const char *m;
+	int n;
 
 	switch (rq->method) {
 	case EVHTTP_REQ_GET: m = "GET"; break;
@@ -403,21 +409,47 @@ log_request(struct rq *rq, int status)
 	default: m = "OTHER"; break;
 	}
 	timeu_format(timeu_now(), ts, sizeof(ts));
-	j = json_pack("{s:s, s:s, s:s, s:i, s:f, s:i}", "time", ts, "method", m,
-	    "path", rq->path != NULL ? rq->path : "", "status", status, "ms", ms,
-	    "thread", rq->w->idx);
-	if (j == NULL)
-		return;
-	if (rq->party[0] != '\0')
-		json_object_set_new(j, "party", json_string(rq->party));
+	n = snprintf(ms, sizeof(ms), "%.4g",
+	    (double)(timeu_mono_us() - rq->t0_us) / 1000.0);
+	if (n > 0 && (size_t)n + 3 <= sizeof(ms) && strpbrk(ms, ".e") == NULL)
+		memcpy(ms + n, ".0", 3);
+	jsonu_buf_lit(&b, "{\"time\":");
+	jsonu_buf_str(&b, ts);
+	jsonu_buf_lit(&b, ",\"method\":");
+	jsonu_buf_str(&b, m);
+	jsonu_buf_lit(&b, ",\"path\":");
+	jsonu_buf_str(&b, path);
+	jsonu_buf_lit(&b, ",\"status\":");
+	jsonu_buf_int(&b, status);
+	jsonu_buf_lit(&b, ",\"ms\":");
+	jsonu_buf_lit(&b, ms);
+	jsonu_buf_lit(&b, ",\"thread\":");
+	jsonu_buf_int(&b, rq->w->idx);
+	if (rq->party[0] != '\0') {
+		jsonu_buf_lit(&b, ",\"party\":");
+		jsonu_buf_str(&b, rq->party);
+	}
 	if (rq->subject[0] != '\0')
-		json_object_set_new(j, "citizen", json_true());
-	if (rq->rule != NULL)
-		json_object_set_new(j, "rule", json_string(rq->rule));
-	line = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(4));
-	json_decref(j);
+		jsonu_buf_lit(&b, ",\"citizen\":true");
+	if (rq->rule != NULL) {
+		jsonu_buf_lit(&b, ",\"rule\":");
+		jsonu_buf_str(&b, rq->rule);
+	}
+	jsonu_buf_lit(&b, "}\n");
+	return jsonu_buf_take(&b, len);
+}
+
+static void
+log_request(struct rq *rq, int status)
+{
+	const char *path = rq->path != NULL ? rq->path : "";
+	size_t len;
+	char *line;
+
+	if ((line = request_line(rq, status, path, &len)) == NULL)
+		line = request_line(rq, status, "(not UTF-8)", &len);
 	if (line != NULL) {
-		fprintf(stderr, "%s\n", line);
+		fwrite(line, 1, len, stderr);
 		free(line);
 	}
 }

@@ -116,17 +116,32 @@ status_track(struct store_txn *txn, uint64_t index, const char *jti,
     uint32_t version, const char *client)
 {
 	char key[STORE_MAX_KEY + 1], ver[16], expk[24], lk[24], *v = NULL;
-	json_t *vj, *next = NULL, *lrec = NULL;
+	char num[64];
+	struct jsonu_buf vb = { 0 };
+	json_t *next = NULL, *lrec = NULL;
 	int64_t n = 0, size = 0, lver = 0;
 	uint32_t list = (uint32_t)(index / STATUS_LIST_CAP);
 	enum store_err rc;
 
-	vj = json_pack("{s:I, s:I, s:s?, s:s, s:I, s:s}", "i", (json_int_t)index,
-	    "exp", (json_int_t)exp, "c", consent_id, "a", agreement, "v",
-	    (json_int_t)version, "p", client);
-	v = vj != NULL ? json_dumps(vj, JSON_COMPACT) : NULL;
-	json_decref(vj);
-	if (v == NULL)
+	/* {"i":,"exp":,"c":,"a":,"v":,"p":}, written directly: on every
+	 * token's commit. */
+	jsonu_buf_lit(&vb, "{\"i\":");
+	jsonu_buf_int(&vb, (int64_t)index);
+	jsonu_buf_lit(&vb, ",\"exp\":");
+	jsonu_buf_int(&vb, exp);
+	jsonu_buf_lit(&vb, ",\"c\":");
+	if (consent_id != NULL)
+		jsonu_buf_str(&vb, consent_id);
+	else
+		jsonu_buf_lit(&vb, "null");
+	jsonu_buf_lit(&vb, ",\"a\":");
+	jsonu_buf_str(&vb, agreement);
+	jsonu_buf_lit(&vb, ",\"v\":");
+	jsonu_buf_int(&vb, version);
+	jsonu_buf_lit(&vb, ",\"p\":");
+	jsonu_buf_str(&vb, client);
+	jsonu_buf_lit(&vb, "}");
+	if ((v = jsonu_buf_take(&vb, NULL)) == NULL)
 		return STORE_NOMEM;
 	snprintf(ver, sizeof(ver), "%010" PRIu32, version);
 	snprintf(expk, sizeof(expk), "%012" PRId64, exp);
@@ -157,14 +172,10 @@ status_track(struct store_txn *txn, uint64_t index, const char *jti,
 	else if (rc != STORE_OK && rc != STORE_NOTFOUND)
 		goto out;
 	if ((int64_t)index + 1 > n) {
-		json_decref(next);
-		next = json_pack("{s:I}", "n", (json_int_t)(index + 1));
-		if (next == NULL ||
-		    (rc = store_put(txn, ST_STATUS_META, "next", next)) !=
-		    STORE_OK) {
-			rc = next == NULL ? STORE_NOMEM : rc;
+		snprintf(num, sizeof(num), "{\"n\":%" PRIu64 "}", index + 1);
+		if ((rc = store_put_text(txn, ST_STATUS_META, "next", num,
+		    strlen(num), 0)) != STORE_OK)
 			goto out;
-		}
 	}
 	list_key(list, lk);
 	rc = store_get(txn, ST_STATUS_META, lk, &lrec);
@@ -174,15 +185,10 @@ status_track(struct store_txn *txn, uint64_t index, const char *jti,
 	} else if (rc != STORE_NOTFOUND)
 		goto out;
 	if ((int64_t)(index % STATUS_LIST_CAP) + 1 > size) {
-		json_decref(lrec);
-		lrec = json_pack("{s:I, s:I}", "size",
-		    (json_int_t)(index % STATUS_LIST_CAP + 1), "version",
-		    (json_int_t)lver);
-		if (lrec == NULL) {
-			rc = STORE_NOMEM;
-			goto out;
-		}
-		rc = store_put(txn, ST_STATUS_META, lk, lrec);
+		snprintf(num, sizeof(num), "{\"size\":%" PRIu64 ",\"version\":%"
+		    PRId64 "}", index % STATUS_LIST_CAP + 1, lver);
+		rc = store_put_text(txn, ST_STATUS_META, lk, num, strlen(num),
+		    0);
 	} else
 		rc = STORE_OK;
 out:

@@ -124,27 +124,35 @@ store_get(struct store_txn *txn, enum store_table t, const char *key,
 	return STORE_OK;
 }
 
-static enum store_err
-put(struct store_txn *txn, enum store_table t, const char *key,
-    const json_t *value, int nooverwrite)
+enum store_err
+store_put_text(struct store_txn *txn, enum store_table t, const char *key,
+    const char *text, size_t len, int nooverwrite)
 {
-	size_t keylen, vallen;
-	enum store_err rc;
-	char *s;
+	size_t keylen;
 
 	if (!txn->write)
 		return STORE_IO;
 	if (!key_ok(key, &keylen))
 		return STORE_BADKEY;
+	if (len > STORE_MAX_VALUE)
+		return STORE_FULL;
+	return txn->store->ops->put(txn, t, key, keylen, text, len,
+	    nooverwrite);
+}
+
+static enum store_err
+put(struct store_txn *txn, enum store_table t, const char *key,
+    const json_t *value, int nooverwrite)
+{
+	enum store_err rc;
+	char *s;
+
+	if (!txn->write)
+		return STORE_IO;
 	s = json_dumps(value, JSON_COMPACT);
 	if (s == NULL)
 		return STORE_NOMEM;
-	vallen = strlen(s);
-	if (vallen > STORE_MAX_VALUE)
-		rc = STORE_FULL;
-	else
-		rc = txn->store->ops->put(txn, t, key, keylen, s, vallen,
-		    nooverwrite);
+	rc = store_put_text(txn, t, key, s, strlen(s), nooverwrite);
 	free(s);
 	return rc;
 }

@@ -123,6 +123,15 @@ enum store_err store_put(struct store_txn *txn, enum store_table t,
 enum store_err store_put_new(struct store_txn *txn, enum store_table t,
     const char *key, const json_t *value);
 
+/*
+ * Writes a record the caller has already serialized: text[0..len), one
+ * compact JSON object, as store_put would write its value (the caller
+ * vouches that it is JSON; readers parse it with store_get). nooverwrite:
+ * as store_put_new. STORE_FULL when longer than STORE_MAX_VALUE.
+ */
+enum store_err store_put_text(struct store_txn *txn, enum store_table t,
+    const char *key, const char *text, size_t len, int nooverwrite);
+
 /* Deletes the record under key; STORE_NOTFOUND when absent. */
 enum store_err store_del(struct store_txn *txn, enum store_table t,
     const char *key);

@@ -88,23 +88,19 @@ jsonu_parse(const char *buf, size_t len, size_t max_depth, char *err,
 	return v;
 }
 
-/* A growable output buffer; a failed append makes it sticky-failed. */
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	int failed;
-};
+/* The output buffer is struct jsonu_buf (jsonu.h): a failed append makes
+ * it sticky-failed. */
 
 static void
-sb_add(struct sbuf *b, const char *s, size_t n)
+sb_add(struct jsonu_buf *b, const char *s, size_t n)
 {
 	char *np;
 	size_t ncap;
 
-	if (b->failed)
+	if (b->failed || n == 0)
 		return;
 	if (n >= b->cap - b->len) {
-		ncap = b->cap ? b->cap : 256;
+		ncap = b->cap ? b->cap : 512;
 		while (n >= ncap - b->len) {
 			if (ncap > SIZE_MAX / 2) {
 				b->failed = 1;
@@ -125,7 +121,7 @@ sb_add(struct sbuf *b, const char *s, size_t n)
 }
 
 static void
-sb_adds(struct sbuf *b, const char *s)
+sb_adds(struct jsonu_buf *b, const char *s)
 {
 	sb_add(b, s, strlen(s));
 }
@@ -136,7 +132,7 @@ sb_adds(struct sbuf *b, const char *s)
  * other controls, every other code point as its UTF-8.
  */
 static void
-canon_string(struct sbuf *b, const char *s, size_t n)
+canon_string(struct jsonu_buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t i, run = 0;
@@ -237,7 +233,7 @@ key_cmp(const void *pa, const void *pb)
 }
 
 static void
-canon_value(struct sbuf *b, const json_t *v, int depth)
+canon_value(struct jsonu_buf *b, const json_t *v, int depth)
 {
 	char num[32];
 	struct key *keys = NULL;
@@ -321,7 +317,7 @@ canon_value(struct sbuf *b, const json_t *v, int depth)
 char *
 jsonu_canonical(const json_t *v)
 {
-	struct sbuf b = { NULL, 0, 0, 0 };
+	struct jsonu_buf b = { NULL, 0, 0, 0 };
 
 	if (v == NULL)
 		return NULL;
@@ -396,4 +392,102 @@ char *
 jsonu_dump(const json_t *v)
 {
 	return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+/* ---- JSON text written piece by piece ---- */
+
+/*
+ * Length of the well-formed UTF-8 sequence at s[0..n) (RFC 3629: no
+ * overlong forms, no surrogates, nothing above U+10FFFF), or 0.
+ */
+static size_t
+utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	size_t len, k;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	for (k = 1; k < len; k++)
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+	if ((c == 0xe0 && s[1] < 0xa0) ||       /* overlong */
+	    (c == 0xed && s[1] >= 0xa0) ||      /* surrogate */
+	    (c == 0xf0 && s[1] < 0x90) ||       /* overlong */
+	    (c == 0xf4 && s[1] >= 0x90))        /* above U+10FFFF */
+		return 0;
+	return len;
+}
+
+void
+jsonu_buf_raw(struct jsonu_buf *b, const char *s, size_t n)
+{
+	sb_add(b, s, n);
+}
+
+void
+jsonu_buf_lit(struct jsonu_buf *b, const char *s)
+{
+	sb_add(b, s, strlen(s));
+}
+
+void
+jsonu_buf_str(struct jsonu_buf *b, const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i, k, n;
+
+	if (b->failed)
+		return;
+	if (s == NULL) {
+		b->failed = 1;
+		return;
+	}
+	n = strlen(s);
+	for (i = 0; i < n; i += k)
+		if ((k = utf8_seq(u + i, n - i)) == 0) {
+			b->failed = 1;
+			return;
+		}
+	canon_string(b, s, n);
+}
+
+void
+jsonu_buf_int(struct jsonu_buf *b, int64_t v)
+{
+	char num[24];
+	int n = snprintf(num, sizeof(num), "%lld", (long long)v);
+
+	sb_add(b, num, (size_t)n);
+}
+
+char *
+jsonu_buf_take(struct jsonu_buf *b, size_t *len)
+{
+	char *p = b->p;
+
+	if (b->failed || p == NULL) {
+		free(p);
+		p = NULL;
+	} else if (len != NULL)
+		*len = b->len;
+	memset(b, 0, sizeof(*b));
+	return p;
+}
+
+void
+jsonu_buf_free(struct jsonu_buf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof(*b));
 }

@@ -45,4 +45,33 @@ int jsonu_get_bool(const json_t *obj, const char *key, int *out);
 /* Dumps v compactly (keys in insertion order); caller frees. */
 char *jsonu_dump(const json_t *v);
 
+/*
+ * JSON text written piece by piece, for hot paths that would otherwise
+ * build jansson values only to dump them. Start from all zeros
+ * (struct jsonu_buf b = { 0 }); the caller writes the punctuation. A
+ * failed append (out of memory, or a string that is not UTF-8) makes the
+ * buffer fail for good, so one check at the end covers every append.
+ *   jsonu_buf_raw, _lit: bytes as they are (n of them, or up to the NUL);
+ *   jsonu_buf_str: s as a JSON string, quoted, with the minimal escapes
+ *     of RFC 8785 (the same as jsonu_canonical); fails on a NULL s or on
+ *     ill-formed UTF-8 (overlong forms, surrogates, above U+10FFFF);
+ *   jsonu_buf_int: v in decimal.
+ * jsonu_buf_take returns the text (malloc'd, NUL-terminated; *len its
+ * length when len is not NULL) and empties the buffer; NULL, with the
+ * buffer freed, when an append failed or nothing was written.
+ * jsonu_buf_free empties it without a result.
+ */
+struct jsonu_buf {
+	char *p;
+	size_t len, cap;
+	int failed;
+};
+
+void jsonu_buf_raw(struct jsonu_buf *b, const char *s, size_t n);
+void jsonu_buf_lit(struct jsonu_buf *b, const char *s);
+void jsonu_buf_str(struct jsonu_buf *b, const char *s);
+void jsonu_buf_int(struct jsonu_buf *b, int64_t v);
+char *jsonu_buf_take(struct jsonu_buf *b, size_t *len);
+void jsonu_buf_free(struct jsonu_buf *b);
+
 #endif

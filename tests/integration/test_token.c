@@ -20,6 +20,7 @@
 #include <openssl/x509.h>
 
 #include "b64.h"
+#include "jsonu.h"
 #include "jwk.h"
 #include "jws.h"
 #include "pki.h"
@@ -970,6 +971,147 @@ IT_TEST(introspection_by_the_provider_of_a_fresh_token_is_active)
 	free(tok);
 }
 
+/*
+ * The claims are written as JSON text by the broker itself: a subject
+ * with quotes, a backslash, a slash and non-ASCII letters comes back
+ * byte for byte in the token, in introspection and in the token reply,
+ * and revoking the consent still finds the token.
+ */
+IT_TEST(subject_with_quotes_and_non_ascii_round_trips_through_the_token)
+{
+	static const char subj[] = "tok \"q\" \\ a/b Ng\xc4\x81 T\xc4\x81ne";
+	struct it_resp r;
+	char id[64], *tok;
+	json_t *c;
+
+	grant_ok(s, subj, NULL, id);
+	it_token(s, "ird", SMARTSTART, subj, PURPOSE, two_fields, &r);
+	assert_status(&r, 200);
+	tok = strdup(it_jstr(r.json, "access_token"));
+	assert_non_null(tok);
+	assert_string_equal(it_jstr(json_array_get(json_object_get(r.json,
+	    "authorization_details"), 0), "agreement"), SMARTSTART);
+	it_resp_free(&r);
+	c = it_jwt_part(tok, 1);
+	assert_non_null(c);
+	assert_string_equal(it_jstr(c, "sub"), subj);
+	assert_string_equal(it_jstr(c, "consent_id"), id);
+	it_introspect(s, "dia", tok, &r);
+	assert_status(&r, 200);
+	assert_true(json_is_true(json_object_get(r.json, "active")));
+	assert_string_equal(it_jstr(r.json, "sub"), subj);
+	it_resp_free(&r);
+	it_revoke(s, subj, id, &r);
+	assert_status(&r, 200);
+	it_resp_free(&r);
+	it_introspect(s, "dia", tok, &r);
+	expect_inactive(&r);
+	it_resp_free(&r);
+	json_decref(c);
+	free(tok);
+}
+
+/* The last request log line of the latest run whose path is path and
+ * status status, parsed strictly (no duplicate members); NULL if none. */
+static json_t *
+log_line(const struct it_server *s, const char *path, int status)
+{
+	FILE *f = fopen(s->log, "r");
+	char line[4096], err[128];
+	json_t *j, *found = NULL;
+
+	assert_non_null(f);
+	assert_int_equal(fseek(f, s->run_start, SEEK_SET), 0);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (line[0] != '{' || strstr(line, "\"path\"") == NULL)
+			continue;
+		j = jsonu_parse(line, strlen(line) - (strchr(line, '\n') != NULL),
+		    JSONU_MAX_DEPTH, err, sizeof(err));
+		if (j == NULL)
+			fail_msg("request log line is not JSON (%s): %s", err,
+			    line);
+		if (json_is_string(json_object_get(j, "path")) &&
+		    strcmp(it_jstr(j, "path"), path) == 0 &&
+		    it_jint(j, "status") == status) {
+			json_decref(found);
+			found = j;
+		} else
+			json_decref(j);
+	}
+	fclose(f);
+	return found;
+}
+
+/* Its members, in order, are exactly those of names (NULL-terminated). */
+static void
+assert_members(const json_t *j, const char *const *names)
+{
+	const char *k;
+	json_t *v;
+	size_t i = 0;
+
+	json_object_foreach((json_t *)j, k, v) {
+		(void)v;
+		assert_non_null(names[i]);
+		assert_string_equal(k, names[i]);
+		i++;
+	}
+	assert_null(names[i]);
+}
+
+/*
+ * consentd logs one JSON line per request: when, what, the outcome, how
+ * long it took, the worker, the party, and the rule that refused it.
+ */
+IT_TEST(request_log_line_names_the_party_outcome_and_rule)
+{
+	static const char *const ok_members[] = { "time", "method", "path",
+	    "status", "ms", "thread", "party", NULL };
+	static const char *const refused_members[] = { "time", "method",
+	    "path", "status", "ms", "thread", "party", "rule", NULL };
+	struct it_req q = { .path = "/oauth2/token", .party = "ird",
+	    .ctype = "text/plain", .body = "x=1" };
+	struct it_resp r;
+	char id[64], *tok, *text;
+	json_t *j;
+	int64_t t;
+
+	grant_ok(s, "tok-logline", NULL, id);
+	tok = token_ok(s, "tok-logline", two_fields);
+	free(tok);
+	it_request(s, &q, &r);
+	assert_status(&r, 400);
+	it_resp_free(&r);
+
+	j = log_line(s, "/oauth2/token", 200);
+	assert_non_null(j);
+	assert_members(j, ok_members);
+	assert_string_equal(it_jstr(j, "method"), "POST");
+	assert_string_equal(it_jstr(j, "party"), "ird");
+	assert_true(json_is_real(json_object_get(j, "ms")));
+	assert_true(json_real_value(json_object_get(j, "ms")) >= 0);
+	t = it_jint(j, "thread");
+	assert_true(t >= 0 && t < 64);
+	assert_int_equal(strlen(it_jstr(j, "time")), 20);
+	json_decref(j);
+
+	j = log_line(s, "/oauth2/token", 400);
+	assert_non_null(j);
+	assert_members(j, refused_members);
+	assert_string_equal(it_jstr(j, "rule"), "content_type");
+	json_decref(j);
+
+	/* A citizen's request says so (without saying who). */
+	j = log_line(s, "/v1/consents", 201);
+	assert_non_null(j);
+	assert_true(json_is_true(json_object_get(j, "citizen")));
+	text = json_dumps(j, 0);
+	assert_non_null(text);
+	assert_null(strstr(text, "tok-logline"));
+	free(text);
+	json_decref(j);
+}
+
 IT_TEST(introspection_after_the_citizen_revokes_is_inactive)
 {
 	struct it_resp r;
@@ -1107,6 +1249,9 @@ main(void)
 		cmocka_unit_test(oversize_body_is_413_with_an_oauth_error),
 		cmocka_unit_test(
 		    introspection_by_the_provider_of_a_fresh_token_is_active),
+		cmocka_unit_test(
+		    subject_with_quotes_and_non_ascii_round_trips_through_the_token),
+		cmocka_unit_test(request_log_line_names_the_party_outcome_and_rule),
 		cmocka_unit_test(introspection_after_the_citizen_revokes_is_inactive),
 		cmocka_unit_test(
 		    introspection_by_a_party_without_the_provider_role_is_403),
