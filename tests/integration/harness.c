@@ -158,86 +158,141 @@ child_die_with_parent(pid_t parent)
 		_exit(127);
 }
 
-int
-it_run_capture(char *const argv[], char **out, long timeout_ms)
+/*
+ * Reads the pipe rfd into *buf (len bytes so far, cap allocated, kept
+ * NUL-terminated) until EOF or end. 1 at EOF, 0 at end, -1 on an error
+ * (printed). rfd is non-blocking, so a child that writes nothing cannot
+ * hold us past end; reading while it runs lets it write more than a pipe
+ * holds.
+ */
+static int
+read_until(int rfd, char **buf, size_t *len, size_t *cap, int64_t end)
 {
-	int fds[2], status = 0, rc = -1;
+	struct pollfd pfd = { .fd = rfd, .events = POLLIN };
+	ssize_t n;
+	char *nb;
+
+	for (;;) {
+		long left = (long)(end - it_now_ms());
+
+		if (left <= 0)
+			return 0;
+		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
+			break;
+		if (*len + 4096 > *cap) {
+			nb = realloc(*buf, *cap * 2);
+			if (nb == NULL)
+				break;
+			*buf = nb;
+			*cap *= 2;
+		}
+		n = read(rfd, *buf + *len, *cap - *len - 1);
+		if (n == 0)
+			return 1;
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			break;
+		}
+		*len += (size_t)n;
+		(*buf)[*len] = '\0';
+	}
+	fprintf(stderr, "harness: reading the output: %s\n", strerror(errno));
+	return -1;
+}
+
+int
+it_run(char *const argv[], const char *log, int both, char **out,
+    long timeout_ms)
+{
+	int fds[2] = { -1, -1 }, sink, status = 0, got = 1;
 	pid_t parent = getpid(), pid;
-	size_t len = 0, cap = 4096;
+	size_t len = 0, cap = 8192;
 	char *buf = NULL;
 	int64_t end = it_now_ms() + timeout_ms;
-	struct pollfd pfd;
-	ssize_t n;
+	long left;
 
-	*out = NULL;
-	if (pipe2(fds, O_CLOEXEC) != 0)
-		return -1;
-	pid = fork();
-	if (pid < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return -1;
+	if (out != NULL)
+		*out = NULL;
+	/* Where stdout (and stderr) go: a file, or a pipe read here. */
+	if (log != NULL || out == NULL) {
+		sink = open(log != NULL ? log : "/dev/null",
+		    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (sink < 0) {
+			fprintf(stderr, "harness: %s: %s\n",
+			    log != NULL ? log : "/dev/null", strerror(errno));
+			return -1;
+		}
+	} else {
+		/* The buffer first: *out is set in every later path. */
+		if ((buf = malloc(cap)) == NULL)
+			return -1;
+		buf[0] = '\0';
+		*out = buf;
+		if (pipe2(fds, O_CLOEXEC) != 0 ||
+		    fcntl(fds[0], F_SETFL, O_NONBLOCK) != 0) {
+			fprintf(stderr, "harness: pipe: %s\n", strerror(errno));
+			if (fds[0] >= 0) {
+				close(fds[0]);
+				close(fds[1]);
+			}
+			return -1;
+		}
+		sink = fds[1];
 	}
+	pid = fork();
 	if (pid == 0) {
 		child_die_with_parent(parent);
-		dup2(fds[1], 1);
+		dup2(sink, 1);
+		if (both)
+			dup2(sink, 2);
 		execv(argv[0], argv);
 		fprintf(stderr, "harness: exec %s: %s\n", argv[0],
 		    strerror(errno));
 		_exit(127);
 	}
-	close(fds[1]);
-	buf = malloc(cap);
-	if (buf == NULL)
-		goto out;
-	pfd.fd = fds[0];
-	pfd.events = POLLIN;
-	for (;;) {
-		long left = (long)(end - it_now_ms());
-
-		if (left <= 0) {
-			fprintf(stderr, "harness: %s timed out\n", argv[0]);
-			goto out;
-		}
-		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
-			goto out;
-		if (len + 1024 > cap) {
-			char *nb = realloc(buf, cap * 2);
-
-			if (nb == NULL)
-				goto out;
-			buf = nb;
-			cap *= 2;
-		}
-		n = read(fds[0], buf + len, cap - len - 1);
-		if (n == 0)
-			break;
-		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			goto out;
-		}
-		len += (size_t)n;
+	close(sink);    /* the child's copy only: EOF when it is done */
+	if (pid < 0) {
+		fprintf(stderr, "harness: fork: %s\n", strerror(errno));
+		if (fds[0] >= 0)
+			close(fds[0]);
+		return -1;
 	}
-	buf[len] = '\0';
-	if (!wait_bounded(pid, &status, (long)(end - it_now_ms()) + 100))
-		goto out;
-	pid = -1;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-		*out = buf;
-		buf = NULL;
-		rc = 0;
-	} else
-		fprintf(stderr, "harness: %s failed (status 0x%x)\n", argv[0],
-		    status);
-out:
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
+	if (fds[0] >= 0) {
+		got = read_until(fds[0], &buf, &len, &cap, end);
+		close(fds[0]);
+		*out = buf;     /* realloc may have moved it */
 	}
-	close(fds[0]);
-	free(buf);
-	return rc;
+	/* After EOF the exit follows at once: a little grace at the end. */
+	left = (long)(end - it_now_ms());
+	if (got == 1 && wait_bounded(pid, &status, left > 100 ? left : 100)) {
+		if (WIFEXITED(status))
+			return WEXITSTATUS(status);
+		fprintf(stderr, "harness: %s killed by signal %d\n", argv[0],
+		    WTERMSIG(status));
+		return -1;
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	if (got >= 0)
+		fprintf(stderr, "harness: %s timed out after %ld ms (killed)\n",
+		    argv[0], timeout_ms);
+	return -1;
+}
+
+int
+it_run_capture(char *const argv[], char **out, long timeout_ms)
+{
+	int st = it_run(argv, NULL, 0, out, timeout_ms);
+
+	if (st == 0 && *out != NULL)
+		return 0;
+	if (st > 0)
+		fprintf(stderr, "harness: %s failed (exit status %d)\n",
+		    argv[0], st);
+	free(*out);
+	*out = NULL;
+	return -1;
 }
 
 /* ---- lifecycle ---------------------------------------------------------- */

@@ -226,7 +226,26 @@ int it_batch(const struct it_server *s, struct it_batch_item *items,
 const char *it_citizen_token(struct it_server *s, const char *subject,
     long ttl_s);
 
-/* Runs argv (argv[0] a path) with stdout captured into a new string. */
+/*
+ * Runs argv (argv[0] a path) to completion, for at most timeout_ms (then
+ * SIGKILL). Its stdout, and its stderr too when both is set (else stderr
+ * is the test's), go to the file log when it is not NULL (created or
+ * truncated, 0600; *out is then NULL), else into *out when out is not
+ * NULL, else nowhere. *out is a new NUL-terminated string the caller
+ * frees, set whatever the result so that a failed run's output can be
+ * shown (NULL only when memory ran out). The output is read while the
+ * child runs, without a size limit. Returns the exit status (0..255), or
+ * -1 when it did not exit by itself in time, was killed by a signal or
+ * could not be started (the reason printed). The child dies with the test
+ * (PR_SET_PDEATHSIG) and is reaped on every path.
+ */
+int it_run(char *const argv[], const char *log, int both, char **out,
+    long timeout_ms);
+
+/*
+ * it_run with stdout into *out: 0 only when it exited 0, with *out set;
+ * else -1 with *out NULL and the reason printed.
+ */
 int it_run_capture(char *const argv[], char **out, long timeout_ms);
 
 /*

@@ -11,14 +11,9 @@
 #include "harness.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <lmdb.h>
@@ -49,75 +44,16 @@ static char vkey[512];
 
 /*
  * Runs argv (argv[0] a path) with stdout and stderr captured together into
- * *out (caller frees). Returns the exit status, or -1 when it did not exit
- * normally within RUN_TIMEOUT_MS.
+ * *out (caller frees; set also when it fails, to be shown). Returns the
+ * exit status, or -1 when it did not exit normally within RUN_TIMEOUT_MS.
  */
 static int
 run_cmd(char *const argv[], char **out)
 {
-	int fds[2], status = 0, rc = -1;
-	pid_t parent = getpid(), pid;
-	size_t len = 0, cap = 8192;
-	int64_t end = it_now_ms() + RUN_TIMEOUT_MS;
-	struct pollfd pfd;
-	char *buf;
-	ssize_t n;
+	int st = it_run(argv, NULL, 1, out, RUN_TIMEOUT_MS);
 
-	buf = malloc(cap);
-	assert_non_null(buf);
-	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		dup2(fds[1], 1);
-		dup2(fds[1], 2);
-		execv(argv[0], argv);
-		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	close(fds[1]);
-	pfd.fd = fds[0];
-	pfd.events = POLLIN;
-	for (;;) {
-		long left = (long)(end - it_now_ms());
-
-		if (left <= 0)
-			break;
-		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
-			break;
-		if (len + 4096 > cap) {
-			cap *= 2;
-			buf = realloc(buf, cap);
-			assert_non_null(buf);
-		}
-		n = read(fds[0], buf + len, cap - len - 1);
-		if (n == 0)
-			break;
-		if (n < 0 && errno != EINTR && errno != EAGAIN)
-			break;
-		if (n > 0)
-			len += (size_t)n;
-	}
-	buf[len] = '\0';
-	close(fds[0]);
-	while (it_now_ms() < end) {
-		if (waitpid(pid, &status, WNOHANG) == pid) {
-			pid = -1;
-			break;
-		}
-		it_sleep_ms(5);
-	}
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-		fprintf(stderr, "%s timed out\n", argv[0]);
-	} else if (WIFEXITED(status))
-		rc = WEXITSTATUS(status);
-	*out = buf;
-	return rc;
+	assert_non_null(*out);
+	return st;
 }
 
 /*

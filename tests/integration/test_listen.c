@@ -9,15 +9,12 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -243,8 +240,9 @@ time_waits_on(unsigned port)
 
 /*
  * Runs consentd over data on 127.0.0.1:port with threads workers, its
- * stderr into log, and waits (bounded; then SIGKILL) for it to exit.
- * Returns its exit status, or -1 when it had to be killed (it started).
+ * stdout and stderr into log, and waits (bounded; then SIGKILL) for it to
+ * exit. Returns its exit status, or -1 when it had to be killed (it
+ * started) or did not run (it_run prints which).
  */
 static int
 run_consentd(const char *data, unsigned port, int threads, const char *log)
@@ -253,36 +251,11 @@ run_consentd(const char *data, unsigned port, int threads, const char *log)
 	char *argv[] = { bin, (char *)(uintptr_t)"--data", (char *)data,
 	    (char *)(uintptr_t)"--listen", listen, (char *)(uintptr_t)"--dev",
 	    (char *)(uintptr_t)"--threads", nthreads, NULL };
-	pid_t parent = getpid(), pid;
-	int64_t end = it_now_ms() + SPAWN_TIMEOUT_MS;
-	int status, fd;
 
 	assert_int_equal(it_bin("consentd", bin, sizeof(bin)), 0);
 	it_fmt(listen, sizeof(listen), "127.0.0.1:%u", port);
 	it_fmt(nthreads, sizeof(nthreads), "%d", threads);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd < 0)
-			_exit(126);
-		dup2(fd, 2);
-		dup2(fd, 1);
-		execv(bin, argv);
-		_exit(127);
-	}
-	while (waitpid(pid, &status, WNOHANG) != pid) {
-		if (it_now_ms() >= end) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			return -1;
-		}
-		it_sleep_ms(20);
-	}
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return it_run(argv, log, 1, NULL, SPAWN_TIMEOUT_MS);
 }
 
 /* A second consentd on port fails at start with "listen on
@@ -300,8 +273,9 @@ assert_second_consentd_fails(struct it_server *other, unsigned port,
 	rc = run_consentd(other->data, port, threads, log);
 	assert_int_equal(it_run_capture(argv, &text, IT_CMD_TIMEOUT_MS), 0);
 	if (rc <= 0)
-		fail_msg("a second consentd on port %u %s:\n%s", port, rc < 0 ?
-		    "started (it was killed)" : "exited 0", text);
+		fail_msg("a second consentd on port %u %s:\n%s", port,
+		    rc < 0 ? "started (it was killed) or did not run" :
+		    "exited 0", text);
 	it_fmt(want, sizeof(want), "listen on 127.0.0.1:%u: Address already in "
 	    "use", port);
 	assert_contains(text, want);
