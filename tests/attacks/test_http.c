@@ -871,6 +871,29 @@ IT_TEST(path_traversal_on_the_static_route_is_404_never_a_file)
 	atk_assert_healthy(s, QUICK_MS);
 }
 
+/*
+ * A request path that is not UTF-8 (raw bytes in the request line) gets
+ * an answer, and still one well-formed request log line, its path
+ * replaced: the log stays one JSON object per line for whoever reads it.
+ */
+IT_TEST(a_path_that_is_not_utf8_is_answered_and_logged_as_json)
+{
+	char *resp = NULL;
+	int before = it_server_log_count(s, "\"path\":\"(not UTF-8)\"");
+	long st;
+
+	st = raw(s, NULL, "GET /static/\xff\xfe\xc0\xaf HTTP/1.1\r\nHost: x\r\n"
+	    "Connection: close\r\n\r\n", &resp);
+	/* libevent passes the bytes on; the static route has no such file. */
+	if (st != 404)
+		fail_msg("raw bytes in the path: HTTP %ld: %.300s", st,
+		    resp != NULL ? resp : "");
+	free(resp);
+	assert_int_equal(it_server_log_count(s, "\"path\":\"(not UTF-8)\""),
+	    before + 1);
+	atk_assert_healthy(s, QUICK_MS);
+}
+
 int
 main(void)
 {
@@ -895,6 +918,8 @@ main(void)
 		    ambiguous_framing_is_refused_and_the_connection_closed),
 		cmocka_unit_test(
 		    path_traversal_on_the_static_route_is_404_never_a_file),
+		cmocka_unit_test(
+		    a_path_that_is_not_utf8_is_answered_and_logged_as_json),
 		IT_SIGTERM_TEST,
 	};
 
