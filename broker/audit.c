@@ -8,29 +8,37 @@
 #include "logentry.h"
 #include "timeu.h"
 
+/* Appends s, after a ',' unless it is the first (i 0), to out, which
+ * holds *used bytes; 0 or -1 when it does not fit. */
+static int
+join_add(char *out, size_t outlen, size_t *used, size_t i, const char *s)
+{
+	int n = snprintf(out + *used, outlen - *used, "%s%s", i > 0 ? "," : "",
+	    s);
+
+	if (n < 0 || (size_t)n >= outlen - *used)
+		return -1;
+	*used += (size_t)n;
+	return 0;
+}
+
 /* Joins the strings of a JSON array with ',' into out; 0 or -1. */
 static int
 join(const json_t *arr, char *out, size_t outlen)
 {
 	const json_t *v;
 	size_t i, used = 0;
-	int n;
 
 	out[0] = '\0';
-	json_array_foreach(arr, i, v) {
-		if (!json_is_string(v))
+	json_array_foreach(arr, i, v)
+		if (!json_is_string(v) ||
+		    join_add(out, outlen, &used, i, json_string_value(v)) != 0)
 			return -1;
-		n = snprintf(out + used, outlen - used, "%s%s", i > 0 ? "," : "",
-		    json_string_value(v));
-		if (n < 0 || (size_t)n >= outlen - used)
-			return -1;
-		used += (size_t)n;
-	}
 	return 0;
 }
 
-static enum store_err
-append(struct tlog *l, struct store_txn *txn, const struct le_buf *e,
+enum store_err
+audit_append(struct tlog *l, struct store_txn *txn, const struct le_buf *e,
     uint64_t *index)
 {
 	uint64_t ix;
@@ -73,7 +81,7 @@ audit_party(struct tlog *l, struct store_txn *txn, int64_t now,
 	    json_is_string(json_array_get(pins, json_array_size(pins) - 1)))
 		le_str(&e, T_PIN, json_string_value(json_array_get(pins,
 		    json_array_size(pins) - 1)));
-	return append(l, txn, &e, NULL);
+	return audit_append(l, txn, &e, NULL);
 }
 
 enum store_err
@@ -104,7 +112,7 @@ audit_agreement(struct tlog *l, struct store_txn *txn, int64_t now,
 	le_str(&e, T_STATE, state);
 	le_str(&e, T_BASIS, basis);
 	le_u32(&e, T_LIMIT, (uint32_t)limit);
-	return append(l, txn, &e, NULL);
+	return audit_append(l, txn, &e, NULL);
 }
 
 static enum store_err
@@ -140,7 +148,7 @@ consent_entry(struct tlog *l, struct store_txn *txn, int64_t now,
 		    timeu_parse(exp, &t) == 0)
 			le_u64(&e, T_EXPIRES, (uint64_t)t);
 	}
-	return append(l, txn, &e, NULL);
+	return audit_append(l, txn, &e, NULL);
 }
 
 enum store_err
@@ -164,16 +172,11 @@ audit_token_entry(const struct tlog *l, int64_t now,
 	unsigned char pseudo[32];
 	char fields[8192];
 	size_t i, used = 0;
-	int n;
 
 	fields[0] = '\0';
-	for (i = 0; i < in->nfields; i++) {
-		n = snprintf(fields + used, sizeof(fields) - used, "%s%s",
-		    i > 0 ? "," : "", in->fields[i]);
-		if (n < 0 || (size_t)n >= sizeof(fields) - used)
+	for (i = 0; i < in->nfields; i++)
+		if (join_add(fields, sizeof(fields), &used, i, in->fields[i]) != 0)
 			return -1;
-		used += (size_t)n;
-	}
 	tlog_pseudonym(l, in->subject, pseudo);
 	le_begin(e, LE_TOKEN, now);
 	le_str(e, T_EVENT, "issue");
@@ -193,11 +196,4 @@ audit_token_entry(const struct tlog *l, int64_t now,
 	le_str(e, T_PROVIDER, in->provider);
 	le_str(e, T_PURPOSE, in->purpose);
 	return e->error ? -1 : 0;
-}
-
-enum store_err
-audit_append(struct tlog *l, struct store_txn *txn, const struct le_buf *e,
-    uint64_t *index)
-{
-	return append(l, txn, e, index);
 }

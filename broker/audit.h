@@ -56,8 +56,10 @@ struct audit_token_in {
 int audit_token_entry(const struct tlog *l, int64_t now,
     const struct audit_token_in *in, struct le_buf *e);
 
-/* Appends an entry built ahead (audit_token_entry) in txn; *index gets
- * its index. e is not changed. */
+/* Appends entry e in txn (every function here ends with it; the token
+ * path calls it with the entry audit_token_entry built ahead); *index,
+ * when not NULL, gets its index. STORE_BADKEY when building e failed (too
+ * long). e is not changed. */
 enum store_err audit_append(struct tlog *l, struct store_txn *txn,
     const struct le_buf *e, uint64_t *index);
 

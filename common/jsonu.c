@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 
 #include "b64.h"
+#include "jtok.h"
 
 /*
  * Nesting bound for jsonu_canonical: values built in code are not checked
@@ -88,11 +89,14 @@ jsonu_parse(const char *buf, size_t len, size_t max_depth, char *err,
 	return v;
 }
 
-/* The output buffer is struct jsonu_buf (jsonu.h): a failed append makes
- * it sticky-failed. */
+/*
+ * The output buffer, struct jsonu_buf (jsonu.h), shared by the canonical
+ * serializer below and by callers writing JSON text themselves: a failed
+ * append makes it sticky-failed.
+ */
 
-static void
-sb_add(struct jsonu_buf *b, const char *s, size_t n)
+void
+jsonu_buf_raw(struct jsonu_buf *b, const char *s, size_t n)
 {
 	char *np;
 	size_t ncap;
@@ -120,10 +124,10 @@ sb_add(struct jsonu_buf *b, const char *s, size_t n)
 	b->p[b->len] = '\0';
 }
 
-static void
-sb_adds(struct jsonu_buf *b, const char *s)
+void
+jsonu_buf_lit(struct jsonu_buf *b, const char *s)
 {
-	sb_add(b, s, strlen(s));
+	jsonu_buf_raw(b, s, strlen(s));
 }
 
 /*
@@ -138,7 +142,7 @@ canon_string(struct jsonu_buf *b, const char *s, size_t n)
 	size_t i, run = 0;
 	char esc[7];
 
-	sb_add(b, "\"", 1);
+	jsonu_buf_raw(b, "\"", 1);
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		const char *e = NULL;
@@ -166,12 +170,12 @@ canon_string(struct jsonu_buf *b, const char *s, size_t n)
 		}
 		if (e == NULL)
 			continue;
-		sb_add(b, s + run, i - run);
-		sb_adds(b, e);
+		jsonu_buf_raw(b, s + run, i - run);
+		jsonu_buf_lit(b, e);
 		run = i + 1;
 	}
-	sb_add(b, s + run, n - run);
-	sb_add(b, "\"", 1);
+	jsonu_buf_raw(b, s + run, n - run);
+	jsonu_buf_raw(b, "\"", 1);
 }
 
 /*
@@ -262,26 +266,26 @@ canon_value(struct jsonu_buf *b, const json_t *v, int depth)
 		}
 		if (i > 1)
 			qsort(keys, i, sizeof(*keys), key_cmp);
-		sb_add(b, "{", 1);
+		jsonu_buf_raw(b, "{", 1);
 		for (n = i, i = 0; i < n && !b->failed; i++) {
 			if (i > 0)
-				sb_add(b, ",", 1);
+				jsonu_buf_raw(b, ",", 1);
 			canon_string(b, keys[i].s, keys[i].n);
-			sb_add(b, ":", 1);
+			jsonu_buf_raw(b, ":", 1);
 			canon_value(b, keys[i].v, depth + 1);
 		}
-		sb_add(b, "}", 1);
+		jsonu_buf_raw(b, "}", 1);
 		free(keys);
 		break;
 	case JSON_ARRAY:
-		sb_add(b, "[", 1);
+		jsonu_buf_raw(b, "[", 1);
 		n = json_array_size(v);
 		for (i = 0; i < n && !b->failed; i++) {
 			if (i > 0)
-				sb_add(b, ",", 1);
+				jsonu_buf_raw(b, ",", 1);
 			canon_value(b, json_array_get(v, i), depth + 1);
 		}
-		sb_add(b, "]", 1);
+		jsonu_buf_raw(b, "]", 1);
 		break;
 	case JSON_STRING:
 		canon_string(b, json_string_value(v), json_string_length(v));
@@ -297,16 +301,16 @@ canon_value(struct jsonu_buf *b, const json_t *v, int depth)
 			return;
 		}
 		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, iv);
-		sb_adds(b, num);
+		jsonu_buf_lit(b, num);
 		break;
 	case JSON_TRUE:
-		sb_add(b, "true", 4);
+		jsonu_buf_raw(b, "true", 4);
 		break;
 	case JSON_FALSE:
-		sb_add(b, "false", 5);
+		jsonu_buf_raw(b, "false", 5);
 		break;
 	case JSON_NULL:
-		sb_add(b, "null", 4);
+		jsonu_buf_raw(b, "null", 4);
 		break;
 	case JSON_REAL:
 		b->failed = 1;
@@ -396,51 +400,6 @@ jsonu_dump(const json_t *v)
 
 /* ---- JSON text written piece by piece ---- */
 
-/*
- * Length of the well-formed UTF-8 sequence at s[0..n) (RFC 3629: no
- * overlong forms, no surrogates, nothing above U+10FFFF), or 0.
- */
-static size_t
-utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	size_t len, k;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (n < len)
-		return 0;
-	for (k = 1; k < len; k++)
-		if ((s[k] & 0xc0) != 0x80)
-			return 0;
-	if ((c == 0xe0 && s[1] < 0xa0) ||       /* overlong */
-	    (c == 0xed && s[1] >= 0xa0) ||      /* surrogate */
-	    (c == 0xf0 && s[1] < 0x90) ||       /* overlong */
-	    (c == 0xf4 && s[1] >= 0x90))        /* above U+10FFFF */
-		return 0;
-	return len;
-}
-
-void
-jsonu_buf_raw(struct jsonu_buf *b, const char *s, size_t n)
-{
-	sb_add(b, s, n);
-}
-
-void
-jsonu_buf_lit(struct jsonu_buf *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
-}
-
 void
 jsonu_buf_str(struct jsonu_buf *b, const char *s)
 {
@@ -455,7 +414,7 @@ jsonu_buf_str(struct jsonu_buf *b, const char *s)
 	}
 	n = strlen(s);
 	for (i = 0; i < n; i += k)
-		if ((k = utf8_seq(u + i, n - i)) == 0) {
+		if ((k = u[i] < 0x80 ? 1 : jtok_utf8_len(u + i, n - i)) == 0) {
 			b->failed = 1;
 			return;
 		}
@@ -468,7 +427,7 @@ jsonu_buf_int(struct jsonu_buf *b, int64_t v)
 	char num[24];
 	int n = snprintf(num, sizeof(num), "%lld", (long long)v);
 
-	sb_add(b, num, (size_t)n);
+	jsonu_buf_raw(b, num, (size_t)n);
 }
 
 char *

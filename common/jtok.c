@@ -106,13 +106,8 @@ hex4(const unsigned char *s, size_t len, size_t pos)
 	return v;
 }
 
-/*
- * Length of the valid UTF-8 sequence of 2 to 4 bytes at s (n bytes left),
- * or 0: no overlong forms, no surrogates, nothing beyond U+10FFFF
- * (Unicode 15, table 3-7).
- */
-static size_t
-utf8_len(const unsigned char *s, size_t n)
+size_t
+jtok_utf8_len(const unsigned char *s, size_t n)
 {
 	unsigned c = s[0], lo = 0x80, hi = 0xbf;
 
@@ -208,7 +203,7 @@ parse_string(struct parser *p)
 			flags |= JTOK_F_ESCAPED;
 			if ((n = escape_len(p, pos)) == 0)
 				return -1;
-		} else if ((n = utf8_len(s + pos, len - pos)) == 0) {
+		} else if ((n = jtok_utf8_len(s + pos, len - pos)) == 0) {
 			return fail(p, JTOK_INVALID, pos, "invalid UTF-8");
 		}
 		pos += n;

@@ -126,4 +126,11 @@ char *jtok_strdup(const struct jtok_doc *d, int i);
 /* Static message for a code. */
 const char *jtok_strerror(enum jtok_err e);
 
+/*
+ * Length of the valid UTF-8 sequence of 2 to 4 bytes at s (n bytes left),
+ * or 0 (also for ASCII): no overlong forms, no surrogates, nothing beyond
+ * U+10FFFF (Unicode 15, table 3-7).
+ */
+size_t jtok_utf8_len(const unsigned char *s, size_t n);
+
 #endif
