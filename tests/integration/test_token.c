@@ -1042,6 +1042,37 @@ log_line(const struct it_server *s, const char *path, int status)
 	return found;
 }
 
+/* The significant digits of the "ms" number of every request log line of
+ * the latest run: the most of them (docs/api.md: four at most). */
+static int
+log_ms_digits(const struct it_server *s)
+{
+	FILE *f = fopen(s->log, "r");
+	char line[4096];
+	const char *p;
+	int most = 0, n, lead;
+
+	assert_non_null(f);
+	assert_int_equal(fseek(f, s->run_start, SEEK_SET), 0);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (line[0] != '{' || (p = strstr(line, "\"ms\":")) == NULL)
+			continue;
+		n = 0;
+		lead = 1;
+		for (p += 5; *p != '\0' && strchr("0123456789.", *p) != NULL;
+		    p++) {
+			if (*p == '.' || (lead && *p == '0'))
+				continue;
+			lead = 0;
+			n++;
+		}
+		if (n > most)
+			most = n;
+	}
+	fclose(f);
+	return most;
+}
+
 /* Its members, in order, are exactly those of names (NULL-terminated). */
 static void
 assert_members(const json_t *j, const char *const *names)
@@ -1075,6 +1106,7 @@ IT_TEST(request_log_line_names_the_party_outcome_and_rule)
 	char id[64], *tok, *text;
 	json_t *j;
 	int64_t t;
+	int n;
 
 	grant_ok(s, "tok-logline", NULL, id);
 	tok = token_ok(s, "tok-logline", two_fields);
@@ -1089,6 +1121,8 @@ IT_TEST(request_log_line_names_the_party_outcome_and_rule)
 	assert_string_equal(it_jstr(j, "method"), "POST");
 	assert_string_equal(it_jstr(j, "party"), "ird");
 	assert_true(json_is_real(json_object_get(j, "ms")));
+	n = log_ms_digits(s);
+	assert_true(n >= 1 && n <= 4);
 	assert_true(json_real_value(json_object_get(j, "ms")) >= 0);
 	t = it_jint(j, "thread");
 	assert_true(t >= 0 && t < 64);
