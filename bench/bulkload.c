@@ -37,11 +37,11 @@
  * time as in order.
  *
  * One difference, so that the store is that of a broker in steady state:
- * the broker forgets up to four expired outstanding-token records per token
- * it issues (status_prune), so it holds only those of its last few
- * minutes. Loaded tokens are issued within minutes; tracking each
- * (status_track) would leave four records per token for the next tokens to
- * clear. The loader instead moves the pruning clock past the loaded
+ * the broker forgets the outstanding-token records of up to four expired
+ * tokens per token it issues (status_prune), so it holds only those of its
+ * last few minutes. Loaded tokens are issued within minutes; tracking each
+ * (status_track) would leave three records per token for the next tokens
+ * to clear. The loader instead moves the pruning clock past the loaded
  * tokens' expiry (ttl + 60 s), so each token's outstanding records would
  * be forgotten right after they are written, and therefore calls
  * status_track (then status_prune) only where it leaves a trace: for the

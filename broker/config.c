@@ -165,7 +165,7 @@ config_set(struct config *c, const char *key, const char *v, char *err,
 	INTKEY("max_header_bytes", max_header_bytes, 1024, 1024 * 1024, 1)
 	INTKEY("request_timeout_s", request_timeout_s, 1, 3600, 1)
 	INTKEY("request_deadline_s", request_deadline_s, 1, 3600, 1)
-	INTKEY("max_token_ttl_s", max_token_ttl_s, 1, 3600, 1)
+	INTKEY("max_token_ttl_s", max_token_ttl_s, 1, CONFIG_MAX_TOKEN_TTL, 1)
 	INTKEY("clock_skew_s", clock_skew_s, 0, 600, 1)
 	INTKEY("group_commit_max", group_commit_max, 1, 65536, 1)
 	INTKEY("log_checkpoint_ms", log_checkpoint_ms, 10, 3600 * 1000, 1)

@@ -12,6 +12,8 @@
 
 #define CONFIG_FILE "consentd.conf"
 #define CONFIG_MAX_THREADS 64
+/* The longest lifetime any token can have (max_token_ttl_s's cap). */
+#define CONFIG_MAX_TOKEN_TTL 3600
 
 struct config {
 	char data_dir[PATH_MAX];

@@ -146,9 +146,9 @@ enum store_err routes_day_count_put(struct store_txn *txn, const char *key,
  * Writes an issued token (m, from routes_token_claims) in txn, as the
  * token endpoint's commit does once its checks passed, in this order: its
  * audit log entry (audit_append; the record then gets "log_index"), the
- * token tracked as outstanding under its consent, agreement version and
- * client (status_track), the subject's transfer index
- * (ST_SUBJECT_TOKENS, the citizen's page), up to four expired
+ * token tracked as outstanding under its agreement version, client and
+ * expiry (status_track), the subject's transfer index (ST_SUBJECT_TOKENS:
+ * the citizen's page, and revocation by consent), up to four expired
  * outstanding-token records forgotten as of prune_now (status_prune), and
  * the record under its jti (ST_TOKENS). track 0 leaves out status_track
  * and status_prune (the bulk loader's shortcut, see bench/bulkload.c).

@@ -92,18 +92,19 @@ static enum store_err
 supersede(struct rq *rq, struct store_txn *txn, json_t *old,
     const char *new_id, int64_t now)
 {
-	const char *oid;
+	const char *oid, *subject;
 	json_t *lists;
 	char ts[32];
 	size_t ntok = 0;
 	enum store_err rc;
 
-	if (jsonu_get_str(old, "id", &oid) != 0)
+	if (jsonu_get_str(old, "id", &oid) != 0 ||
+	    jsonu_get_str(old, "subject", &subject) != 0)
 		return STORE_CORRUPT;
 	lists = json_object();
 	if (lists == NULL)
 		return STORE_NOMEM;
-	rc = status_revoke_consent(txn, oid, now, lists, &ntok);
+	rc = status_revoke_consent(txn, oid, subject, now, lists, &ntok);
 	if (rc != STORE_OK) {
 		json_decref(lists);
 		return rc;
@@ -390,7 +391,8 @@ apply_revoke(struct store_txn *txn, struct wop *op)
 			rc = STORE_NOMEM;
 			goto store_fail;
 		}
-		rc = status_revoke_consent(txn, st->id, st->now, lists, &ntok);
+		rc = status_revoke_consent(txn, st->id, subject, st->now, lists,
+		    &ntok);
 		if (rc != STORE_OK) {
 			json_decref(lists);
 			goto store_fail;

@@ -354,7 +354,7 @@ routes_token_write(struct tlog *log, struct store_txn *txn,
 	if (rc != STORE_OK)
 		return rc;
 	if (track && (rc = status_track(txn, m->status_index, m->jti, m->exp,
-	    m->consent_id, m->agreement, m->version, m->client)) != STORE_OK)
+	    m->agreement, m->version, m->client)) != STORE_OK)
 		return rc;
 	/* The citizen's page lists the transfers about them. */
 	snprintf(iat_s, sizeof(iat_s), "%012lld", (long long)m->iat);

@@ -9,6 +9,7 @@
 #include <zlib.h>
 
 #include "b64.h"
+#include "config.h"
 #include "jsonu.h"
 #include "jws.h"
 #include "status.h"
@@ -103,7 +104,7 @@ list_key(uint32_t list, char out[24])
 	snprintf(out, 24, "list:%" PRIu32, list);
 }
 
-/* v is the record already serialized: one token writes it four times. */
+/* v is the record already serialized: one token writes it three times. */
 static enum store_err
 put_out(struct store_txn *txn, const char *key, const char *v)
 {
@@ -112,8 +113,7 @@ put_out(struct store_txn *txn, const char *key, const char *v)
 
 enum store_err
 status_track(struct store_txn *txn, uint64_t index, const char *jti,
-    int64_t exp, const char *consent_id, const char *agreement,
-    uint32_t version, const char *client)
+    int64_t exp, const char *agreement, uint32_t version, const char *client)
 {
 	char key[STORE_MAX_KEY + 1], ver[16], expk[24], lk[24], *v = NULL;
 	char num[64];
@@ -123,17 +123,12 @@ status_track(struct store_txn *txn, uint64_t index, const char *jti,
 	uint32_t list = (uint32_t)(index / STATUS_LIST_CAP);
 	enum store_err rc;
 
-	/* {"i":,"exp":,"c":,"a":,"v":,"p":}, written directly: on every
-	 * token's commit. */
+	/* {"i":,"exp":,"a":,"v":,"p":}, written directly: on every token's
+	 * commit. */
 	jsonu_buf_lit(&vb, "{\"i\":");
 	jsonu_buf_int(&vb, (int64_t)index);
 	jsonu_buf_lit(&vb, ",\"exp\":");
 	jsonu_buf_int(&vb, exp);
-	jsonu_buf_lit(&vb, ",\"c\":");
-	if (consent_id != NULL)
-		jsonu_buf_str(&vb, consent_id);
-	else
-		jsonu_buf_lit(&vb, "null");
 	jsonu_buf_lit(&vb, ",\"a\":");
 	jsonu_buf_str(&vb, agreement);
 	jsonu_buf_lit(&vb, ",\"v\":");
@@ -146,12 +141,6 @@ status_track(struct store_txn *txn, uint64_t index, const char *jti,
 	snprintf(ver, sizeof(ver), "%010" PRIu32, version);
 	snprintf(expk, sizeof(expk), "%012" PRId64, exp);
 	rc = STORE_BADKEY;
-	if (consent_id != NULL) {
-		if (snprintf(key, sizeof(key), "c" STORE_SEP "%s" STORE_SEP "%s",
-		    consent_id, jti) >= (int)sizeof(key) ||
-		    (rc = put_out(txn, key, v)) != STORE_OK)
-			goto out;
-	}
 	if (snprintf(key, sizeof(key), "a" STORE_SEP "%s" STORE_SEP "%s"
 	    STORE_SEP "%s", agreement, ver, jti) >= (int)sizeof(key) ||
 	    (rc = put_out(txn, key, v)) != STORE_OK)
@@ -199,8 +188,8 @@ out:
 }
 
 /*
- * Sets the bit of index; *changed is 1 when it was 0 before. A token is
- * tracked under its consent, agreement version and client, so a bit set by
+ * Sets the bit of index; *changed is 1 when it was 0 before. A token can
+ * be found by its consent, agreement version and client, so a bit set by
  * one revocation (a consent) may be met again by another (its agreement):
  * only the first counts.
  */
@@ -263,13 +252,61 @@ bump_version(struct store_txn *txn, uint32_t list, json_t *versions)
 	return rc;
 }
 
+/*
+ * One revocation: the bits it set (count) and the lists they are in, each
+ * list's version bumped once at the end (revocation_end).
+ */
+struct revocation {
+	size_t count;
+	uint32_t *lists;
+	size_t nlists, cap;
+};
+
+static enum store_err
+revoke_index(struct store_txn *txn, struct revocation *r, uint64_t index)
+{
+	uint32_t l = (uint32_t)(index / STATUS_LIST_CAP), *nl;
+	size_t j, ncap;
+	int changed = 0;
+	enum store_err rc;
+
+	if ((rc = set_bit(txn, index, &changed)) != STORE_OK || !changed)
+		return rc;
+	r->count++;
+	for (j = 0; j < r->nlists; j++)
+		if (r->lists[j] == l)
+			return STORE_OK;
+	if (r->nlists == r->cap) {
+		ncap = r->cap != 0 ? r->cap * 2 : 8;
+		if ((nl = realloc(r->lists, ncap * sizeof(*nl))) == NULL)
+			return STORE_NOMEM;
+		r->lists = nl;
+		r->cap = ncap;
+	}
+	r->lists[r->nlists++] = l;
+	return STORE_OK;
+}
+
+/* Bumps the versions (after rc, the revocation's result so far), frees r
+ * and reports its count. */
+static enum store_err
+revocation_end(struct store_txn *txn, struct revocation *r, enum store_err rc,
+    json_t *versions, size_t *count)
+{
+	size_t j;
+
+	for (j = 0; rc == STORE_OK && j < r->nlists; j++)
+		rc = bump_version(txn, r->lists[j], versions);
+	*count = rc == STORE_OK ? r->count : 0;
+	free(r->lists);
+	return rc;
+}
+
 struct rev_ctx {
-	struct store_txn *txn;
 	int64_t now;
 	char keys[256][STORE_MAX_KEY + 1];
 	uint64_t idx[256];
 	size_t n;
-	enum store_err err;
 };
 
 static int
@@ -291,49 +328,37 @@ collect(void *arg, const char *key, size_t keylen, json_t *value)
 	return 0;
 }
 
+/* Revokes, and forgets, the outstanding-token records under prefix. */
 static enum store_err
 revoke_prefix(struct store_txn *txn, const char *prefix, int64_t now,
     json_t *versions, size_t *count)
 {
+	struct revocation r = { 0 };
 	struct rev_ctx *c;
-	uint32_t lists[64];
-	size_t nlists = 0, i, j;
 	enum store_err rc = STORE_OK;
-	uint32_t l;
-	int changed;
+	size_t i;
 
-	*count = 0;
 	c = malloc(sizeof(*c));
-	if (c == NULL)
+	if (c == NULL) {
+		*count = 0;
 		return STORE_NOMEM;
-	c->txn = txn;
+	}
 	c->now = now;
 	/* Batches: scanning while deleting is not allowed. */
 	do {
 		c->n = 0;
 		rc = store_scan(txn, ST_STATUS_OUT, prefix, 0, 0, collect, c);
 		for (i = 0; rc == STORE_OK && i < c->n; i++) {
-			changed = 0;
 			if (c->idx[i] != UINT64_MAX &&
-			    (rc = set_bit(txn, c->idx[i], &changed)) != STORE_OK)
+			    (rc = revoke_index(txn, &r, c->idx[i])) != STORE_OK)
 				break;
-			if (changed) {
-				(*count)++;
-				l = (uint32_t)(c->idx[i] / STATUS_LIST_CAP);
-				for (j = 0; j < nlists && lists[j] != l; j++)
-					;
-				if (j == nlists && nlists < 64)
-					lists[nlists++] = l;
-			}
 			rc = store_del(txn, ST_STATUS_OUT, c->keys[i]);
 			if (rc == STORE_NOTFOUND)
 				rc = STORE_OK;
 		}
 	} while (rc == STORE_OK && c->n == 256);
-	for (j = 0; rc == STORE_OK && j < nlists; j++)
-		rc = bump_version(txn, lists[j], versions);
 	free(c);
-	return rc;
+	return revocation_end(txn, &r, rc, versions, count);
 }
 
 enum store_err
@@ -343,16 +368,102 @@ status_revoke_prefix_public(struct store_txn *txn, const char *prefix,
 	return revoke_prefix(txn, prefix, now, versions, count);
 }
 
+/* A consent's unexpired tokens, from its subject's transfer index. */
+struct consent_ctx {
+	struct store_txn *txn;
+	const char *consent_id;
+	int64_t now, oldest;
+	uint64_t *idx;
+	size_t n, cap;
+	enum store_err err;
+};
+
+static int
+consent_token(void *arg, const char *key, size_t keylen,
+    const unsigned char *val, size_t vallen)
+{
+	struct consent_ctx *c = arg;
+	const char *sep, *cid;
+	char jti[64];
+	json_t *rec = NULL;
+	int64_t iat = 0, exp, idx;
+	uint64_t *ni;
+	size_t ncap, i;
+
+	(void)val;
+	(void)vallen;
+	/* subject SEP %012lld iat SEP jti: the subject has no SEP. */
+	if ((sep = memchr(key, STORE_SEP[0], keylen)) == NULL ||
+	    (size_t)(key + keylen - sep) < 15 || sep[13] != STORE_SEP[0] ||
+	    store_key_last(key, keylen, jti, sizeof(jti)) != 0) {
+		c->err = STORE_CORRUPT;
+		return 1;
+	}
+	for (i = 1; i <= 12; i++) {
+		if (sep[i] < '0' || sep[i] > '9') {
+			c->err = STORE_CORRUPT;
+			return 1;
+		}
+		iat = iat * 10 + (sep[i] - '0');
+	}
+	if (iat < c->oldest)
+		return 1;   /* newest first: every later one has expired */
+	c->err = store_get(c->txn, ST_TOKENS, jti, &rec);
+	if (c->err == STORE_NOTFOUND) {
+		c->err = STORE_OK;
+		return 0;
+	}
+	if (c->err != STORE_OK)
+		return 1;
+	if (jsonu_get_str(rec, "consent_id", &cid) == 0 &&
+	    strcmp(cid, c->consent_id) == 0 &&
+	    jsonu_get_int(rec, "exp", &exp) == 0 && exp > c->now &&
+	    jsonu_get_int(rec, "status_index", &idx) == 0 && idx >= 0) {
+		if (c->n == c->cap) {
+			ncap = c->cap != 0 ? c->cap * 2 : 64;
+			if ((ni = realloc(c->idx, ncap * sizeof(*ni))) == NULL) {
+				json_decref(rec);
+				c->err = STORE_NOMEM;
+				return 1;
+			}
+			c->idx = ni;
+			c->cap = ncap;
+		}
+		c->idx[c->n++] = (uint64_t)idx;
+	}
+	json_decref(rec);
+	return 0;
+}
+
 enum store_err
 status_revoke_consent(struct store_txn *txn, const char *consent_id,
-    int64_t now, json_t *versions, size_t *count)
+    const char *subject, int64_t now, json_t *versions, size_t *count)
 {
+	struct consent_ctx c = { 0 };
+	struct revocation r = { 0 };
 	char prefix[STORE_MAX_KEY + 1];
+	enum store_err rc;
+	size_t i;
 
-	if (snprintf(prefix, sizeof(prefix), "c" STORE_SEP "%s" STORE_SEP,
-	    consent_id) >= (int)sizeof(prefix))
+	*count = 0;
+	if (snprintf(prefix, sizeof(prefix), "%s" STORE_SEP, subject) >=
+	    (int)sizeof(prefix))
 		return STORE_BADKEY;
-	return revoke_prefix(txn, prefix, now, versions, count);
+	c.txn = txn;
+	c.consent_id = consent_id;
+	c.now = now;
+	/* A token lives at most CONFIG_MAX_TOKEN_TTL from its iat; a minute
+	 * more for the clocks of the threads that minted it. */
+	c.oldest = now - CONFIG_MAX_TOKEN_TTL - 60;
+	rc = store_scan_raw(txn, ST_SUBJECT_TOKENS, prefix, 1, 0,
+	    consent_token, &c);
+	if (rc == STORE_OK)
+		rc = c.err;
+	/* Set once the scan is over: no write under an open scan. */
+	for (i = 0; rc == STORE_OK && i < c.n; i++)
+		rc = revoke_index(txn, &r, c.idx[i]);
+	free(c.idx);
+	return revocation_end(txn, &r, rc, versions, count);
 }
 
 enum store_err
@@ -408,6 +519,8 @@ status_prune(struct store_txn *txn, int64_t now, size_t max)
 		if (jti == NULL)
 			continue;
 		jti++;
+		/* Older stores also kept a token under its consent
+		 * ("c" SEP consent SEP jti); forget those too. */
 		if (jsonu_get_str(v, "c", &ck) == 0 &&
 		    snprintf(key, sizeof(key), "c" STORE_SEP "%s" STORE_SEP "%s",
 		    ck, jti) < (int)sizeof(key))

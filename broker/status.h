@@ -38,22 +38,30 @@ uint64_t status_alloc(struct status *st);
 int status_uri(const char *issuer, uint64_t index, char *out, size_t outlen);
 
 /*
- * Writer: records an issued token as outstanding under its consent (may
- * be NULL), agreement version and requesting party, until exp, and moves
- * the persisted next index past it.
+ * Writer: records an issued token as outstanding under its agreement
+ * version, its requesting party and its expiry, until exp, and moves the
+ * persisted next index past it. (Its consent finds it through the
+ * subject's transfer index, see status_revoke_consent.)
  */
 enum store_err status_track(struct store_txn *txn, uint64_t index,
-    const char *jti, int64_t exp, const char *consent_id,
-    const char *agreement, uint32_t version, const char *client);
+    const char *jti, int64_t exp, const char *agreement, uint32_t version,
+    const char *client);
 
 /*
  * Writer: sets the bits of every outstanding, unexpired token under a
  * consent, or an agreement version. versions (a JSON object, may be NULL)
  * gets {"<list>": <new list version>} for each list changed; *count the
  * number of tokens revoked.
+ *
+ * A consent's tokens are found through its subject's transfer index
+ * (ST_SUBJECT_TOKENS, newest first, back to CONFIG_MAX_TOKEN_TTL before
+ * now) and each token's record (ST_TOKENS: its consent_id, exp and
+ * status_index). A record per token keyed by consent would land on a leaf
+ * page of its own in every token's commit.
  */
 enum store_err status_revoke_consent(struct store_txn *txn,
-    const char *consent_id, int64_t now, json_t *versions, size_t *count);
+    const char *consent_id, const char *subject, int64_t now,
+    json_t *versions, size_t *count);
 enum store_err status_revoke_agreement(struct store_txn *txn,
     const char *agreement, uint32_t version, int64_t now, json_t *versions,
     size_t *count);

@@ -39,7 +39,7 @@ enum store_table {
 	ST_LOG_META,        /* "checkpoint" -> {"note": "..."}               */
 	ST_STATUS_META,     /* "next", "list:%u", "seen" SEP party SEP list  */
 	ST_STATUS_BITS,     /* %08x:%06x list:chunk -> 4096 bytes (raw)      */
-	ST_STATUS_OUT,      /* outstanding tokens by consent, agreement, party, expiry */
+	ST_STATUS_OUT,      /* outstanding tokens by agreement, party, expiry */
 	ST_SUBJECT_TOKENS,  /* subject SEP %012lld iat SEP jti -> {}            */
 	ST__COUNT
 };

@@ -5,7 +5,8 @@
  * its hash, its authorization_details slice, the record kept of it, the
  * refusal of strings that are not UTF-8, and what the commit stores (the
  * token record, the audit log entry, the outstanding-token records, the
- * subject's transfer index), on a temporary LMDB store.
+ * subject's transfer index), and revocation by consent finding tokens
+ * through what the write left, on a temporary LMDB store.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +25,7 @@
 
 #include "agreement.h"
 #include "b64.h"
+#include "config.h"
 #include "jsonu.h"
 #include "logentry.h"
 #include "routes.h"
@@ -346,8 +348,8 @@ count_prefix(struct store_txn *txn, enum store_table t, const char *prefix)
 	return n;
 }
 
-/* The four keys status_track writes for the test token ("c" only with a
- * consent). */
+/* The three keys status_track writes for the test token, and the
+ * by-consent key older stores also had (c). */
 struct out_keys {
 	char c[STORE_MAX_KEY + 1], a[STORE_MAX_KEY + 1];
 	char p[STORE_MAX_KEY + 1], e[STORE_MAX_KEY + 1];
@@ -649,7 +651,7 @@ write_stores_record_log_entry_status_and_subject_index(void **state)
 	const unsigned char *d;
 	unsigned char pseudo[32], ahash[32];
 	char key[STORE_MAX_KEY + 1], iat_s[24], err[ERRLEN];
-	const char *okeys[4];
+	const char *okeys[3];
 	json_t *c, *want, *got, *wout, *next;
 	uint64_t u, size;
 	size_t n, i;
@@ -717,19 +719,17 @@ write_stores_record_log_entry_status_and_subject_index(void **state)
 	assert_true(le_str_eq(&e, T_PROVIDER, "dia"));
 	assert_true(le_str_eq(&e, T_PURPOSE, PURPOSE));
 
-	/* Outstanding under its consent, agreement version, client and
-	 * expiry. */
-	wout = json_pack("{s:I, s:I, s:s, s:s, s:I, s:s}",
+	/* Outstanding under its agreement version, client and expiry (its
+	 * consent finds it through the subject's transfer index). */
+	wout = json_pack("{s:I, s:I, s:s, s:I, s:s}",
 	    "i", (json_int_t)STATUS_INDEX, "exp", (json_int_t)(NOW + TTL),
-	    "c", CONSENT, "a", "bench-transfer", "v", (json_int_t)1,
-	    "p", CLIENT);
+	    "a", "bench-transfer", "v", (json_int_t)1, "p", CLIENT);
 	assert_non_null(wout);
 	out_keys(&k, CONSENT, m.jti, NOW + TTL);
-	okeys[0] = k.c;
-	okeys[1] = k.a;
-	okeys[2] = k.p;
-	okeys[3] = k.e;
-	for (i = 0; i < 4; i++) {
+	okeys[0] = k.a;
+	okeys[1] = k.p;
+	okeys[2] = k.e;
+	for (i = 0; i < 3; i++) {
 		got = get_strict(txn, ST_STATUS_OUT, okeys[i]);
 		if (got == NULL)
 			fail_msg("no outstanding-token record under key %zu",
@@ -737,7 +737,7 @@ write_stores_record_log_entry_status_and_subject_index(void **state)
 		assert_json_equal(got, wout);
 		json_decref(got);
 	}
-	assert_int_equal(count_prefix(txn, ST_STATUS_OUT, ""), 4);
+	assert_int_equal(count_prefix(txn, ST_STATUS_OUT, ""), 3);
 	json_decref(wout);
 	/* The persisted next index moved past it. */
 	next = get_strict(txn, ST_STATUS_META, "next");
@@ -763,7 +763,7 @@ write_stores_record_log_entry_status_and_subject_index(void **state)
 }
 
 static void
-write_without_consent_tracks_null_consent_and_no_c_key(void **state)
+write_without_consent_has_no_consent_anywhere(void **state)
 {
 	struct fx *f = *state;
 	struct token_terms t;
@@ -785,15 +785,14 @@ write_without_consent_tracks_null_consent_and_no_c_key(void **state)
 	assert_non_null(got);
 	assert_null(json_object_get(got, "consent_id"));
 	json_decref(got);
-	wout = json_pack("{s:I, s:I, s:n, s:s, s:I, s:s}",
+	wout = json_pack("{s:I, s:I, s:s, s:I, s:s}",
 	    "i", (json_int_t)STATUS_INDEX, "exp", (json_int_t)(NOW + TTL),
-	    "c", "a", "bench-transfer", "v", (json_int_t)1, "p", CLIENT);
+	    "a", "bench-transfer", "v", (json_int_t)1, "p", CLIENT);
 	assert_non_null(wout);
 	out_keys(&k, NULL, m.jti, NOW + TTL);
 	got = get_strict(txn, ST_STATUS_OUT, k.a);
 	assert_non_null(got);
 	assert_json_equal(got, wout);
-	assert_true(json_is_null(json_object_get(got, "c")));
 	json_decref(got);
 	got = get_strict(txn, ST_STATUS_OUT, k.p);
 	assert_non_null(got);
@@ -876,15 +875,13 @@ write_prunes_expired_outstanding_records(void **state)
 	assert_int_equal(store_begin(f->s, 0, &txn), STORE_OK);
 	out_keys(&k1, CONSENT, m1.jti, m1.exp);
 	out_keys(&k2, CONSENT, m2.jti, m2.exp);
-	assert_int_equal(store_get_raw(txn, ST_STATUS_OUT, k1.c, &v, &n),
-	    STORE_NOTFOUND);
 	assert_int_equal(store_get_raw(txn, ST_STATUS_OUT, k1.a, &v, &n),
 	    STORE_NOTFOUND);
 	assert_int_equal(store_get_raw(txn, ST_STATUS_OUT, k1.p, &v, &n),
 	    STORE_NOTFOUND);
 	assert_int_equal(store_get_raw(txn, ST_STATUS_OUT, k1.e, &v, &n),
 	    STORE_NOTFOUND);
-	assert_int_equal(count_prefix(txn, ST_STATUS_OUT, ""), 4);
+	assert_int_equal(count_prefix(txn, ST_STATUS_OUT, ""), 3);
 	assert_int_equal(store_get_raw(txn, ST_STATUS_OUT, k2.e, &v, &n),
 	    STORE_OK);
 	/* The token record itself stays. */
@@ -893,6 +890,223 @@ write_prunes_expired_outstanding_records(void **state)
 	store_abort(txn);
 	routes_token_minted_free(&m1);
 	routes_token_minted_free(&m2);
+}
+
+static void
+prune_forgets_an_older_stores_by_consent_record_too(void **state)
+{
+	struct fx *f = *state;
+	struct token_terms t;
+	struct token_minted m;
+	struct store_txn *txn = NULL;
+	struct out_keys k;
+	const char *keys[4];
+	const char *old = "{\"i\":5,\"exp\":1795000000,\"c\":\"" CONSENT
+	    "\",\"a\":\"bench-transfer\",\"v\":1,\"p\":\"" CLIENT "\"}";
+	const unsigned char *v;
+	size_t n, i;
+
+	/* An expired token as an older store tracked it: under its consent
+	 * as well, the consent named in the value. */
+	out_keys(&k, CONSENT, "0190aaaaaaaaoldtoken", NOW);
+	keys[0] = k.c;
+	keys[1] = k.a;
+	keys[2] = k.p;
+	keys[3] = k.e;
+	assert_int_equal(store_begin(f->s, 1, &txn), STORE_OK);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(store_put_raw(txn, ST_STATUS_OUT, keys[i], old,
+		    strlen(old)), STORE_OK);
+	assert_int_equal(store_commit(txn), STORE_OK);
+	terms(f, &t, CONSENT);
+	t.now = NOW + 61;
+	mint_ok(&t, f->log, &m);
+	write_committed(f, &m, 1, NOW + 61);
+	assert_int_equal(store_begin(f->s, 0, &txn), STORE_OK);
+	for (i = 0; i < 4; i++)
+		if (store_get_raw(txn, ST_STATUS_OUT, keys[i], &v, &n) !=
+		    STORE_NOTFOUND)
+			fail_msg("the old record under key %zu was kept", i);
+	/* Only the new token's three are left. */
+	assert_int_equal(count_prefix(txn, ST_STATUS_OUT, ""), 3);
+	store_abort(txn);
+	routes_token_minted_free(&m);
+}
+
+/* ---- revoking a consent finds its tokens through what the write left ---- */
+
+#define OTHER_CONSENT "cns_00000000000000000000000000000002"
+#define LIST3 ((uint64_t)3 * STATUS_LIST_CAP)
+
+/* Mints and commits a token about subject under consent_id (NULL: none),
+ * issued at iat for ttl seconds, with status index idx. */
+static void
+issue(struct fx *f, const char *subject, const char *consent_id,
+    uint64_t idx, int64_t iat, int ttl)
+{
+	struct token_terms t;
+	struct token_minted m;
+
+	terms(f, &t, consent_id);
+	t.subject = subject;
+	t.status_index = idx;
+	t.now = iat;
+	t.ttl = ttl;
+	mint_ok(&t, f->log, &m);
+	write_committed(f, &m, 1, iat);
+	routes_token_minted_free(&m);
+}
+
+/* Revokes consent_id (of subject) at now and commits; the count, and the
+ * lists changed as compact JSON with sorted keys into vers. */
+static size_t
+revoke_c(struct fx *f, const char *consent_id, const char *subject,
+    int64_t now, char *vers, size_t verslen)
+{
+	struct store_txn *txn = NULL;
+	json_t *v = json_object();
+	size_t count = 99;
+	char *d;
+
+	assert_non_null(v);
+	assert_int_equal(store_begin(f->s, 1, &txn), STORE_OK);
+	assert_int_equal(status_revoke_consent(txn, consent_id, subject, now,
+	    v, &count), STORE_OK);
+	assert_int_equal(store_commit(txn), STORE_OK);
+	d = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_non_null(d);
+	snprintf(vers, verslen, "%s", d);
+	free(d);
+	json_decref(v);
+	return count;
+}
+
+/* The status bits of n indices from first, as a string of '0' and '1'. */
+static void
+bits(struct fx *f, uint64_t first, size_t n, char *out)
+{
+	struct store_txn *txn = NULL;
+	size_t i;
+	int b;
+
+	assert_int_equal(store_begin(f->s, 0, &txn), STORE_OK);
+	for (i = 0; i < n; i++) {
+		b = status_get(txn, first + i);
+		assert_true(b == 0 || b == 1);
+		out[i] = (char)('0' + b);
+	}
+	out[n] = '\0';
+	store_abort(txn);
+}
+
+static void
+revoking_a_consent_sets_only_its_unexpired_tokens_bits(void **state)
+{
+	struct fx *f = *state;
+	char vers[128], b[8];
+
+	issue(f, SUBJECT, CONSENT, LIST3 + 0, NOW, TTL);
+	issue(f, SUBJECT, CONSENT, LIST3 + 1, NOW + 10, TTL);
+	/* The same citizen's other consent, and a token without one. */
+	issue(f, SUBJECT, OTHER_CONSENT, LIST3 + 2, NOW + 20, TTL);
+	issue(f, SUBJECT, NULL, LIST3 + 3, NOW + 30, TTL);
+	/* This consent's token that expired before the revocation. */
+	issue(f, SUBJECT, CONSENT, LIST3 + 4, NOW - TTL - 100, TTL);
+	/* Someone else's token. */
+	issue(f, "someone else", OTHER_CONSENT, LIST3 + 5, NOW + 40, TTL);
+
+	assert_int_equal(revoke_c(f, CONSENT, SUBJECT, NOW + 50, vers,
+	    sizeof(vers)), 2);
+	assert_string_equal(vers, "{\"3\":1}");
+	bits(f, LIST3, 6, b);
+	assert_string_equal(b, "110000");
+	/* Again: nothing left to revoke, no list changes. */
+	assert_int_equal(revoke_c(f, CONSENT, SUBJECT, NOW + 51, vers,
+	    sizeof(vers)), 0);
+	assert_string_equal(vers, "{}");
+	bits(f, LIST3, 6, b);
+	assert_string_equal(b, "110000");
+	/* The other consent, by its own subject's index. */
+	assert_int_equal(revoke_c(f, OTHER_CONSENT, SUBJECT, NOW + 52, vers,
+	    sizeof(vers)), 1);
+	assert_string_equal(vers, "{\"3\":2}");
+	bits(f, LIST3, 6, b);
+	assert_string_equal(b, "111000");
+}
+
+static void
+revoking_a_consent_bumps_each_list_it_changed_once(void **state)
+{
+	struct fx *f = *state;
+	char vers[128], b[8];
+	struct store_txn *txn = NULL;
+	json_t *lrec;
+
+	issue(f, SUBJECT, CONSENT, LIST3 + STATUS_LIST_CAP - 2, NOW, TTL);
+	issue(f, SUBJECT, CONSENT, LIST3 + STATUS_LIST_CAP - 1, NOW + 1, TTL);
+	issue(f, SUBJECT, CONSENT, LIST3 + STATUS_LIST_CAP, NOW + 2, TTL);
+	assert_int_equal(revoke_c(f, CONSENT, SUBJECT, NOW + 3, vers,
+	    sizeof(vers)), 3);
+	assert_string_equal(vers, "{\"3\":1,\"4\":1}");
+	bits(f, LIST3 + STATUS_LIST_CAP - 2, 4, b);
+	assert_string_equal(b, "1110");
+	assert_int_equal(store_begin(f->s, 0, &txn), STORE_OK);
+	lrec = get_strict(txn, ST_STATUS_META, "list:4");
+	assert_non_null(lrec);
+	assert_int_equal(json_integer_value(json_object_get(lrec, "version")),
+	    1);
+	assert_int_equal(json_integer_value(json_object_get(lrec, "size")), 1);
+	json_decref(lrec);
+	store_abort(txn);
+}
+
+static void
+revoking_a_consent_looks_back_the_longest_token_lifetime(void **state)
+{
+	struct fx *f = *state;
+	char vers[128], b[8];
+	int ttl = CONFIG_MAX_TOKEN_TTL + 200;
+
+	/* Both still unexpired at NOW, with lifetimes no agreement can
+	 * have: the one issued more than the longest lifetime and a minute
+	 * before is not looked for, the one just inside is. */
+	issue(f, SUBJECT, CONSENT, LIST3 + 0,
+	    NOW - CONFIG_MAX_TOKEN_TTL - 61, ttl);
+	issue(f, SUBJECT, CONSENT, LIST3 + 1,
+	    NOW - CONFIG_MAX_TOKEN_TTL - 59, ttl);
+	issue(f, SUBJECT, CONSENT, LIST3 + 2, NOW - 1, TTL);
+	assert_int_equal(revoke_c(f, CONSENT, SUBJECT, NOW, vers, sizeof(vers)),
+	    2);
+	bits(f, LIST3, 3, b);
+	assert_string_equal(b, "011");
+}
+
+static void
+agreement_revocation_after_a_consents_counts_only_the_rest(void **state)
+{
+	struct fx *f = *state;
+	struct store_txn *txn = NULL;
+	char vers[128], b[8];
+	size_t count = 99;
+
+	issue(f, SUBJECT, CONSENT, LIST3 + 0, NOW, TTL);
+	issue(f, SUBJECT, OTHER_CONSENT, LIST3 + 1, NOW + 1, TTL);
+	assert_int_equal(revoke_c(f, CONSENT, SUBJECT, NOW + 2, vers,
+	    sizeof(vers)), 1);
+	assert_int_equal(store_begin(f->s, 1, &txn), STORE_OK);
+	assert_int_equal(status_revoke_agreement(txn, "bench-transfer", 1,
+	    NOW + 3, NULL, &count), STORE_OK);
+	assert_int_equal(store_commit(txn), STORE_OK);
+	assert_int_equal(count, 1);
+	bits(f, LIST3, 2, b);
+	assert_string_equal(b, "11");
+	/* Its outstanding records are forgotten, so once more finds none. */
+	assert_int_equal(store_begin(f->s, 1, &txn), STORE_OK);
+	assert_int_equal(status_revoke_agreement(txn, "bench-transfer", 1,
+	    NOW + 4, NULL, &count), STORE_OK);
+	assert_int_equal(count, 0);
+	assert_int_equal(count_prefix(txn, ST_STATUS_OUT, "a" STORE_SEP), 0);
+	store_abort(txn);
 }
 
 static void
@@ -963,9 +1177,14 @@ main(void)
 		T(agreement_hash_that_is_not_hex_is_refused_leaving_m_empty),
 		T(two_mints_have_different_jti),
 		T(write_stores_record_log_entry_status_and_subject_index),
-		T(write_without_consent_tracks_null_consent_and_no_c_key),
+		T(write_without_consent_has_no_consent_anywhere),
 		T(write_untracked_skips_status_and_log_index_counts_up),
 		T(write_prunes_expired_outstanding_records),
+		T(prune_forgets_an_older_stores_by_consent_record_too),
+		T(revoking_a_consent_sets_only_its_unexpired_tokens_bits),
+		T(revoking_a_consent_bumps_each_list_it_changed_once),
+		T(revoking_a_consent_looks_back_the_longest_token_lifetime),
+		T(agreement_revocation_after_a_consents_counts_only_the_rest),
 		T(writing_the_same_token_twice_is_store_exists),
 		T(writing_an_empty_minted_token_is_refused),
 	};
