@@ -11,6 +11,7 @@
 #include "b64.h"
 #include "config.h"
 #include "jsonu.h"
+#include "jtok.h"
 #include "jws.h"
 #include "status.h"
 #include "timeu.h"
@@ -111,6 +112,41 @@ put_out(struct store_txn *txn, const char *key, const char *v)
 	return store_put_raw(txn, ST_STATUS_OUT, key, v, strlen(v));
 }
 
+/*
+ * Up to two integer members of a status_meta record ("next" or a list's)
+ * into *v1 and *v2 (v2 may be NULL), read without building JSON values:
+ * every token's commit reads both. A missing record or member reads as 0;
+ * a record that is not JSON is STORE_CORRUPT.
+ */
+static enum store_err
+meta_ints(struct store_txn *txn, const char *key, const char *m1,
+    int64_t *v1, const char *m2, int64_t *v2)
+{
+	const unsigned char *raw;
+	struct jtok tok[8];
+	struct jtok_doc d;
+	char err[64];
+	size_t n;
+	enum store_err rc;
+
+	*v1 = 0;
+	if (v2 != NULL)
+		*v2 = 0;
+	rc = store_get_raw(txn, ST_STATUS_META, key, &raw, &n);
+	if (rc == STORE_NOTFOUND)
+		return STORE_OK;
+	if (rc != STORE_OK)
+		return rc;
+	if (jtok_parse(&d, (const char *)raw, n, tok, sizeof(tok) /
+	    sizeof(tok[0]), 1, err, sizeof(err)) != JTOK_OK)
+		return STORE_CORRUPT;
+	if (jtok_get_int(&d, 0, m1, v1) != 0)
+		*v1 = 0;
+	if (v2 != NULL && jtok_get_int(&d, 0, m2, v2) != 0)
+		*v2 = 0;
+	return STORE_OK;
+}
+
 enum store_err
 status_track(struct store_txn *txn, uint64_t index, const char *jti,
     int64_t exp, const char *agreement, uint32_t version, const char *client)
@@ -118,7 +154,6 @@ status_track(struct store_txn *txn, uint64_t index, const char *jti,
 	char key[STORE_MAX_KEY + 1], ver[16], expk[24], lk[24], *v = NULL;
 	char num[64];
 	struct jsonu_buf vb = { 0 };
-	json_t *next = NULL, *lrec = NULL;
 	int64_t n = 0, size = 0, lver = 0;
 	uint32_t list = (uint32_t)(index / STATUS_LIST_CAP);
 	enum store_err rc;
@@ -155,10 +190,7 @@ status_track(struct store_txn *txn, uint64_t index, const char *jti,
 	    jti) >= (int)sizeof(key) || (rc = put_out(txn, key, v)) != STORE_OK)
 		goto out;
 	/* The persisted next index, and the list's used size. */
-	rc = store_get(txn, ST_STATUS_META, "next", &next);
-	if (rc == STORE_OK && jsonu_get_int(next, "n", &n) != 0)
-		n = 0;
-	else if (rc != STORE_OK && rc != STORE_NOTFOUND)
+	if ((rc = meta_ints(txn, "next", "n", &n, NULL, NULL)) != STORE_OK)
 		goto out;
 	if ((int64_t)index + 1 > n) {
 		snprintf(num, sizeof(num), "{\"n\":%" PRIu64 "}", index + 1);
@@ -167,11 +199,8 @@ status_track(struct store_txn *txn, uint64_t index, const char *jti,
 			goto out;
 	}
 	list_key(list, lk);
-	rc = store_get(txn, ST_STATUS_META, lk, &lrec);
-	if (rc == STORE_OK) {
-		(void)jsonu_get_int(lrec, "size", &size);
-		(void)jsonu_get_int(lrec, "version", &lver);
-	} else if (rc != STORE_NOTFOUND)
+	if ((rc = meta_ints(txn, lk, "size", &size, "version", &lver)) !=
+	    STORE_OK)
 		goto out;
 	if ((int64_t)(index % STATUS_LIST_CAP) + 1 > size) {
 		snprintf(num, sizeof(num), "{\"size\":%" PRIu64 ",\"version\":%"
@@ -182,8 +211,6 @@ status_track(struct store_txn *txn, uint64_t index, const char *jti,
 		rc = STORE_OK;
 out:
 	free(v);
-	json_decref(next);
-	json_decref(lrec);
 	return rc;
 }
 
@@ -478,23 +505,71 @@ status_revoke_agreement(struct store_txn *txn, const char *agreement,
 	return revoke_prefix(txn, prefix, now, versions, count);
 }
 
+#define PRUNE_BATCH 4
+
+/* A batch of expired tokens: the keys of each one's records. */
 struct prune_ctx {
 	int64_t now;
-	size_t max, n;
-	json_t *found;     /* array of [expkey, value] */
+	size_t max, n, batch;
+	int nkeys[PRUNE_BATCH];
+	char keys[PRUNE_BATCH][4][STORE_MAX_KEY + 1];
 };
 
+/* Decoded string member key of obj into buf; 0, or -1 (absent, not a
+ * string, or too long). */
 static int
-prune_one(void *arg, const char *key, size_t keylen, json_t *value)
+tok_str(const struct jtok_doc *d, const char *key, char *buf, size_t len)
+{
+	int i;
+
+	if (jtok_member(d, 0, key, JTOK_STRING, &i) != 0)
+		return -1;
+	return jtok_str_copy(d, i, buf, len) < len ? 0 : -1;
+}
+
+static int
+prune_one(void *arg, const char *key, size_t keylen,
+    const unsigned char *val, size_t vallen)
 {
 	struct prune_ctx *c = arg;
-	int64_t exp;
+	struct jtok tok[24];
+	struct jtok_doc d;
+	char err[64], a[STORE_MAX_KEY + 1], p[STORE_MAX_KEY + 1];
+	char ck[STORE_MAX_KEY + 1], (*k)[STORE_MAX_KEY + 1];
+	const char *jti;
+	int64_t exp, vv;
+	int nk = 0;
 
-	if (c->n >= c->max || jsonu_get_int(value, "exp", &exp) != 0 ||
-	    exp > c->now - 60)
+	if (c->n >= c->max || c->batch == PRUNE_BATCH ||
+	    keylen > STORE_MAX_KEY ||
+	    jtok_parse(&d, (const char *)val, vallen, tok,
+	    sizeof(tok) / sizeof(tok[0]), 1, err, sizeof(err)) != JTOK_OK ||
+	    jtok_get_int(&d, 0, "exp", &exp) != 0 || exp > c->now - 60)
 		return 1;
-	json_array_append_new(c->found, json_pack("[s%, O]", key, keylen,
-	    value));
+	k = c->keys[c->batch];
+	memcpy(k[nk], key, keylen);
+	k[nk][keylen] = '\0';
+	jti = strrchr(k[nk], STORE_SEP[0]);
+	if (jti == NULL)
+		return 1;
+	jti++;
+	nk++;
+	if (tok_str(&d, "a", a, sizeof(a)) == 0 &&
+	    jtok_get_int(&d, 0, "v", &vv) == 0 &&
+	    snprintf(k[nk], sizeof(k[nk]), "a" STORE_SEP "%s" STORE_SEP
+	    "%010" PRId64 STORE_SEP "%s", a, vv, jti) < (int)sizeof(k[nk]))
+		nk++;
+	if (tok_str(&d, "p", p, sizeof(p)) == 0 &&
+	    snprintf(k[nk], sizeof(k[nk]), "p" STORE_SEP "%s" STORE_SEP "%s",
+	    p, jti) < (int)sizeof(k[nk]))
+		nk++;
+	/* Older stores also kept a token under its consent ("c" SEP
+	 * consent SEP jti); forget those too. */
+	if (tok_str(&d, "c", ck, sizeof(ck)) == 0 &&
+	    snprintf(k[nk], sizeof(k[nk]), "c" STORE_SEP "%s" STORE_SEP "%s",
+	    ck, jti) < (int)sizeof(k[nk]))
+		nk++;
+	c->nkeys[c->batch++] = nk;
 	c->n++;
 	return 0;
 }
@@ -502,43 +577,24 @@ prune_one(void *arg, const char *key, size_t keylen, json_t *value)
 size_t
 status_prune(struct store_txn *txn, int64_t now, size_t max)
 {
-	struct prune_ctx c = { now, max, 0, json_array() };
-	char key[STORE_MAX_KEY + 1], ver[16];
-	const char *jti, *ck, *a, *p, *ek;
-	json_t *pair, *v;
-	int64_t vv;
+	struct prune_ctx c;
 	size_t i;
+	int j;
 
-	if (c.found == NULL)
-		return 0;
-	(void)store_scan(txn, ST_STATUS_OUT, "e" STORE_SEP, 0, 0, prune_one, &c);
-	json_array_foreach(c.found, i, pair) {
-		ek = json_string_value(json_array_get(pair, 0));
-		v = json_array_get(pair, 1);
-		jti = ek != NULL ? strrchr(ek, STORE_SEP[0]) : NULL;
-		if (jti == NULL)
-			continue;
-		jti++;
-		/* Older stores also kept a token under its consent
-		 * ("c" SEP consent SEP jti); forget those too. */
-		if (jsonu_get_str(v, "c", &ck) == 0 &&
-		    snprintf(key, sizeof(key), "c" STORE_SEP "%s" STORE_SEP "%s",
-		    ck, jti) < (int)sizeof(key))
-			(void)store_del(txn, ST_STATUS_OUT, key);
-		if (jsonu_get_str(v, "a", &a) == 0 &&
-		    jsonu_get_int(v, "v", &vv) == 0) {
-			snprintf(ver, sizeof(ver), "%010" PRId64, vv);
-			if (snprintf(key, sizeof(key), "a" STORE_SEP "%s" STORE_SEP
-			    "%s" STORE_SEP "%s", a, ver, jti) < (int)sizeof(key))
-				(void)store_del(txn, ST_STATUS_OUT, key);
-		}
-		if (jsonu_get_str(v, "p", &p) == 0 &&
-		    snprintf(key, sizeof(key), "p" STORE_SEP "%s" STORE_SEP "%s",
-		    p, jti) < (int)sizeof(key))
-			(void)store_del(txn, ST_STATUS_OUT, key);
-		(void)store_del(txn, ST_STATUS_OUT, ek);
-	}
-	json_decref(c.found);
+	c.now = now;
+	c.max = max;
+	c.n = 0;
+	/* Batches: scanning while deleting is not allowed. */
+	do {
+		c.batch = 0;
+		if (store_scan_raw(txn, ST_STATUS_OUT, "e" STORE_SEP, 0, 0,
+		    prune_one, &c) != STORE_OK)
+			break;
+		for (i = 0; i < c.batch; i++)
+			for (j = 0; j < c.nkeys[i]; j++)
+				(void)store_del(txn, ST_STATUS_OUT,
+				    c.keys[i][j]);
+	} while (c.batch == PRUNE_BATCH && c.n < c.max);
 	return c.n;
 }
 

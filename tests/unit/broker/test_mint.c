@@ -893,6 +893,39 @@ write_prunes_expired_outstanding_records(void **state)
 }
 
 static void
+prune_forgets_up_to_max_expired_tokens_oldest_first(void **state)
+{
+	struct fx *f = *state;
+	struct token_terms t;
+	struct token_minted m;
+	struct store_txn *txn = NULL;
+	size_t i;
+
+	/* Nine tokens, a second apart, untracked pruning (prune_now NOW). */
+	for (i = 0; i < 9; i++) {
+		terms(f, &t, CONSENT);
+		t.now = NOW + (int64_t)i;
+		t.status_index = STATUS_INDEX + i;
+		mint_ok(&t, f->log, &m);
+		write_committed(f, &m, 1, NOW);
+		routes_token_minted_free(&m);
+	}
+	assert_int_equal(store_begin(f->s, 1, &txn), STORE_OK);
+	assert_int_equal(count_prefix(txn, ST_STATUS_OUT, ""), 27);
+	/* At most max, and only those expired a minute before now: at
+	 * NOW + TTL + 63 the first four. */
+	assert_int_equal(status_prune(txn, NOW + TTL + 63, 2), 2);
+	assert_int_equal(count_prefix(txn, ST_STATUS_OUT, ""), 21);
+	assert_int_equal(status_prune(txn, NOW + TTL + 63, 100), 2);
+	assert_int_equal(count_prefix(txn, ST_STATUS_OUT, ""), 15);
+	/* More than one batch of the scan. */
+	assert_int_equal(status_prune(txn, NOW + TTL + 1000, 100), 5);
+	assert_int_equal(count_prefix(txn, ST_STATUS_OUT, ""), 0);
+	assert_int_equal(status_prune(txn, NOW + TTL + 1000, 100), 0);
+	store_abort(txn);
+}
+
+static void
 prune_forgets_an_older_stores_by_consent_record_too(void **state)
 {
 	struct fx *f = *state;
@@ -1110,6 +1143,67 @@ agreement_revocation_after_a_consents_counts_only_the_rest(void **state)
 }
 
 static void
+write_moves_the_counters_forward_only(void **state)
+{
+	struct fx *f = *state;
+	struct token_terms t;
+	struct token_minted m;
+	struct store_txn *txn = NULL;
+	const char *next = "{\"n\":999999999}";
+	const char *list = "{\"size\":5,\"version\":7}";
+	json_t *got;
+
+	/* A next index already past this token's, and a list record with a
+	 * version and a smaller size. */
+	assert_int_equal(store_begin(f->s, 1, &txn), STORE_OK);
+	assert_int_equal(store_put_raw(txn, ST_STATUS_META, "next", next,
+	    strlen(next)), STORE_OK);
+	assert_int_equal(store_put_raw(txn, ST_STATUS_META, "list:3", list,
+	    strlen(list)), STORE_OK);
+	assert_int_equal(store_commit(txn), STORE_OK);
+	terms(f, &t, CONSENT);
+	mint_ok(&t, f->log, &m);
+	write_committed(f, &m, 1, NOW);
+	assert_int_equal(store_begin(f->s, 0, &txn), STORE_OK);
+	got = get_strict(txn, ST_STATUS_META, "next");
+	assert_non_null(got);
+	assert_int_equal(json_integer_value(json_object_get(got, "n")),
+	    999999999);
+	json_decref(got);
+	got = get_strict(txn, ST_STATUS_META, "list:3");
+	assert_non_null(got);
+	assert_int_equal(json_integer_value(json_object_get(got, "size")),
+	    STATUS_INDEX % STATUS_LIST_CAP + 1);
+	assert_int_equal(json_integer_value(json_object_get(got, "version")),
+	    7);
+	json_decref(got);
+	store_abort(txn);
+	routes_token_minted_free(&m);
+}
+
+static void
+write_refuses_a_counter_that_is_not_json(void **state)
+{
+	struct fx *f = *state;
+	struct token_terms t;
+	struct token_minted m;
+	struct store_txn *txn = NULL;
+	struct tlog_mark mark;
+
+	terms(f, &t, CONSENT);
+	mint_ok(&t, f->log, &m);
+	tlog_mark(f->log, &mark);
+	assert_int_equal(store_begin(f->s, 1, &txn), STORE_OK);
+	assert_int_equal(store_put_raw(txn, ST_STATUS_META, "list:3",
+	    "{\"size\":", 8), STORE_OK);
+	assert_int_equal(routes_token_write(f->log, txn, &m, 1, NOW),
+	    STORE_CORRUPT);
+	store_abort(txn);
+	tlog_rollback(f->log, &mark);
+	routes_token_minted_free(&m);
+}
+
+static void
 writing_the_same_token_twice_is_store_exists(void **state)
 {
 	struct fx *f = *state;
@@ -1180,11 +1274,14 @@ main(void)
 		T(write_without_consent_has_no_consent_anywhere),
 		T(write_untracked_skips_status_and_log_index_counts_up),
 		T(write_prunes_expired_outstanding_records),
+		T(prune_forgets_up_to_max_expired_tokens_oldest_first),
 		T(prune_forgets_an_older_stores_by_consent_record_too),
 		T(revoking_a_consent_sets_only_its_unexpired_tokens_bits),
 		T(revoking_a_consent_bumps_each_list_it_changed_once),
 		T(revoking_a_consent_looks_back_the_longest_token_lifetime),
 		T(agreement_revocation_after_a_consents_counts_only_the_rest),
+		T(write_moves_the_counters_forward_only),
+		T(write_refuses_a_counter_that_is_not_json),
 		T(writing_the_same_token_twice_is_store_exists),
 		T(writing_an_empty_minted_token_is_refused),
 	};
