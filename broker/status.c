@@ -515,8 +515,8 @@ struct prune_ctx {
 	char keys[PRUNE_BATCH][4][STORE_MAX_KEY + 1];
 };
 
-/* Decoded string member key of obj into buf; 0, or -1 (absent, not a
- * string, or too long). */
+/* The top-level object's string member key, decoded into buf; 0, or -1
+ * (absent, not a string, or too long). */
 static int
 tok_str(const struct jtok_doc *d, const char *key, char *buf, size_t len)
 {

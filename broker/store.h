@@ -35,7 +35,7 @@ enum store_table {
 	ST_TOKENS,          /* jti -> issued token record                    */
 	ST_COUNTERS,        /* subject SEP agreement SEP day -> {"n": N}     */
 	ST_LOG_ENTRIES,     /* %016llx index -> entry bytes (raw)            */
-	ST_LOG_NODES,       /* %02u:%016llx level:index -> 32-byte hash (raw) */
+	ST_LOG_NODES,       /* %016llx:%02u last entry:level -> 32-byte hash (raw) */
 	ST_LOG_META,        /* "checkpoint" -> {"note": "..."}               */
 	ST_STATUS_META,     /* "next", "list:%u", "seen" SEP party SEP list  */
 	ST_STATUS_BITS,     /* %08x:%06x list:chunk -> 4096 bytes (raw)      */

@@ -42,8 +42,22 @@ tlog_entry_key(uint64_t index, char out[24])
 	snprintf(out, 24, "%016" PRIx64, index);
 }
 
+/*
+ * The key of the subtree at level and index (within the level): the index
+ * of its last entry, then its level. Every subtree an append completes
+ * ends at the appended entry, so a group's new nodes lie side by side at
+ * the end of the table, on one leaf page, instead of one leaf per level.
+ */
 static void
 node_key(unsigned level, uint64_t index, char out[32])
+{
+	snprintf(out, 32, "%016" PRIx64 ":%02u",
+	    ((index + 1) << level) - 1, level);
+}
+
+/* The key older stores used: level, then index within the level. */
+static void
+node_key_v0(unsigned level, uint64_t index, char out[32])
 {
 	snprintf(out, 32, "%02u:%016" PRIx64, level, index);
 }
@@ -64,6 +78,11 @@ get_node(void *arg, unsigned level, uint64_t index,
 
 	node_key(level, index, key);
 	c->err = store_get_raw(c->txn, ST_LOG_NODES, key, &v, &n);
+	if (c->err == STORE_NOTFOUND) {
+		/* Written by an older version, kept where it was. */
+		node_key_v0(level, index, key);
+		c->err = store_get_raw(c->txn, ST_LOG_NODES, key, &v, &n);
+	}
 	if (c->err == STORE_OK && n != MERKLE_HASH)
 		c->err = STORE_CORRUPT;
 	if (c->err != STORE_OK)

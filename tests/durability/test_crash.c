@@ -27,13 +27,10 @@
 #include "tests/integration/harness.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -58,7 +55,6 @@
 #define DUR_MAX_TEST_AGR 48         /* agreements the load submits */
 #define DUR_NAPPROVERS 3
 #define DUR_CMD_TIMEOUT_MS 60000    /* consent-audit, mdb_stat, mdb_dump */
-#define DUR_CMD_OUT_MAX (64 * 1024) /* command output kept for messages */
 #define DUR_TOKEN_EXP_MARGIN_S 10   /* tokens this close to exp: not checked */
 
 /* Full-store test. */
@@ -254,76 +250,6 @@ find_in_path(const char *name, char *out, size_t outlen)
 	return -1;
 }
 
-/*
- * Runs argv (argv[0] a path) with stdout and stderr captured together
- * (at most DUR_CMD_OUT_MAX bytes kept) into *out (caller frees). Returns
- * the exit status, or -1 when it could not run, was killed or timed out.
- */
-static int
-run_cmd(char *const argv[], long timeout_ms, char **out)
-{
-	int fds[2], status = 0, rc = -1, done = 0;
-	pid_t parent = getpid(), pid;
-	size_t len = 0;
-	char *buf = calloc(1, DUR_CMD_OUT_MAX + 1), sink[4096];
-	int64_t end = it_now_ms() + timeout_ms;
-	struct pollfd pfd;
-	ssize_t n;
-
-	*out = buf;
-	if (buf == NULL || pipe2(fds, O_CLOEXEC) != 0)
-		return -1;
-	pid = fork();
-	if (pid < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		dup2(fds[1], 1);
-		dup2(fds[1], 2);
-		execv(argv[0], argv);
-		fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-		_exit(127);
-	}
-	close(fds[1]);
-	pfd.fd = fds[0];
-	pfd.events = POLLIN;
-	while (!done) {
-		long left = (long)(end - it_now_ms());
-
-		if (left <= 0) {
-			fprintf(stderr, "durability: %s timed out after %ld ms\n",
-			    argv[0], timeout_ms);
-			break;
-		}
-		if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
-			break;
-		if (len < DUR_CMD_OUT_MAX)
-			n = read(fds[0], buf + len, DUR_CMD_OUT_MAX - len);
-		else
-			n = read(fds[0], sink, sizeof(sink));
-		if (n == 0)
-			done = 1;
-		else if (n < 0 && errno != EINTR && errno != EAGAIN)
-			break;
-		else if (n > 0 && len < DUR_CMD_OUT_MAX)
-			len += (size_t)n;
-	}
-	buf[len] = '\0';
-	close(fds[0]);
-	if (!done)
-		kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (done && WIFEXITED(status))
-		rc = WEXITSTATUS(status);
-	return rc;
-}
-
 /* Writes len bytes of text to path; fails the test when it cannot. */
 static void
 write_file(const char *path, const char *text, size_t len)
@@ -474,7 +400,7 @@ mdb_check(struct dur *d, const char *data, const char *when)
 		char *argv[] = { d->mdb_stat, (char *)(uintptr_t)"-a",
 		    (char *)(uintptr_t)"-f", store, NULL };
 
-		rc = run_cmd(argv, DUR_CMD_TIMEOUT_MS, &out);
+		rc = it_run(argv, NULL, 1, &out, DUR_CMD_TIMEOUT_MS);
 		if (rc != 0)
 			fail_msg("%s: mdb_stat -a -f %s exited %d:\n%s", when,
 			    store, rc, out != NULL ? out : "");
@@ -485,7 +411,7 @@ mdb_check(struct dur *d, const char *data, const char *when)
 		    (char *)(uintptr_t)"-f", (char *)(uintptr_t)"/dev/null",
 		    store, NULL };
 
-		rc = run_cmd(argv, DUR_CMD_TIMEOUT_MS, &out);
+		rc = it_run(argv, NULL, 1, &out, DUR_CMD_TIMEOUT_MS);
 		if (rc != 0)
 			fail_msg("%s: mdb_dump -a %s exited %d:\n%s", when, store,
 			    rc, out != NULL ? out : "");
@@ -539,7 +465,7 @@ audit_verify(struct dur *d, struct it_server *s, const char *cpfile,
 	}
 	argv[n] = NULL;
 	t0 = it_now_ms();
-	rc = run_cmd(argv, DUR_CMD_TIMEOUT_MS, &out);
+	rc = it_run(argv, NULL, 1, &out, DUR_CMD_TIMEOUT_MS);
 	if (rc != 0)
 		fail_msg("%s: consent-audit verify%s exited %d (want 0):\n%s",
 		    when, have_cp ? " --since <checkpoint saved before the kill>"
