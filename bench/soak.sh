@@ -368,8 +368,6 @@ RV_E=$(grep -c '^fail' "$tmp/revoke.log" || true)
 ERRORS=$((TOK_E + GR_E + RV_E))
 S5XX=$(grep -ac '"status":5[0-9][0-9]' "$tmp/consentd.log" || true)
 
-# Baseline: the first sample at or after the warm-up; the verdict looks at
-# every later sample.
 # growth COLUMN: "baseline max growth_pct" of a column of the samples.
 # The baseline is the median of the samples in the first BASE_S seconds
 # after the warm-up, not the first sample alone: consentd returns free

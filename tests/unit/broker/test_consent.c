@@ -14,6 +14,7 @@
 #include "agreement.h"
 #include "consent_rec.h"
 #include "store.h"
+#include "tmpstore.h"
 #include "timeu.h"
 
 #define ERRLEN 512
@@ -752,26 +753,15 @@ put_consent(struct store_txn *txn, const char *id, const char *stored_state,
 static void
 open_store(struct sfx *sf)
 {
-	char err[ERRLEN] = "";
 
-	snprintf(sf->dir, sizeof(sf->dir), "/tmp/cb-consent-XXXXXX");
-	assert_non_null(mkdtemp(sf->dir));
-	sf->s = store_open_lmdb(sf->dir, (size_t)16 << 20, 1, err, sizeof(err));
-	if (sf->s == NULL)
-		fail_msg("store_open_lmdb: %s", err);
+	sf->s = tmpstore_open(sf->dir, "consent", (size_t)16 << 20);
 }
 
 static void
 close_store(struct sfx *sf)
 {
-	char p[128];
 
-	store_close(sf->s);
-	snprintf(p, sizeof(p), "%s/data.mdb", sf->dir);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/lock.mdb", sf->dir);
-	unlink(p);
-	assert_int_equal(rmdir(sf->dir), 0);
+	tmpstore_close(sf->dir, sf->s);
 }
 
 /* consent_find_view answers as consent_find_for: id, or NULL for none. */

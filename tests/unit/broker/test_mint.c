@@ -31,6 +31,7 @@
 #include "routes.h"
 #include "status.h"
 #include "store.h"
+#include "tmpstore.h"
 #include "tlog.h"
 
 #define ERRLEN 512
@@ -94,11 +95,7 @@ setup(void **state)
 	size_t i;
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/cb-mint-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	f->s = store_open_lmdb(f->dir, MAP_SMALL, 1, err, sizeof(err));
-	if (f->s == NULL)
-		fail_msg("store_open_lmdb(%s): %s", f->dir, err);
+	f->s = tmpstore_open(f->dir, "mint", MAP_SMALL);
 	for (i = 0; i < sizeof(f->secret); i++)
 		f->secret[i] = (unsigned char)(0x40 + i);
 	key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
@@ -119,16 +116,10 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	char p[128];
 
 	agreement_free(f->a);
 	tlog_free(f->log);
-	store_close(f->s);
-	snprintf(p, sizeof(p), "%s/data.mdb", f->dir);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/lock.mdb", f->dir);
-	unlink(p);
-	assert_int_equal(rmdir(f->dir), 0);
+	tmpstore_close(f->dir, f->s);
 	free(f);
 	return 0;
 }

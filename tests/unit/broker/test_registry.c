@@ -15,6 +15,7 @@
 #include "policy.h"
 #include "registry.h"
 #include "store.h"
+#include "tmpstore.h"
 #include "timeu.h"
 
 #define ERRLEN 512
@@ -43,14 +44,9 @@ static int
 setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	char err[ERRLEN] = "";
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/cb-registry-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	f->s = store_open_lmdb(f->dir, (size_t)16 << 20, 1, err, sizeof(err));
-	if (f->s == NULL)
-		fail_msg("store_open_lmdb: %s", err);
+	f->s = tmpstore_open(f->dir, "registry", (size_t)16 << 20);
 	assert_int_equal(store_begin(f->s, 1, &f->txn), STORE_OK);
 	*state = f;
 	return 0;
@@ -60,16 +56,10 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	char p[128];
 
 	registry_cache_flush();
 	store_abort(f->txn);
-	store_close(f->s);
-	snprintf(p, sizeof(p), "%s/data.mdb", f->dir);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/lock.mdb", f->dir);
-	unlink(p);
-	assert_int_equal(rmdir(f->dir), 0);
+	tmpstore_close(f->dir, f->s);
 	free(f);
 	return 0;
 }

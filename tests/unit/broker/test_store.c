@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "store.h"
+#include "tmpstore.h"
 #include "writer.h"
 
 #define ERRLEN 512
@@ -58,14 +59,8 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	char p[128];
 
-	store_close(f->s);
-	snprintf(p, sizeof(p), "%s/data.mdb", f->dir);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/lock.mdb", f->dir);
-	unlink(p);
-	assert_int_equal(rmdir(f->dir), 0);
+	tmpstore_close(f->dir, f->s);
 	free(f);
 	return 0;
 }

@@ -21,6 +21,7 @@
 
 #include "merkle.h"
 #include "store.h"
+#include "tmpstore.h"
 #include "tlog.h"
 
 #define ERRLEN 512
@@ -50,15 +51,10 @@ static int
 setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	char err[ERRLEN] = "";
 	size_t i;
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/cb-tlog-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	f->s = store_open_lmdb(f->dir, MAP_SMALL, 1, err, sizeof(err));
-	if (f->s == NULL)
-		fail_msg("store_open_lmdb(%s): %s", f->dir, err);
+	f->s = tmpstore_open(f->dir, "tlog", MAP_SMALL);
 	for (i = 0; i < sizeof(f->secret); i++)
 		f->secret[i] = (unsigned char)(0x20 + i);
 	f->key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
@@ -72,16 +68,10 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	char p[128];
 
 	tlog_free(f->log);
 	EVP_PKEY_free(f->key);
-	store_close(f->s);
-	snprintf(p, sizeof(p), "%s/data.mdb", f->dir);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s/lock.mdb", f->dir);
-	unlink(p);
-	assert_int_equal(rmdir(f->dir), 0);
+	tmpstore_close(f->dir, f->s);
 	free(f);
 	return 0;
 }
