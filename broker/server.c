@@ -318,6 +318,16 @@ server_tls_ctx(const char *cert, const char *key, const char *ca, char *err,
 	 * way), so memory follows the requests in flight, not the number of
 	 * connections held open. */
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+	/*
+	 * No server-side session cache. A connection is freed without a
+	 * close_notify of ours, and OpenSSL then drops its session from the
+	 * cache as unclean, so the cache never resumed a session: it only
+	 * cost every connection a locked insert and remove shared by all
+	 * workers. Clients resume by ticket (TLS 1.3, and TLS 1.2 clients
+	 * that send the ticket extension, as OpenSSL's and libcurl's do);
+	 * the ticket carries the session, the server stores nothing.
+	 */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		snprintf(err, errlen, "%s: cannot load certificate", cert);
 		goto fail;

@@ -756,6 +756,9 @@ tls_ctx(const char *cert, const char *key, const char *ca, char *err,
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE);
+	/* As consentd: resumption by ticket only, no session cache
+	 * (broker/server.c says why). */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		snprintf(err, errlen, "%s: cannot load the server certificate",
 		    cert);

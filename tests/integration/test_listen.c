@@ -3,7 +3,8 @@
  * its own (SO_REUSEPORT) so that connections spread over the workers; the
  * address is still consentd's alone (a second consentd, or any socket
  * already on the port, makes start-up fail with "Address already in
- * use"); max_connections counts the connections of all workers together.
+ * use"); max_connections counts the connections of all workers together;
+ * TLS sessions resume by ticket, and the server keeps none.
  */
 #include "harness.h"
 
@@ -498,6 +499,70 @@ IT_TEST(one_worker_serves_and_holds_its_port)
 	assert_int_equal(it_server_stop(o), 0);
 }
 
+/*
+ * One connection with a party's certificate, then a second offering the
+ * first one's session: 1 when the second resumed it. Either way the
+ * second must still be the party (GET /v1/agreements answers 200).
+ */
+static int
+resumes(const struct it_server *s, int tls_max, int no_ticket)
+{
+	char path[PATH_MAX];
+	SSL_CTX *ctx = client_ctx(s);
+	SSL_SESSION *sess;
+	struct tconn c;
+	int reused;
+
+	it_fmt(path, sizeof(path), "%s/pki/ird.crt", s->data);
+	assert_int_equal(SSL_CTX_use_certificate_chain_file(ctx, path), 1);
+	it_fmt(path, sizeof(path), "%s/pki/ird.key", s->data);
+	assert_int_equal(SSL_CTX_use_PrivateKey_file(ctx, path,
+	    SSL_FILETYPE_PEM), 1);
+	assert_int_equal(SSL_CTX_set_max_proto_version(ctx, tls_max), 1);
+	if (no_ticket)
+		SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+	tcp_open(&c, s->port);
+	tls_start(&c, ctx);
+	assert_int_equal(SSL_version(c.ssl), tls_max);
+	/* A reply read, so that TLS 1.3's tickets (sent after the
+	 * handshake) have arrived. */
+	assert_int_equal(tconn_get(&c, "/v1/agreements", 0, NULL), 200);
+	sess = SSL_get1_session(c.ssl);
+	assert_non_null(sess);
+	/* Closed cleanly: OpenSSL makes the session of a connection freed
+	 * without close_notify unresumable. */
+	assert_true(SSL_shutdown(c.ssl) >= 0);
+	tconn_close(&c);
+	tcp_open(&c, s->port);
+	c.ssl = SSL_new(ctx);
+	assert_non_null(c.ssl);
+	assert_int_equal(SSL_set_session(c.ssl, sess), 1);
+	SSL_set_fd(c.ssl, c.fd);
+	SSL_set1_host(c.ssl, "127.0.0.1");
+	if (SSL_connect(c.ssl) != 1)
+		fail_msg("TLS handshake: %s",
+		    ERR_error_string(ERR_get_error(), NULL));
+	reused = SSL_session_reused(c.ssl);
+	assert_int_equal(tconn_get(&c, "/v1/agreements", 1, NULL), 200);
+	tconn_close(&c);
+	SSL_SESSION_free(sess);
+	SSL_CTX_free(ctx);
+	return reused;
+}
+
+/*
+ * Sessions resume by ticket, TLS 1.3 and 1.2, and a resumed connection is
+ * still the party whose certificate the first one presented. consentd
+ * keeps no session cache, so a TLS 1.2 client that takes no tickets
+ * makes a full handshake each time.
+ */
+IT_TEST(sessions_resume_by_ticket_and_none_is_kept_by_the_server)
+{
+	assert_int_equal(resumes(s, TLS1_3_VERSION, 0), 1);
+	assert_int_equal(resumes(s, TLS1_2_VERSION, 0), 1);
+	assert_int_equal(resumes(s, TLS1_2_VERSION, 1), 0);
+}
+
 IT_TEST(restart_on_the_same_port_with_connections_in_time_wait)
 {
 	struct tconn c;
@@ -540,6 +605,8 @@ main(void)
 		cmocka_unit_test(one_worker_serves_and_holds_its_port),
 		cmocka_unit_test(
 		    restart_on_the_same_port_with_connections_in_time_wait),
+		cmocka_unit_test(
+		    sessions_resume_by_ticket_and_none_is_kept_by_the_server),
 		IT_SIGTERM_TEST,
 	};
 
