@@ -18,6 +18,7 @@
 #include "fsu.h"
 #include "http.h"
 #include "jwk.h"
+#include "malloc_tune.h"
 #include "pki.h"
 #include "version.h"
 
@@ -83,7 +84,13 @@ usage(FILE *f)
 	    "Configuration is read from DIR/consentd.conf first; options override\n"
 	    "it. One JSON line per request is logged to standard error.\n"
 	    "SIGTERM or SIGINT: stop accepting, finish in-flight requests, commit,\n"
-	    "exit 0.\n");
+	    "exit 0.\n"
+	    "\n"
+	    "environment:\n"
+	    "  GLIBC_TUNABLES     consentd restarts itself once with\n"
+	    "                     glibc.malloc.tcache_count=0 added, unless a\n"
+	    "                     tcache_count is set here already (see\n"
+	    "                     docs/operations.md, \"Memory allocator\")\n");
 }
 
 static char *
@@ -293,6 +300,10 @@ main(int argc, char **argv)
 	sigset_t sigs;
 	struct writer_stats ws;
 
+	/* First of all: it may start consentd again (malloc_tune.h). */
+	if (malloc_tune(argv, err, sizeof(err)) != 0)
+		fprintf(stderr, "{\"event\":\"malloc_default\","
+		    "\"reason\":\"%s\"}\n", err);
 	memset(&b, 0, sizeof(b));
 	config_defaults(&b.cfg);
 	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -405,9 +416,11 @@ main(int argc, char **argv)
 	if (srv == NULL)
 		goto cfgfail;
 	fprintf(stderr, "{\"event\":\"listening\",\"url\":\"https://%s:%u\","
-	    "\"threads\":%d,\"dev\":%s,\"issuer\":\"%s\",\"version\":\"%s\"}\n",
+	    "\"threads\":%d,\"dev\":%s,\"issuer\":\"%s\",\"version\":\"%s\","
+	    "\"tcache_count\":%d}\n",
 	    b.cfg.listen_host, server_port(srv), b.cfg.threads,
-	    b.cfg.dev ? "true" : "false", b.cfg.issuer, CB_VERSION);
+	    b.cfg.dev ? "true" : "false", b.cfg.issuer, CB_VERSION,
+	    malloc_tune_tcache());
 	for (;;) {
 		sig = wait_signal(&sigs);
 		if (sig == SIGINT || sig == SIGTERM)

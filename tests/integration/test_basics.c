@@ -1,9 +1,12 @@
-/* Integration: liveness, discovery, JWKS, routing errors, and how parties
- * and citizens are authenticated (or refused). */
+/* Integration: liveness, discovery, JWKS, routing errors, how parties
+ * and citizens are authenticated (or refused), and the malloc settings
+ * consentd starts itself with. */
 #include "harness.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -338,6 +341,89 @@ IT_TEST(citizen_token_signed_by_a_key_not_the_issuers_is_401)
 	it_resp_free(&r);
 }
 
+/*
+ * The value of GLIBC_TUNABLES in the environment pid's program was
+ * started with (/proc/PID/environ), into out (empty when absent);
+ * *restarted is 1 when consentd's restart marker is there too.
+ */
+static void
+tunables_of(pid_t pid, char *out, size_t outlen, int *restarted)
+{
+	char path[64], buf[65536];
+	const char *p;
+	ssize_t n;
+	size_t got = 0;
+	int fd;
+
+	it_fmt(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	while ((n = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	buf[got] = '\0';
+	out[0] = '\0';
+	*restarted = 0;
+	for (p = buf; p < buf + got; p += strlen(p) + 1) {
+		if (strncmp(p, "GLIBC_TUNABLES=", 15) == 0)
+			it_fmt(out, outlen, "%s", p + 15);
+		if (strncmp(p, "CONSENTD_MALLOC_RESTARTED=", 26) == 0)
+			*restarted = 1;
+	}
+}
+
+/* Restarts s with GLIBC_TUNABLES set to env (unset when NULL). */
+static void
+restart_with(struct it_server *s, const char *env)
+{
+	struct it_resp r;
+
+	assert_int_equal(it_server_stop(s), 0);
+	if (env != NULL)
+		assert_int_equal(setenv("GLIBC_TUNABLES", env, 1), 0);
+	else
+		assert_int_equal(unsetenv("GLIBC_TUNABLES"), 0);
+	assert_int_equal(it_server_start(s), 0);
+	assert_int_equal(unsetenv("GLIBC_TUNABLES"), 0);
+	assert_int_equal(it_get(s, NULL, NULL, "/healthz", &r), 200);
+	it_resp_free(&r);
+}
+
+/*
+ * consentd runs without glibc's per-thread malloc cache: started without
+ * the setting, it starts itself again with it, in the same process (the
+ * pid the harness started answers, and stops by it); a value the
+ * environment sets is kept; other tunables stay.
+ */
+IT_TEST(consentd_runs_without_the_malloc_tcache_unless_told_otherwise)
+{
+	char t[1024];
+	int restarted;
+
+	restart_with(s, NULL);
+	tunables_of(s->pid, t, sizeof(t), &restarted);
+	assert_string_equal(t, "glibc.malloc.tcache_count=0");
+	assert_int_equal(restarted, 1);
+	assert_int_equal(it_server_log_count_run(s, "\"tcache_count\":0}"), 1);
+
+	restart_with(s, "glibc.malloc.tcache_count=7");
+	tunables_of(s->pid, t, sizeof(t), &restarted);
+	assert_string_equal(t, "glibc.malloc.tcache_count=7");
+	assert_int_equal(restarted, 0);
+	assert_int_equal(it_server_log_count_run(s, "\"tcache_count\":7}"), 1);
+
+	restart_with(s, "glibc.malloc.trim_threshold=262144");
+	tunables_of(s->pid, t, sizeof(t), &restarted);
+	/* glibc cuts the copy in /proc at its first ':' as it parses it;
+	 * the log line reads the whole value. */
+	assert_int_equal(strncmp(t, "glibc.malloc.trim_threshold=262144", 34),
+	    0);
+	assert_int_equal(restarted, 1);
+	assert_int_equal(it_server_log_count_run(s, "\"tcache_count\":0}"), 1);
+
+	restart_with(s, NULL);
+}
+
 int
 main(void)
 {
@@ -357,6 +443,8 @@ main(void)
 		cmocka_unit_test(citizen_expired_token_is_401),
 		cmocka_unit_test(
 		    citizen_token_signed_by_a_key_not_the_issuers_is_401),
+		cmocka_unit_test(
+		    consentd_runs_without_the_malloc_tcache_unless_told_otherwise),
 		IT_SIGTERM_TEST,
 	};
 
