@@ -8,8 +8,8 @@
  * heap trim would otherwise give it back: resident memory that rises with
  * each reconnect although the heap in use does not (docs/security.md,
  * "Where a reconnect's memory goes"). Without it, memory levels off after
- * the first few bursts, 1 MB or more lower, for about 2 % more CPU per
- * token, inside the noise of the measurement.
+ * the first few bursts, 1 MB or more lower, and neither tokens/s nor CPU
+ * per token moved measurably (docs/performance.md).
  *
  * glibc reads its tunables from GLIBC_TUNABLES when a program starts, and
  * a running program cannot change them. So consentd, started without the
