@@ -46,6 +46,9 @@
 #          leak test: every client connection is gone by then); under
 #          load, the max after the warm-up at most 2 x SOAK_CONN (the
 #          loadgens' connections) + FD_NOISE over the baseline;
+#        - reported, not gated: RssAnon's median over the last 60 s of
+#          the run, against the baseline (where the run settled; a
+#          one-sample transient can set the max);
 #        - errors (non-2xx replies, failed or abandoned transfers, failed
 #          grant/revoke pairs) == 0. Requests loadgen could not send on
 #          time ("unsent": all its connections busy, i.e. consentd fell
@@ -387,10 +390,30 @@ growth() {
 		printf "%d %d %.2f\n", z, m, (z > 0) ? (m - z) * 100 / z : 0
 	}' "$tmp/samples"
 }
+# settled COLUMN BASELINE: "median growth_pct" of the column over the
+# last BASE_S seconds of samples, against BASELINE: the level the run
+# ended at, which a one-sample transient (the max) does not move.
+# Reported, not gated.
+settled() {
+	awk -v b="$BASE_S" -v c="$1" -v z0="$2" '{ t[NR] = $1; x[NR] = $c }
+	END {
+		for (i = 1; i <= NR; i++)
+			if (t[i] >= t[NR] - b)
+				v[++n] = x[i]
+		for (i = 2; i <= n; i++)
+			for (j = i; j > 1 && v[j - 1] > v[j]; j--) {
+				s = v[j]; v[j] = v[j - 1]; v[j - 1] = s
+			}
+		z = n == 0 ? 0 : (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+		printf "%d %.2f\n", z, (z0 > 0) ? (z - z0) * 100 / z0 : 0
+	}' "$tmp/samples"
+}
 # shellcheck disable=SC2046
 set -- $(growth 2); RSS0=$1 RSSMAX=$2 RSS_G=$3
 # shellcheck disable=SC2046
 set -- $(growth 3); ANON0=$1 ANONMAX=$2 ANON_G=$3
+# shellcheck disable=SC2046
+set -- $(settled 3 "$ANON0"); ANON_END=$1 ANON_END_G=$2
 # shellcheck disable=SC2046
 set -- $(growth 4); FILE0=$1 FILEMAX=$2 FILE_G=$3
 # shellcheck disable=SC2046
@@ -421,6 +444,7 @@ jq -n --argjson seconds "$SOAK" --argjson warmup "$WARM" --argjson threads "$THR
     --argjson rv_n "$RV_N" --argjson rv_e "$RV_E" --argjson s5xx "$S5XX" \
     --argjson rss0 "$RSS0" --argjson rssmax "$RSSMAX" --argjson rss_g "$RSS_G" \
     --argjson anon0 "$ANON0" --argjson anonmax "$ANONMAX" --argjson anon_g "$ANON_G" \
+    --argjson anon_end "$ANON_END" --argjson anon_end_g "$ANON_END_G" \
     --argjson file0 "$FILE0" --argjson filemax "$FILEMAX" --argjson file_g "$FILE_G" \
     --argjson store0 "$STORE0" --argjson storemax "$STOREMAX" \
     --arg metric "$RSS_METRIC" --argjson gate_g "$GATE_G" \
@@ -439,7 +463,8 @@ jq -n --argjson seconds "$SOAK" --argjson warmup "$WARM" --argjson threads "$THR
       server_5xx_logged: $s5xx,
       memory_kb: {
         vmrss: {after_warmup: $rss0, max: $rssmax, growth_pct: $rss_g},
-        rss_anon: {after_warmup: $anon0, max: $anonmax, growth_pct: $anon_g},
+        rss_anon: {after_warmup: $anon0, max: $anonmax, growth_pct: $anon_g,
+          last_minute_median: $anon_end, last_minute_growth_pct: $anon_end_g},
         rss_file: {after_warmup: $file0, max: $filemax, growth_pct: $file_g},
         store_data_mdb: {after_warmup: $store0, max: $storemax}},
       rss_gate: {metric: (if $metric == "vm" then "VmRSS" else "RssAnon" end),
@@ -465,6 +490,7 @@ row "consent grants" "$GR_N ok at $GRANT_RATE/s, worst chunk p99 ${GR_P99} ms"
 row "grant+revoke pairs (curl)" "$RV_N ok"
 row "VmRSS kB" "$RSS0 -> $RSSMAX (+$RSS_G %)" "$([ "$GATE" = VmRSS ] && yn "$RSS_OK")"
 row "RssAnon kB (heap, stacks)" "$ANON0 -> $ANONMAX (+$ANON_G %)" "$([ "$GATE" = RssAnon ] && yn "$RSS_OK")"
+row "  RssAnon at the end" "median of the last ${BASE_S}s: $ANON_END (${ANON_END_G} %)"
 row "RssFile kB (LMDB map, libs)" "$FILE0 -> $FILEMAX (+$FILE_G %)"
 row "store data.mdb kB" "$STORE0 -> $STOREMAX"
 row "fds idle before -> after load" "$FD_IDLE0 -> $FD_IDLE1 (+$FD_IDLE_G, noise $FD_NOISE)" "$(yn "$FD_OK")"
