@@ -371,6 +371,15 @@ RV_E=$(grep -c '^fail' "$tmp/revoke.log" || true)
 ERRORS=$((TOK_E + GR_E + RV_E))
 S5XX=$(grep -ac '"status":5[0-9][0-9]' "$tmp/consentd.log" || true)
 
+# The median of v[1..n] (sorts v), for the awk programs below.
+AWK_MEDIAN='function median(v, n,    i, j, s) {
+	for (i = 2; i <= n; i++)
+		for (j = i; j > 1 && v[j - 1] > v[j]; j--) {
+			s = v[j]; v[j] = v[j - 1]; v[j - 1] = s
+		}
+	return n == 0 ? 0 : (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+}'
+
 # growth COLUMN: "baseline max growth_pct" of a column of the samples.
 # The baseline is the median of the samples in the first BASE_S seconds
 # after the warm-up, not the first sample alone: consentd returns free
@@ -378,15 +387,12 @@ S5XX=$(grep -ac '"status":5[0-9][0-9]' "$tmp/consentd.log" || true)
 # one sample can land just after a trim, some 5 % below the level around
 # it. The max is over every sample after the warm-up.
 growth() {
-	awk -v w="$WARM" -v e="$((WARM + BASE_S))" -v c="$1" '$1 >= w {
+	awk -v w="$WARM" -v e="$((WARM + BASE_S))" -v c="$1" "$AWK_MEDIAN"'
+	$1 >= w {
 		if ($1 < e || n == 0) v[++n] = $c
 		if ($c > m) m = $c
 	} END {
-		for (i = 2; i <= n; i++)
-			for (j = i; j > 1 && v[j - 1] > v[j]; j--) {
-				t = v[j]; v[j] = v[j - 1]; v[j - 1] = t
-			}
-		z = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+		z = median(v, n)
 		printf "%d %d %.2f\n", z, m, (z > 0) ? (m - z) * 100 / z : 0
 	}' "$tmp/samples"
 }
@@ -395,16 +401,13 @@ growth() {
 # ended at, which a one-sample transient (the max) does not move.
 # Reported, not gated.
 settled() {
-	awk -v b="$BASE_S" -v c="$1" -v z0="$2" '{ t[NR] = $1; x[NR] = $c }
+	awk -v b="$BASE_S" -v c="$1" -v z0="$2" "$AWK_MEDIAN"'
+	{ t[NR] = $1; x[NR] = $c }
 	END {
 		for (i = 1; i <= NR; i++)
 			if (t[i] >= t[NR] - b)
 				v[++n] = x[i]
-		for (i = 2; i <= n; i++)
-			for (j = i; j > 1 && v[j - 1] > v[j]; j--) {
-				s = v[j]; v[j] = v[j - 1]; v[j - 1] = s
-			}
-		z = n == 0 ? 0 : (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+		z = median(v, n)
 		printf "%d %.2f\n", z, (z0 > 0) ? (z - z0) * 100 / z0 : 0
 	}' "$tmp/samples"
 }

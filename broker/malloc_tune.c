@@ -53,6 +53,12 @@ malloc_tune_tcache(void)
 int
 malloc_tune(char **argv, char *err, size_t errlen)
 {
+	return malloc_tune_exe("/proc/self/exe", argv, err, errlen);
+}
+
+int
+malloc_tune_exe(const char *exe, char **argv, char *err, size_t errlen)
+{
 	const char *t = getenv("GLIBC_TUNABLES");
 	const char *pre = getenv("LD_PRELOAD");
 	char *old = NULL, *v;
@@ -85,7 +91,7 @@ malloc_tune(char **argv, char *err, size_t errlen)
 		goto fail;
 	}
 	free(v);
-	(void)execv("/proc/self/exe", argv);
+	(void)execv(exe, argv);
 fail:
 	e = errno;
 	/* Still this program: put the environment back. */

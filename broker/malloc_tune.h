@@ -34,6 +34,11 @@
  */
 int malloc_tune(char **argv, char *err, size_t errlen);
 
+/* malloc_tune, restarting as exe instead of /proc/self/exe (for tests of
+ * a restart that cannot be made). */
+int malloc_tune_exe(const char *exe, char **argv, char *err,
+    size_t errlen);
+
 /* The tcache_count in effect as GLIBC_TUNABLES states it, or -1 (glibc's
  * default, 7). For the start-up log line. */
 int malloc_tune_tcache(void);

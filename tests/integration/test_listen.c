@@ -87,17 +87,27 @@ tcp_open(struct tconn *c, unsigned port)
 		fail_msg("connect to port %u: %s", port, strerror(errno));
 }
 
-/* The TLS handshake on an open TCP connection. */
+/* The TLS handshake on an open TCP connection, offering sess to resume
+ * (NULL: none). */
 static void
-tls_start(struct tconn *c, SSL_CTX *ctx)
+tls_resume(struct tconn *c, SSL_CTX *ctx, SSL_SESSION *sess)
 {
 	c->ssl = SSL_new(ctx);
 	assert_non_null(c->ssl);
+	if (sess != NULL)
+		assert_int_equal(SSL_set_session(c->ssl, sess), 1);
 	SSL_set_fd(c->ssl, c->fd);
 	SSL_set1_host(c->ssl, "127.0.0.1");
 	if (SSL_connect(c->ssl) != 1)
 		fail_msg("TLS handshake: %s",
 		    ERR_error_string(ERR_get_error(), NULL));
+}
+
+/* The TLS handshake on an open TCP connection. */
+static void
+tls_start(struct tconn *c, SSL_CTX *ctx)
+{
+	tls_resume(c, ctx, NULL);
 }
 
 static void
@@ -534,14 +544,7 @@ resumes(const struct it_server *s, int tls_max, int no_ticket)
 	assert_true(SSL_shutdown(c.ssl) >= 0);
 	tconn_close(&c);
 	tcp_open(&c, s->port);
-	c.ssl = SSL_new(ctx);
-	assert_non_null(c.ssl);
-	assert_int_equal(SSL_set_session(c.ssl, sess), 1);
-	SSL_set_fd(c.ssl, c.fd);
-	SSL_set1_host(c.ssl, "127.0.0.1");
-	if (SSL_connect(c.ssl) != 1)
-		fail_msg("TLS handshake: %s",
-		    ERR_error_string(ERR_get_error(), NULL));
+	tls_resume(&c, ctx, sess);
 	reused = SSL_session_reused(c.ssl);
 	assert_int_equal(tconn_get(&c, "/v1/agreements", 1, NULL), 200);
 	tconn_close(&c);

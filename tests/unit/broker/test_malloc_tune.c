@@ -1,9 +1,10 @@
 /*
  * Unit tests for consentd's malloc setting (broker/malloc_tune.c): how
- * GLIBC_TUNABLES is read, and every case in which malloc_tune returns
+ * GLIBC_TUNABLES is read, every case in which malloc_tune returns
  * without starting the program again (a tcache_count the environment
- * chose, valgrind, the restarted program itself). The restart itself is
- * tested on a real consentd (tests/integration/test_basics.c).
+ * chose, valgrind, the restarted program itself), and a restart that
+ * fails. The restart itself is tested on a real consentd
+ * (tests/integration/test_basics.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,7 +20,8 @@
 
 #define RESTARTED "CONSENTD_MALLOC_RESTARTED"
 
-/* Never run: every call here must return before it would exec. */
+/* No such program: every malloc_tune call here must return before it
+ * would exec; malloc_tune_exe's exec of it fails. */
 static char no_arg0[] = "/nonexistent/consentd-must-not-restart";
 static char *no_argv[] = { no_arg0, NULL };
 
@@ -61,33 +63,35 @@ static void
 tcache_count_is_read_from_any_position_and_only_when_well_formed(
     void **state)
 {
+	static const struct {
+		const char *tunables;   /* NULL: unset */
+		int tcache;
+	} cases[] = {
+		{ NULL, -1 },
+		{ "glibc.malloc.tcache_count=0", 0 },
+		{ "glibc.malloc.check=0:glibc.malloc.tcache_count=12:"
+		    "glibc.malloc.trim_threshold=1", 12 },
+		{ "glibc.malloc.trim_threshold=1:glibc.malloc.tcache_count=7", 7 },
+		{ "glibc.malloc.tcache_count=65535", 65535 },
+		/* Not the tunable, or not a value glibc takes. */
+		{ "glibc.malloc.tcache_counts=3", -1 },
+		{ "xglibc.malloc.tcache_count=3", -1 },
+		{ "glibc.malloc.tcache_count=", -1 },
+		{ "glibc.malloc.tcache_count=3x", -1 },
+		{ "glibc.malloc.tcache_count=-1", -1 },
+		{ "glibc.malloc.tcache_count=65536", -1 },
+		{ "", -1 },
+	};
+	size_t i;
+
 	(void)state;
-	tunable(NULL);
-	assert_int_equal(malloc_tune_tcache(), -1);
-	tunable("glibc.malloc.tcache_count=0");
-	assert_int_equal(malloc_tune_tcache(), 0);
-	tunable("glibc.malloc.check=0:glibc.malloc.tcache_count=12:"
-	    "glibc.malloc.trim_threshold=1");
-	assert_int_equal(malloc_tune_tcache(), 12);
-	tunable("glibc.malloc.trim_threshold=1:glibc.malloc.tcache_count=7");
-	assert_int_equal(malloc_tune_tcache(), 7);
-	tunable("glibc.malloc.tcache_count=65535");
-	assert_int_equal(malloc_tune_tcache(), 65535);
-	/* Not the tunable, or not a value glibc takes. */
-	tunable("glibc.malloc.tcache_counts=3");
-	assert_int_equal(malloc_tune_tcache(), -1);
-	tunable("xglibc.malloc.tcache_count=3");
-	assert_int_equal(malloc_tune_tcache(), -1);
-	tunable("glibc.malloc.tcache_count=");
-	assert_int_equal(malloc_tune_tcache(), -1);
-	tunable("glibc.malloc.tcache_count=3x");
-	assert_int_equal(malloc_tune_tcache(), -1);
-	tunable("glibc.malloc.tcache_count=-1");
-	assert_int_equal(malloc_tune_tcache(), -1);
-	tunable("glibc.malloc.tcache_count=65536");
-	assert_int_equal(malloc_tune_tcache(), -1);
-	tunable("");
-	assert_int_equal(malloc_tune_tcache(), -1);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		tunable(cases[i].tunables);
+		if (malloc_tune_tcache() != cases[i].tcache)
+			fail_msg("GLIBC_TUNABLES=%s: tcache %d, expected %d",
+			    cases[i].tunables != NULL ? cases[i].tunables :
+			    "(unset)", malloc_tune_tcache(), cases[i].tcache);
+	}
 }
 
 static void
@@ -145,6 +149,30 @@ the_restarted_program_clears_the_marker_and_checks_the_setting(
 	assert_non_null(strstr(err, "did not keep it"));
 }
 
+/* A restart that cannot be made (here: no such program) says why and
+ * leaves the environment as it found it. */
+static void
+a_failed_restart_leaves_the_environment_as_it_was(void **state)
+{
+	char err[256] = "";
+
+	(void)state;
+	assert_int_equal(unsetenv("LD_PRELOAD"), 0);
+	tunable("glibc.malloc.trim_threshold=262144");
+	assert_int_equal(malloc_tune_exe(no_arg0, no_argv, err, sizeof(err)),
+	    -1);
+	assert_string_equal(getenv("GLIBC_TUNABLES"),
+	    "glibc.malloc.trim_threshold=262144");
+	assert_null(getenv(RESTARTED));
+	assert_non_null(strstr(err, "cannot restart"));
+	assert_non_null(strstr(err, "No such file"));
+	tunable(NULL);
+	assert_int_equal(malloc_tune_exe(no_arg0, no_argv, err, sizeof(err)),
+	    -1);
+	assert_null(getenv("GLIBC_TUNABLES"));
+	assert_null(getenv(RESTARTED));
+}
+
 int
 main(void)
 {
@@ -160,6 +188,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    the_restarted_program_clears_the_marker_and_checks_the_setting,
 		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    a_failed_restart_leaves_the_environment_as_it_was, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests_name("broker/malloc_tune", tests, NULL,
