@@ -244,6 +244,8 @@ bench-revocation: $(BUILD)/bench/bench_revocation $(BUILD)/consentd \
 # token) under bench/loadgen.c, consent grants/s, raw crypto rates; table on
 # stdout, merged into $(BUILD)/bench.json, plot in $(BUILD)/bench-plot.svg
 # and docs/img/performance.svg (docs/performance.md). About 3 minutes.
+# BENCH_STORE=tmpfs: a diagnostic with consentd's store on /dev/shm (not
+# durable), written to $(BUILD)/bench-tmpfs.json instead.
 BENCH_TOOLS := $(BUILD)/bench/floor $(BUILD)/bench/loadgen
 $(BUILD)/bench/floor: $(call obj,bench/floor.c) $(BUILD)/libcb.a
 	@mkdir -p $(dir $@)

@@ -20,14 +20,25 @@
 #      its own closed-loop peak (the broker's 0.5 point is "p99 at half the
 #      peak rate").
 #   7. Optionally (BENCH_PERF=1) perf record -g of consentd under a closed
-#      loop for PERF_SECONDS, into $CB_BUILD/bench-perf.txt.
+#      loop for PERF_SECONDS, into $CB_BUILD/bench-perf.txt
+#      (bench-perf-tmpfs.txt with BENCH_STORE=tmpfs).
 #   8. bench/plot.py prints the table, merges $CB_BUILD/bench.json, writes
 #      $CB_BUILD/bench-plot.svg, copied to docs/img/performance.svg.
+#
+# BENCH_STORE=tmpfs is a diagnostic, not a result: consentd's data dir goes
+# on a tmpfs (BENCH_TMPFS, /dev/shm), where fdatasync returns at once and
+# page writes are memory copies, so the write path costs CPU and nothing
+# else. Nothing is durable there. It shows what the broker does with the
+# disk taken out (docs/performance.md, "With the disk taken out"); its
+# table says so, and it writes $CB_BUILD/bench-tmpfs.json,
+# bench-plot-tmpfs.svg and bench-issue-tmpfs.jsonl instead, leaving
+# bench.json and docs/img alone.
 #
 # Environment (defaults): CB_BUILD (build), BENCH_SECONDS (3) per run,
 # BENCH_ROUNDS (3), BENCH_THREADS (2), BENCH_CONNS ("16 32"), BENCH_GRANTS
 # (40000), BENCH_GRANT_CONN (64), BENCH_OPEN_CONN (32), BENCH_FRACTIONS
-# ("0.1 0.25 0.5 0.75 1.0 1.25"), BENCH_PERF (0), BENCH_PERF_SECONDS (10).
+# ("0.1 0.25 0.5 0.75 1.0 1.25"), BENCH_PERF (0), BENCH_PERF_SECONDS (10),
+# BENCH_STORE (disk, or tmpfs), BENCH_TMPFS (/dev/shm).
 # Every server is killed on exit (trap); if this script is killed outright,
 # a watchdog kills them within a second (and the floor has --lifetime).
 set -eu
@@ -43,6 +54,7 @@ OPEN_CONN=${BENCH_OPEN_CONN:-32}
 FRACTIONS=${BENCH_FRACTIONS:-0.1 0.25 0.5 0.75 1.0 1.25}
 PERF=${BENCH_PERF:-0}
 PERF_SECONDS=${BENCH_PERF_SECONDS:-10}
+STORE=${BENCH_STORE:-disk}
 WARMUP=1
 SUBJECTS=1000            # token requests cycle through this many subjects
 ISSUER=https://127.0.0.1:8443
@@ -56,7 +68,23 @@ for t in curl jq python3; do
 	command -v $t >/dev/null 2>&1 || { echo "bench_issue: needs $t (scripts/deps.sh)" >&2; exit 1; }
 done
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/cb-bench.XXXXXX")
+case $STORE in
+disk)
+	root=${TMPDIR:-/tmp}
+	SUFFIX= ;;
+tmpfs)
+	root=${BENCH_TMPFS:-/dev/shm}
+	fs=$(stat -f -c %T "$root" 2>/dev/null || true)
+	if [ "$fs" != tmpfs ]; then
+		echo "bench_issue: BENCH_STORE=tmpfs needs BENCH_TMPFS ($root) on a tmpfs; it is ${fs:-missing}" >&2
+		exit 1
+	fi
+	SUFFIX=-tmpfs ;;
+*)
+	echo "bench_issue: BENCH_STORE is disk or tmpfs, not '$STORE'" >&2
+	exit 1 ;;
+esac
+tmp=$(mktemp -d "$root/cb-bench.XXXXXX")
 floor_pid=
 broker_pid=
 watchdog_pid=
@@ -229,8 +257,8 @@ if [ "$PERF" = 1 ]; then
 			perf report -i "$tmp/perf.data" --no-children --sort dso,sym \
 			    --stdio -g none --percent-limit 0.7 2>/dev/null |
 			    grep -E '^ +[0-9]'
-		} >"$B/bench-perf.txt"
-		say "profile in $B/bench-perf.txt"
+		} >"$B/bench-perf$SUFFIX.txt"
+		say "profile in $B/bench-perf$SUFFIX.txt"
 	else
 		say "perf not found; skipping the profile"
 	fi
@@ -240,9 +268,17 @@ fi
 kill "$floor_pid" "$broker_pid" 2>/dev/null || true
 wait "$floor_pid" "$broker_pid" 2>/dev/null || true
 floor_pid= broker_pid=
-mkdir -p docs/img
-python3 bench/plot.py --results "$RES" --crypto "$tmp/crypto.json" \
-    --json "$B/bench.json" --svg "$B/bench-plot.svg" --threads "$THREADS" \
-    --save-results "$B/bench-issue.jsonl"
-cp "$B/bench-plot.svg" docs/img/performance.svg
-say "plot: $B/bench-plot.svg (and docs/img/performance.svg); raw runs: $B/bench-issue.jsonl"
+if [ "$STORE" = disk ]; then
+	python3 bench/plot.py --results "$RES" --crypto "$tmp/crypto.json" \
+	    --json "$B/bench.json" --svg "$B/bench-plot.svg" \
+	    --threads "$THREADS" --save-results "$B/bench-issue.jsonl"
+	mkdir -p docs/img
+	cp "$B/bench-plot.svg" docs/img/performance.svg
+	say "plot: $B/bench-plot.svg (and docs/img/performance.svg); raw runs: $B/bench-issue.jsonl"
+else
+	python3 bench/plot.py --results "$RES" --crypto "$tmp/crypto.json" \
+	    --json "$B/bench-tmpfs.json" --svg "$B/bench-plot-tmpfs.svg" \
+	    --threads "$THREADS" --save-results "$B/bench-issue-tmpfs.jsonl" \
+	    --store tmpfs
+	say "store on tmpfs (a diagnostic, not durable): $B/bench-tmpfs.json, plot $B/bench-plot-tmpfs.svg; raw runs: $B/bench-issue-tmpfs.jsonl"
+fi
