@@ -23,10 +23,11 @@
 #      after one untimed WARM_S run per store: ROUNDS rounds of {empty,
 #      loaded, loaded-same} x CONNS connections, interleaved so that other
 #      load on the machine falls on all alike. The empty store is asked
-#      for s-0 .. s-999 in turn, "loaded" for 1,000 loaded citizens spread
-#      over the whole range, "loaded-same" is the loaded store asked for
+#      for s-0 .. s-999, "loaded" for 1,000 loaded citizens spread over
+#      the whole range, "loaded-same" is the loaded store asked for
 #      s-0 .. s-999 (what the store's size costs when the requests touch
-#      the same few index pages). Medians of the rounds, their ratios to
+#      the same few index pages); each in one fixed shuffled order
+#      (token_bodies, bench/lib.sh). Medians of the rounds, their ratios to
 #      the empty store, consentd's CPU and bytes written per token.
 #   6. consentd's VmRSS, RssAnon and RssFile (/proc/PID/status) on both,
 #      after start and after the rounds.

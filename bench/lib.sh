@@ -140,15 +140,24 @@ grant_consents() {
 # token_bodies PREFIX N [STEP]: POST /oauth2/token bodies, one per line, in
 # which ird asks for the three fields of bench-transfer (purpose
 # "benchmark") about subjects PREFIX0, PREFIX(STEP), ... (N of them; STEP
-# defaults to 1).
+# defaults to 1), in a fixed shuffled order: loadgen sends the lines in
+# turn, and in real traffic neighbouring requests are not about
+# neighbouring citizens (whose transfer-list records share a page).
 token_bodies() {
 	tb_d=$(jq -rn '[{type: "consented_transfer", agreement: "bench-transfer",
 	    subject: "SUBJ", fields: ["child.given_names", "child.family_name",
 	    "child.birth_date"], purpose: "benchmark"}] | tojson | @uri')
 	awk -v p="$1" -v n="$2" -v step="${3:-1}" -v d="$tb_d" 'BEGIN {
+		srand(1)
+		for (i = 0; i < n; i++)
+			o[i] = i
+		for (i = n - 1; i > 0; i--) {
+			j = int(rand() * (i + 1))
+			t = o[i]; o[i] = o[j]; o[j] = t
+		}
 		for (i = 0; i < n; i++) {
 			s = d
-			sub(/SUBJ/, p (i * step), s)
+			sub(/SUBJ/, p (o[i] * step), s)
 			print "grant_type=client_credentials&authorization_details=" s
 		}
 	}'
