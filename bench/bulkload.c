@@ -223,9 +223,9 @@ open_all(struct bl *b)
 {
 	char p[PATH_MAX], err[1024] = "data directory path too long", pin[65];
 	struct store_txn *txn = NULL;
-	json_t *party = NULL;
 	X509 *cert = NULL;
-	const char *state, *pid;
+	const char *state;
+	char pid[PARTY_MAX_ID + 1];
 	enum store_err rc;
 	size_t i;
 	int ret = -1;
@@ -291,21 +291,18 @@ open_all(struct bl *b)
 		fprintf(stderr, "bulkload: %s: cannot hash the certificate\n", p);
 		goto out;
 	}
-	rc = registry_party_by_pin(txn, pin, &party);
-	if (rc != STORE_OK || jsonu_get_str(party, "id", &pid) != 0 ||
-	    strcmp(pid, b->client) != 0) {
+	rc = registry_party_auth(txn, pin, pid, sizeof(pid), &b->roles);
+	if (rc != STORE_OK || strcmp(pid, b->client) != 0) {
 		fprintf(stderr, "bulkload: %s does not belong to party '%s'\n", p,
 		    b->client);
 		goto out;
 	}
-	b->roles = registry_party_roles(party);
 	for (i = 0; i < b->a->nfields; i++)
 		b->fields[i] = b->a->fields[i].name;
 	b->ttl = routes_token_ttl(b->a, &b->cfg);
 	ret = 0;
 out:
 	store_abort(txn);
-	json_decref(party);
 	X509_free(cert);
 	return ret;
 }

@@ -6,41 +6,85 @@
 #include <string.h>
 
 #include "jsonu.h"
+#include "jtok.h"
 #include "policy.h"
 #include "registry.h"
 #include "timeu.h"
 
-enum store_err
-registry_party_by_pin(struct store_txn *txn, const char *pin_hex,
-    json_t **party)
+/*
+ * Parses a record's bytes into tok (cap tokens), or into a heap array of
+ * the size the text can need (*heap, to free) when it has more values.
+ */
+static enum store_err
+parse_record(const unsigned char *raw, size_t n, struct jtok_doc *d,
+    struct jtok *tok, size_t cap, struct jtok **heap)
 {
-	json_t *pin = NULL;
-	const char *id;
-	enum store_err rc;
+	char err[64];
+	enum jtok_err e;
 
-	*party = NULL;
-	rc = store_get(txn, ST_PINS, pin_hex, &pin);
-	if (rc != STORE_OK)
-		return rc;
-	if (jsonu_get_str(pin, "party", &id) != 0)
-		rc = STORE_CORRUPT;
-	else
-		rc = store_get(txn, ST_PARTIES, id, party);
-	json_decref(pin);
-	return rc;
+	e = jtok_parse(d, (const char *)raw, n, tok, cap, 8, err, sizeof(err));
+	if (e == JTOK_NOSPACE) {
+		cap = n / 2 + 1;
+		if ((*heap = calloc(cap, sizeof(**heap))) == NULL)
+			return STORE_NOMEM;
+		e = jtok_parse(d, (const char *)raw, n, *heap, cap, 8, err,
+		    sizeof(err));
+	}
+	return e == JTOK_OK && jtok_type(d, 0) == JTOK_OBJECT ? STORE_OK :
+	    STORE_CORRUPT;
 }
 
-unsigned
-registry_party_roles(const json_t *party)
+enum store_err
+registry_party_auth(struct store_txn *txn, const char *pin_hex, char *id,
+    size_t idlen, unsigned *roles)
 {
-	json_t *roles = json_object_get(party, "roles"), *r;
-	unsigned bits = 0;
-	size_t i;
+	const unsigned char *raw;
+	struct jtok tok[48], *heap = NULL;
+	struct jtok_doc d;
+	char pid[PARTY_MAX_ID + 1], role[32];
+	size_t n, i, len;
+	int v, r;
+	enum store_err rc;
 
-	json_array_foreach(roles, i, r)
-		if (json_is_string(r))
-			bits |= policy_role_bit(json_string_value(r));
-	return bits;
+	*roles = 0;
+	if (idlen > 0)
+		id[0] = '\0';
+	/* The pin's record: {"party": id}. */
+	if ((rc = store_get_raw(txn, ST_PINS, pin_hex, &raw, &n)) != STORE_OK)
+		return rc;
+	if ((rc = parse_record(raw, n, &d, tok, 8, &heap)) != STORE_OK)
+		goto out;
+	rc = STORE_CORRUPT;
+	if (jtok_member(&d, 0, "party", JTOK_STRING, &v) != 0 ||
+	    jtok_str_copy(&d, v, pid, sizeof(pid)) >= sizeof(pid) ||
+	    pid[0] == '\0')
+		goto out;
+	free(heap);
+	heap = NULL;
+	/* The party's record: its id and role names. */
+	if ((rc = store_get_raw(txn, ST_PARTIES, pid, &raw, &n)) != STORE_OK)
+		goto out;   /* STORE_NOTFOUND: a pin of no party, as none */
+	if ((rc = parse_record(raw, n, &d, tok, sizeof(tok) / sizeof(tok[0]),
+	    &heap)) != STORE_OK)
+		goto out;
+	rc = STORE_CORRUPT;
+	if (jtok_member(&d, 0, "id", JTOK_STRING, &v) != 0 ||
+	    (len = jtok_str_copy(&d, v, id, idlen)) >= idlen || len == 0)
+		goto out;
+	/* Names that are not roles give none; so does "roles" that is not
+	 * an array. */
+	if (jtok_member(&d, 0, "roles", JTOK_ARRAY, &v) == 0)
+		for (i = 0; (r = jtok_item(&d, v, i)) >= 0; i++)
+			if (jtok_type(&d, r) == JTOK_STRING &&
+			    jtok_str_copy(&d, r, role, sizeof(role)) <
+			    sizeof(role))
+				*roles |= policy_role_bit(role);
+	rc = STORE_OK;
+out:
+	if (rc != STORE_OK && idlen > 0)
+		id[0] = '\0';
+	free(heap);
+	return rc;
 }
 
 static int

@@ -20,12 +20,17 @@
 
 #define PARTY_MAX_ID AGR_MAX_ID
 
-/* Reads the party a certificate pin maps to. STORE_NOTFOUND if none. */
-enum store_err registry_party_by_pin(struct store_txn *txn,
-    const char *pin_hex, json_t **party);
-
-/* Role bits (policy.h ROLE_*) of a party record. */
-unsigned registry_party_roles(const json_t *party);
+/*
+ * The party a certificate pin maps to, as each request's check needs it:
+ * its id (into id, idlen bytes) and role bits (policy.h ROLE_*; names that
+ * are not roles give none), read from the records' bytes without building
+ * JSON values. STORE_NOTFOUND if the pin maps to no party (or to a party
+ * with no record); STORE_CORRUPT
+ * if a record is not JSON, lacks its id, or the id does not fit in idlen
+ * (id is then "").
+ */
+enum store_err registry_party_auth(struct store_txn *txn,
+    const char *pin_hex, char *id, size_t idlen, unsigned *roles);
 
 /*
  * Creates or replaces a party with these roles (NULL-terminated names)

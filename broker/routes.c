@@ -66,8 +66,6 @@ static int
 party_lookup(struct rq *rq, struct store_txn *txn, int quiet, int oauth)
 {
 	struct store_txn *own = NULL;
-	json_t *party = NULL;
-	const char *id;
 	enum store_err rc;
 	const char *why = NULL;
 	char detail[300];
@@ -91,7 +89,8 @@ party_lookup(struct rq *rq, struct store_txn *txn, int quiet, int oauth)
 			}
 			txn = own;
 		}
-		rc = registry_party_by_pin(txn, rq->peer->pin, &party);
+		rc = registry_party_auth(txn, rq->peer->pin, rq->party,
+		    sizeof(rq->party), &rq->roles);
 		if (rc == STORE_NOTFOUND) {
 			snprintf(detail, sizeof(detail),
 			    "client certificate is not registered to any party "
@@ -101,11 +100,7 @@ party_lookup(struct rq *rq, struct store_txn *txn, int quiet, int oauth)
 			store_abort(own);
 			routes_store_error(rq, rc);
 			return -1;
-		} else if (jsonu_get_str(party, "id", &id) == 0) {
-			snprintf(rq->party, sizeof(rq->party), "%s", id);
-			rq->roles = registry_party_roles(party);
 		}
-		json_decref(party);
 		store_abort(own);
 		if (why == NULL)
 			return 0;

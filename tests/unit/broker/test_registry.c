@@ -82,14 +82,18 @@ party_is_found_by_its_pin(void **state)
 	struct fx *f = *state;
 	static const char *const roles[] = { "requester", "auditor", NULL };
 	json_t *p = NULL, *pins;
+	char id[PARTY_MAX_ID + 1];
+	unsigned roles_bits;
 
 	assert_int_equal(registry_put_party(f->txn, "ird", "Inland Revenue",
 	    roles, PIN_A), STORE_OK);
-	assert_int_equal(registry_party_by_pin(f->txn, PIN_A, &p), STORE_OK);
-	assert_non_null(p);
+	assert_int_equal(registry_party_auth(f->txn, PIN_A, id, sizeof(id),
+	    &roles_bits), STORE_OK);
+	assert_string_equal(id, "ird");
+	assert_int_equal(roles_bits, ROLE_REQUESTER | ROLE_AUDITOR);
+	assert_int_equal(store_get(f->txn, ST_PARTIES, id, &p), STORE_OK);
 	assert_string_equal(str(p, "id"), "ird");
 	assert_string_equal(str(p, "name"), "Inland Revenue");
-	assert_int_equal(registry_party_roles(p), ROLE_REQUESTER | ROLE_AUDITOR);
 	pins = json_object_get(p, "pins");
 	assert_int_equal(json_array_size(pins), 1);
 	assert_string_equal(json_string_value(json_array_get(pins, 0)), PIN_A);
@@ -100,11 +104,13 @@ static void
 unknown_pin_is_not_found(void **state)
 {
 	struct fx *f = *state;
-	json_t *p = NULL;
+	char id[PARTY_MAX_ID + 1] = "x";
+	unsigned roles = 1;
 
-	assert_int_equal(registry_party_by_pin(f->txn, PIN_C, &p),
-	    STORE_NOTFOUND);
-	assert_null(p);
+	assert_int_equal(registry_party_auth(f->txn, PIN_C, id, sizeof(id),
+	    &roles), STORE_NOTFOUND);
+	assert_string_equal(id, "");
+	assert_int_equal(roles, 0);
 }
 
 static void
@@ -118,7 +124,9 @@ party_without_pin_is_stored(void **state)
 	    roles, NULL), STORE_OK);
 	assert_int_equal(store_get(f->txn, ST_PARTIES, "dia", &p), STORE_OK);
 	assert_int_equal(json_array_size(json_object_get(p, "pins")), 0);
-	assert_int_equal(registry_party_roles(p), ROLE_REGISTRAR);
+	assert_int_equal(json_array_size(json_object_get(p, "roles")), 1);
+	assert_string_equal(json_string_value(json_array_get(
+	    json_object_get(p, "roles"), 0)), "registrar");
 	json_decref(p);
 }
 
@@ -128,15 +136,17 @@ pin_of_another_party_is_refused(void **state)
 	struct fx *f = *state;
 	static const char *const roles[] = { "requester", NULL };
 	json_t *p = NULL;
+	char id[PARTY_MAX_ID + 1];
+	unsigned bits;
 
 	assert_int_equal(registry_put_party(f->txn, "ird", "IRD", roles, PIN_A),
 	    STORE_OK);
 	assert_int_equal(registry_put_party(f->txn, "msd", "MSD", roles, PIN_A),
 	    STORE_EXISTS);
 	/* The pin still maps to its owner, and msd was not created. */
-	assert_int_equal(registry_party_by_pin(f->txn, PIN_A, &p), STORE_OK);
-	assert_string_equal(str(p, "id"), "ird");
-	json_decref(p);
+	assert_int_equal(registry_party_auth(f->txn, PIN_A, id, sizeof(id),
+	    &bits), STORE_OK);
+	assert_string_equal(id, "ird");
 	assert_int_equal(store_get(f->txn, ST_PARTIES, "msd", &p),
 	    STORE_NOTFOUND);
 }
@@ -148,6 +158,8 @@ replacing_party_keeps_pins_and_adds_new_one(void **state)
 	static const char *const r1[] = { "requester", NULL };
 	static const char *const r2[] = { "provider", "requester", NULL };
 	json_t *p = NULL, *pins;
+	char id[PARTY_MAX_ID + 1];
+	unsigned bits;
 
 	assert_int_equal(registry_put_party(f->txn, "ird", "IRD", r1, PIN_A),
 	    STORE_OK);
@@ -156,16 +168,20 @@ replacing_party_keeps_pins_and_adds_new_one(void **state)
 	    STORE_OK);
 	assert_int_equal(registry_put_party(f->txn, "ird", "Inland Revenue", r2,
 	    PIN_B), STORE_OK);
-	assert_int_equal(registry_party_by_pin(f->txn, PIN_B, &p), STORE_OK);
+	assert_int_equal(registry_party_auth(f->txn, PIN_B, id, sizeof(id),
+	    &bits), STORE_OK);
+	assert_string_equal(id, "ird");
+	assert_int_equal(bits, ROLE_REQUESTER | ROLE_PROVIDER);
+	assert_int_equal(store_get(f->txn, ST_PARTIES, "ird", &p), STORE_OK);
 	assert_string_equal(str(p, "name"), "Inland Revenue");
-	assert_int_equal(registry_party_roles(p), ROLE_REQUESTER | ROLE_PROVIDER);
 	pins = json_object_get(p, "pins");
 	assert_int_equal(json_array_size(pins), 2);
 	assert_string_equal(json_string_value(json_array_get(pins, 0)), PIN_A);
 	assert_string_equal(json_string_value(json_array_get(pins, 1)), PIN_B);
 	json_decref(p);
-	assert_int_equal(registry_party_by_pin(f->txn, PIN_A, &p), STORE_OK);
-	json_decref(p);
+	assert_int_equal(registry_party_auth(f->txn, PIN_A, id, sizeof(id),
+	    &bits), STORE_OK);
+	assert_string_equal(id, "ird");
 }
 
 static void
@@ -174,13 +190,15 @@ bad_role_is_refused(void **state)
 	struct fx *f = *state;
 	static const char *const roles[] = { "requester", "superuser", NULL };
 	json_t *p = NULL;
+	char id[PARTY_MAX_ID + 1];
+	unsigned bits;
 
 	assert_int_equal(registry_put_party(f->txn, "ird", "IRD", roles, PIN_A),
 	    STORE_BADKEY);
 	assert_int_equal(store_get(f->txn, ST_PARTIES, "ird", &p),
 	    STORE_NOTFOUND);
-	assert_int_equal(registry_party_by_pin(f->txn, PIN_A, &p),
-	    STORE_NOTFOUND);
+	assert_int_equal(registry_party_auth(f->txn, PIN_A, id, sizeof(id),
+	    &bits), STORE_NOTFOUND);
 }
 
 static void
@@ -202,18 +220,109 @@ bad_party_id_is_refused(void **state)
 	    STORE_OK);
 }
 
+/* Writes text as the record under key, as a store of any origin may hold. */
+static void
+put_raw(struct fx *f, enum store_table t, const char *key, const char *text)
+{
+	assert_int_equal(store_put_text(f->txn, t, key, text, strlen(text), 0),
+	    STORE_OK);
+}
+
 static void
 party_roles_ignore_unknown_and_non_string(void **state)
 {
-	json_t *p = json_pack("{s:[s,i,s,s]}", "roles", "admin", 3, "root",
-	    "provider");
+	struct fx *f = *state;
+	char id[PARTY_MAX_ID + 1];
+	unsigned bits = 0;
 
-	(void)state;
-	assert_int_equal(registry_party_roles(p), ROLE_ADMIN | ROLE_PROVIDER);
-	json_decref(p);
-	p = json_object();
-	assert_int_equal(registry_party_roles(p), 0);
-	json_decref(p);
+	put_raw(f, ST_PINS, PIN_A, "{\"party\":\"ird\"}");
+	put_raw(f, ST_PARTIES, "ird", "{\"id\":\"ird\",\"roles\":[\"admin\",3,"
+	    "\"root\",\"provider\",\"a-role-name-longer-than-any-role\"]}");
+	assert_int_equal(registry_party_auth(f->txn, PIN_A, id, sizeof(id),
+	    &bits), STORE_OK);
+	assert_int_equal(bits, ROLE_ADMIN | ROLE_PROVIDER);
+	/* No roles, or roles that are not an array: none. */
+	put_raw(f, ST_PARTIES, "ird", "{\"id\":\"ird\"}");
+	assert_int_equal(registry_party_auth(f->txn, PIN_A, id, sizeof(id),
+	    &bits), STORE_OK);
+	assert_int_equal(bits, 0);
+	put_raw(f, ST_PARTIES, "ird", "{\"id\":\"ird\",\"roles\":\"admin\"}");
+	assert_int_equal(registry_party_auth(f->txn, PIN_A, id, sizeof(id),
+	    &bits), STORE_OK);
+	assert_int_equal(bits, 0);
+	assert_string_equal(id, "ird");
+}
+
+static void
+party_with_many_pins_is_found_by_each(void **state)
+{
+	struct fx *f = *state;
+	static const char *const roles[] = { "provider", NULL };
+	char pin[65], id[PARTY_MAX_ID + 1];
+	unsigned bits;
+	int i;
+
+	/* Each pin adds a value: 60 of them are more than the lookup's
+	 * tokens on the stack. */
+	for (i = 0; i < 60; i++) {
+		snprintf(pin, sizeof(pin), "%064d", i);
+		assert_int_equal(registry_put_party(f->txn, "dia", "DIA", roles,
+		    pin), STORE_OK);
+	}
+	for (i = 0; i < 60; i += 59) {
+		snprintf(pin, sizeof(pin), "%064d", i);
+		bits = 0;
+		assert_int_equal(registry_party_auth(f->txn, pin, id,
+		    sizeof(id), &bits), STORE_OK);
+		assert_string_equal(id, "dia");
+		assert_int_equal(bits, ROLE_PROVIDER);
+	}
+}
+
+static void
+party_records_that_are_not_whole_are_refused(void **state)
+{
+	struct fx *f = *state;
+	static const struct {
+		const char *pin, *party;   /* the records; NULL: absent */
+		enum store_err want;
+	} cases[] = {
+		{ "{\"party\":\"ghost\"}", NULL, STORE_NOTFOUND },
+		{ "not json", "{\"id\":\"ird\"}", STORE_CORRUPT },
+		{ "[\"ird\"]", "{\"id\":\"ird\"}", STORE_CORRUPT },
+		{ "{\"owner\":\"ird\"}", "{\"id\":\"ird\"}", STORE_CORRUPT },
+		{ "{\"party\":3}", "{\"id\":\"ird\"}", STORE_CORRUPT },
+		{ "{\"party\":\"\"}", "{\"id\":\"ird\"}", STORE_CORRUPT },
+		{ "{\"party\":\"ird\"}", "{\"name\":\"IRD\"}", STORE_CORRUPT },
+		{ "{\"party\":\"ird\"}", "{\"id\":\"\"}", STORE_CORRUPT },
+		{ "{\"party\":\"ird\"}", "{\"id\":\"ird\",", STORE_CORRUPT },
+		{ "{\"party\":\"ird\"}", "{\"id\":\"ird\"}", STORE_OK },
+	};
+	char id[PARTY_MAX_ID + 1];
+	unsigned bits;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		put_raw(f, ST_PINS, PIN_B, cases[i].pin);
+		if (cases[i].party != NULL)
+			put_raw(f, ST_PARTIES, "ird", cases[i].party);
+		else
+			(void)store_del(f->txn, ST_PARTIES, "ird");
+		strcpy(id, "x");
+		bits = 7;
+		if (registry_party_auth(f->txn, PIN_B, id, sizeof(id), &bits) !=
+		    cases[i].want)
+			fail_msg("case %zu: not %d", i, (int)cases[i].want);
+		assert_string_equal(id, cases[i].want == STORE_OK ? "ird" : "");
+		assert_int_equal(bits, 0);
+	}
+	/* An id that does not fit the caller's buffer. */
+	assert_int_equal(registry_party_auth(f->txn, PIN_B, id, 3, &bits),
+	    STORE_CORRUPT);
+	assert_string_equal(id, "");
+	assert_int_equal(registry_party_auth(f->txn, PIN_B, id, 4, &bits),
+	    STORE_OK);
+	assert_string_equal(id, "ird");
 }
 
 /* ---- agreements ---- */
@@ -548,7 +657,9 @@ main(void)
 		T(replacing_party_keeps_pins_and_adds_new_one),
 		T(bad_role_is_refused),
 		T(bad_party_id_is_refused),
-		cmocka_unit_test(party_roles_ignore_unknown_and_non_string),
+		T(party_roles_ignore_unknown_and_non_string),
+		T(party_with_many_pins_is_found_by_each),
+		T(party_records_that_are_not_whole_are_refused),
 		T(effective_version_of_draft_only_is_the_draft),
 		T(effective_version_of_drafts_only_is_the_highest),
 		T(effective_version_skips_newer_draft),
