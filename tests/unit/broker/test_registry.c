@@ -308,7 +308,7 @@ party_records_that_are_not_whole_are_refused(void **state)
 			put_raw(f, ST_PARTIES, "ird", cases[i].party);
 		else
 			(void)store_del(f->txn, ST_PARTIES, "ird");
-		strcpy(id, "x");
+		snprintf(id, sizeof(id), "x");
 		bits = 7;
 		if (registry_party_auth(f->txn, PIN_B, id, sizeof(id), &bits) !=
 		    cases[i].want)
