@@ -11,25 +11,17 @@
 #include "registry.h"
 #include "timeu.h"
 
-/*
- * Parses a record's bytes into tok (cap tokens), or into a heap array of
- * the size the text can need (*heap, to free) when it has more values.
- */
+/* Parses a record's bytes (see jtok_parse_grow): STORE_OK for an object. */
 static enum store_err
 parse_record(const unsigned char *raw, size_t n, struct jtok_doc *d,
     struct jtok *tok, size_t cap, struct jtok **heap)
 {
-	char err[64];
 	enum jtok_err e;
 
-	e = jtok_parse(d, (const char *)raw, n, tok, cap, 8, err, sizeof(err));
-	if (e == JTOK_NOSPACE) {
-		cap = n / 2 + 1;
-		if ((*heap = calloc(cap, sizeof(**heap))) == NULL)
-			return STORE_NOMEM;
-		e = jtok_parse(d, (const char *)raw, n, *heap, cap, 8, err,
-		    sizeof(err));
-	}
+	e = jtok_parse_grow(d, (const char *)raw, n, tok, cap, heap, 8, NULL,
+	    0);
+	if (e == JTOK_NOSPACE)
+		return STORE_NOMEM;
 	return e == JTOK_OK && jtok_type(d, 0) == JTOK_OBJECT ? STORE_OK :
 	    STORE_CORRUPT;
 }

@@ -25,9 +25,9 @@
  * its id (into id, idlen bytes) and role bits (policy.h ROLE_*; names that
  * are not roles give none), read from the records' bytes without building
  * JSON values. STORE_NOTFOUND if the pin maps to no party (or to a party
- * with no record); STORE_CORRUPT
- * if a record is not JSON, lacks its id, or the id does not fit in idlen
- * (id is then "").
+ * with no record); STORE_CORRUPT if a record is not JSON, lacks its id, or
+ * the id does not fit in idlen; STORE_NOMEM. On any error id is "" and
+ * *roles 0.
  */
 enum store_err registry_party_auth(struct store_txn *txn,
     const char *pin_hex, char *id, size_t idlen, unsigned *roles);

@@ -586,18 +586,12 @@ parse_part(const unsigned char *buf, size_t len, const char *what,
 {
 	char jerr[160];
 	enum jtok_err e;
-	size_t n;
 
 	jerr[0] = '\0';
-	e = jtok_parse(d, (const char *)buf, len, stack, cap, JWS_MAX_DEPTH,
-	    jerr, sizeof(jerr));
-	if (e == JTOK_NOSPACE) {
-		n = len / 2 + 1;   /* always enough (jtok.h) */
-		if ((*heap = malloc(n * sizeof(**heap))) == NULL)
-			return lc_fail(CONSENT_E_NOMEM, "out of memory");
-		e = jtok_parse(d, (const char *)buf, len, *heap, n,
-		    JWS_MAX_DEPTH, jerr, sizeof(jerr));
-	}
+	e = jtok_parse_grow(d, (const char *)buf, len, stack, cap, heap,
+	    JWS_MAX_DEPTH, jerr, sizeof(jerr));
+	if (e == JTOK_NOSPACE)
+		return lc_fail(CONSENT_E_NOMEM, "out of memory");
 	if (e != JTOK_OK)
 		return lc_fail(CONSENT_E_MALFORMED, "%s: %s", what, jerr);
 	if (jtok_type(d, 0) != JTOK_OBJECT)

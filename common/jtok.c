@@ -647,6 +647,27 @@ jtok_parse(struct jtok_doc *d, const char *text, size_t len,
 	return JTOK_OK;
 }
 
+enum jtok_err
+jtok_parse_grow(struct jtok_doc *d, const char *text, size_t len,
+    struct jtok *stack, size_t cap, struct jtok **heap, size_t max_depth,
+    char *err, size_t errlen)
+{
+	enum jtok_err e;
+	size_t n;
+
+	*heap = NULL;
+	e = jtok_parse(d, text, len, stack, cap, max_depth, err, errlen);
+	if (e != JTOK_NOSPACE)
+		return e;
+	n = len / 2 + 1;
+	if ((*heap = malloc(n * sizeof(**heap))) == NULL) {
+		if (err != NULL && errlen > 0)
+			snprintf(err, errlen, "out of memory");
+		return JTOK_NOSPACE;
+	}
+	return jtok_parse(d, text, len, *heap, n, max_depth, err, errlen);
+}
+
 /* ---- Lookups ------------------------------------------------------------ */
 
 static const struct jtok *

@@ -77,6 +77,16 @@ enum jtok_err jtok_parse(struct jtok_doc *d, const char *text, size_t len,
     size_t errlen);
 
 /*
+ * As jtok_parse into the cap tokens of stack; when they are too few, again
+ * into a heap array of len / 2 + 1 tokens (always enough), left in *heap
+ * for the caller to free (NULL when the stack sufficed). JTOK_NOSPACE then
+ * means only that the heap array could not be allocated.
+ */
+enum jtok_err jtok_parse_grow(struct jtok_doc *d, const char *text,
+    size_t len, struct jtok *stack, size_t cap, struct jtok **heap,
+    size_t max_depth, char *err, size_t errlen);
+
+/*
  * Lookups. Indexes are ints; -1 means "none" and every function accepts
  * it, so lookups chain as jansson's do with NULL.
  */

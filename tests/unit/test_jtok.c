@@ -506,6 +506,38 @@ too_few_tokens_is_nospace_and_half_the_length_suffices(void **state)
 	    JTOK_INVALID);
 }
 
+static void
+parse_grow_uses_the_heap_only_when_the_stack_is_too_small(void **state)
+{
+	struct jtok tok[3], *heap = (struct jtok *)&heap;
+	struct jtok_doc d;
+	char err[80];
+	static const char big[] = "[1,2,3,4,5,6,7,8,9,[10,{\"a\":11}]]";
+
+	(void)state;
+	/* Enough on the stack: no heap, and *heap is set to NULL. */
+	assert_int_equal(jtok_parse_grow(&d, "[1,2]", 5, tok, 3, &heap, DEPTH,
+	    err, sizeof(err)), JTOK_OK);
+	assert_null(heap);
+	assert_ptr_equal(d.tok, tok);
+	/* Too few: the same document, in a heap array. */
+	assert_int_equal(jtok_parse_grow(&d, big, sizeof(big) - 1, tok, 3,
+	    &heap, DEPTH, err, sizeof(err)), JTOK_OK);
+	assert_non_null(heap);
+	assert_ptr_equal(d.tok, heap);
+	assert_int_equal(d.ntok, 15);
+	assert_int_equal(jtok_type(&d, jtok_item(&d, jtok_item(&d, 0, 9), 1)),
+	    JTOK_OBJECT);
+	free(heap);
+	/* Other errors come back as they are, after the heap's try too. */
+	assert_int_equal(jtok_parse_grow(&d, "[1,2,3,", 7, tok, 3, &heap,
+	    DEPTH, err, sizeof(err)), JTOK_INVALID);
+	free(heap);
+	assert_int_equal(jtok_parse_grow(&d, "[1,", 3, tok, 3, &heap, DEPTH,
+	    err, sizeof(err)), JTOK_INVALID);
+	assert_null(heap);
+}
+
 /* ---- lookups ---------------------------------------------------------------- */
 
 static const char doc_text[] =
@@ -906,6 +938,7 @@ main(void)
 		cmocka_unit_test(integers_must_fit_int64),
 		cmocka_unit_test(reals_are_not_integers_and_huge_ones_are_refused),
 		cmocka_unit_test(too_few_tokens_is_nospace_and_half_the_length_suffices),
+		cmocka_unit_test(parse_grow_uses_the_heap_only_when_the_stack_is_too_small),
 		cmocka_unit_test(lookups_find_members_items_and_types),
 		cmocka_unit_test(accepts_and_refuses_what_jsonu_parse_does),
 	};
