@@ -13,6 +13,10 @@
 #   4. Consent grants: GRANTS citizen ID tokens are minted in advance
 #      (loadgen mint-citizen), then POST /v1/consents, one token each,
 #      closed loop, GRANT_CONN connections: each 201 is a durable commit.
+#      Then consent revokes: DELETE /v1/consents/{id} by the same citizens,
+#      each consent the grant run made except those of the first SUBJECTS
+#      citizens (the issuance runs need them), closed loop, GRANT_CONN
+#      connections: each 200 is a durable commit.
 #   5. Issuance, closed loop: ROUNDS rounds of {floor, broker} x CONNS
 #      connections, interleaved so that other load on the machine falls on
 #      both alike; the median of the rounds is reported.
@@ -182,7 +186,22 @@ say "consent grants: POST /v1/consents, $GRANT_CONN connections"
 run_lg broker grant '{}' --url "$BROKER/v1/consents" \
     --connections "$GRANT_CONN" --seconds "$((SECS + 1))" --warmup 0.5 \
     --body-file "$tmp/grant.body" --content-type application/json \
-    --bearer-file "$tmp/citizens"
+    --bearer-file "$tmp/citizens" --replies "$tmp/grant.replies"
+
+# Revokes: the grant run's replies give each consent's id beside the number
+# of the request that made it, which is the line of its citizen's ID token.
+jq -R -r 'split("\t") | [.[0], (.[1] | fromjson | .id)] | @tsv' \
+    "$tmp/grant.replies" |
+    awk -F '\t' -v s="$SUBJECTS" -v u="$BROKER/v1/consents/" \
+	-v urls="$tmp/revoke.urls" -v bearers="$tmp/revoke.bearers" '
+	NR == FNR { tok[NR - 1] = $0; next }
+	$1 >= s { print u $2 > urls; print tok[$1] > bearers; n++ }
+	END { if (n == 0) exit 1 }' "$tmp/citizens" - ||
+    { say "no consents to revoke (the grant run made too few)"; exit 1; }
+say "consent revokes: DELETE /v1/consents/{id}, $GRANT_CONN connections, $(wc -l <"$tmp/revoke.urls") consents"
+run_lg broker revoke '{}' --url-file "$tmp/revoke.urls" --method DELETE \
+    --connections "$GRANT_CONN" --seconds "$SECS" --warmup 0.5 \
+    --bearer-file "$tmp/revoke.bearers"
 
 # ---- 5. issuance, closed loop -----------------------------------------------
 # Token requests for subjects s-0 .. s-(SUBJECTS-1), whose consents the

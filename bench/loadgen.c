@@ -3,10 +3,10 @@
  * thread, N keep-alive HTTP/1.1 connections over TLS with a client
  * certificate; JSON results on stdout.
  *
- *   loadgen --url URL [--cert F --key F] [--ca F] [--connections N]
- *           [--seconds S] [--warmup S] [--rate R] [--body-file F]
- *           [--body-lines] [--content-type T] [--header H]...
- *           [--bearer-file F] [--label L]
+ *   loadgen (--url URL | --url-file F) [--cert F --key F] [--ca F]
+ *           [--connections N] [--seconds S] [--warmup S] [--rate R]
+ *           [--method M] [--body-file F] [--body-lines] [--content-type T]
+ *           [--header H]... [--bearer-file F] [--replies F] [--label L]
  *   loadgen mint-citizen --key F --iss ISS [--aud AUD] --prefix P
  *           --count N [--ttl S]
  *
@@ -24,10 +24,19 @@
  * errors). A request is an error when the transfer fails or the status is
  * not 2xx.
  *
- * --body-file is POSTed (GET without it); with --body-lines each line is a
- * body, used in turn. --bearer-file holds one token per line: each request
- * sends the next as "Authorization: Bearer ..."; each is used once and the
- * run ends when they run out.
+ * --body-file is POSTed (GET without it; --method sets another method,
+ * such as DELETE); with --body-lines each line is a body, used in turn.
+ * --bearer-file holds one token per line: each request sends the next as
+ * "Authorization: Bearer ..."; each is used once and the run ends when they
+ * run out. --url-file likewise holds one URL per line, each used once, in
+ * step with the bearer tokens (request k sends line k of both).
+ *
+ * --replies F appends a line "K<TAB>BODY" to F for every 2xx reply, in or
+ * out of the window: K is the request's number in sending order (0 for the
+ * first), and so the line of --bearer-file and --url-file it used; BODY is
+ * the reply body with its line breaks turned into spaces, cut at 64 KiB.
+ * A benchmark uses it to learn what its requests created (the ids of the
+ * consents a grant run made, to revoke them).
  *
  * mint-citizen writes count development citizen ID tokens (as "consentctl
  * dev citizen-token" makes them), for subjects prefix0 .. prefix(N-1), one
@@ -68,11 +77,15 @@
 #define LG_DRAIN_S 5.0               /* wait for in-flight requests */
 #define LG_NSTATUS 600
 #define LG_ERRORS_SHOWN 3
+#define LG_MAX_REPLY (64u << 10)     /* reply body kept for --replies */
 
 struct lconn {
 	CURL *e;
 	struct curl_slist *hdrs;    /* owned when per-request (bearer) */
 	double t_sched;             /* due (open loop) or sent (closed loop) */
+	unsigned long long seq;     /* the request's number, in sending order */
+	char *reply;                /* --replies: the body so far */
+	size_t reply_len;
 	int busy;
 };
 
@@ -83,14 +96,16 @@ struct lines {
 };
 
 struct lg {
-	const char *url, *cert, *key, *ca, *ctype, *label;
+	const char *url, *cert, *key, *ca, *ctype, *label, *method;
 	const char *headers[LG_MAX_HEADERS];
 	int nheaders;
 	int nconn;
 	double seconds, warmup, rate;
-	struct lines bodies, bearers;
-	size_t next_body, next_bearer;
+	struct lines bodies, bearers, urls;
+	size_t next_body, next_bearer, next_url;
+	unsigned long long sent;    /* requests sent so far */
 	int has_body;
+	FILE *replies;              /* --replies, or NULL */
 	CURLM *m;
 	CURLSH *sh;
 	struct curl_slist *base_hdrs;
@@ -121,6 +136,39 @@ discard(char *p, size_t size, size_t n, void *arg)
 	(void)p;
 	(void)arg;
 	return size * n;
+}
+
+/* --replies: keeps up to LG_MAX_REPLY bytes of the body. */
+static size_t
+keep(char *p, size_t size, size_t n, void *arg)
+{
+	struct lconn *c = arg;
+	size_t len = size * n, room = LG_MAX_REPLY - c->reply_len;
+
+	memcpy(c->reply + c->reply_len, p, len < room ? len : room);
+	c->reply_len += len < room ? len : room;
+	return len;
+}
+
+/* --replies: one line per 2xx reply; 0, or -1 when the file cannot be
+ * written (the run then stops with an error). */
+static int
+save_reply(struct lg *g, struct lconn *c, CURLcode res)
+{
+	long code = 0;
+	size_t i;
+
+	curl_easy_getinfo(c->e, CURLINFO_RESPONSE_CODE, &code);
+	if (res != CURLE_OK || code < 200 || code > 299)
+		return 0;
+	for (i = 0; i < c->reply_len; i++)
+		if (c->reply[i] == '\n' || c->reply[i] == '\r')
+			c->reply[i] = ' ';
+	if (fprintf(g->replies, "%llu\t", c->seq) < 0 ||
+	    fwrite(c->reply, 1, c->reply_len, g->replies) != c->reply_len ||
+	    fputc('\n', g->replies) == EOF)
+		return -1;
+	return 0;
 }
 
 static int
@@ -181,7 +229,16 @@ conn_setup(struct lg *g, struct lconn *c)
 	curl_easy_setopt(c->e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
 	curl_easy_setopt(c->e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c->e, CURLOPT_TCP_NODELAY, 1L);
-	curl_easy_setopt(c->e, CURLOPT_WRITEFUNCTION, discard);
+	if (g->replies != NULL) {
+		if ((c->reply = malloc(LG_MAX_REPLY)) == NULL)
+			return -1;
+		curl_easy_setopt(c->e, CURLOPT_WRITEFUNCTION, keep);
+		curl_easy_setopt(c->e, CURLOPT_WRITEDATA, c);
+	} else {
+		curl_easy_setopt(c->e, CURLOPT_WRITEFUNCTION, discard);
+	}
+	if (g->method != NULL)
+		curl_easy_setopt(c->e, CURLOPT_CUSTOMREQUEST, g->method);
 	curl_easy_setopt(c->e, CURLOPT_SHARE, g->sh);
 	curl_easy_setopt(c->e, CURLOPT_TIMEOUT_MS, 30000L);
 	curl_easy_setopt(c->e, CURLOPT_PRIVATE, c);
@@ -196,7 +253,7 @@ conn_setup(struct lg *g, struct lconn *c)
 }
 
 /* Sends the next request on an idle connection; 0, or -1 when no more
- * requests can be made (bearer tokens used up) or curl refuses. */
+ * requests can be made (bearer tokens or URLs used up) or curl refuses. */
 static int
 send_one(struct lg *g, double t_sched)
 {
@@ -210,7 +267,11 @@ send_one(struct lg *g, double t_sched)
 		return -1;
 	if (g->bearers.n > 0 && g->next_bearer >= g->bearers.n)
 		return -1;
+	if (g->urls.n > 0 && g->next_url >= g->urls.n)
+		return -1;
 	c = &g->c[g->idle[g->nidle - 1]];
+	if (g->urls.n > 0)
+		curl_easy_setopt(c->e, CURLOPT_URL, g->urls.v[g->next_url++]);
 	if (g->has_body) {
 		body = g->bodies.v[g->next_body];
 		g->next_body = (g->next_body + 1) % g->bodies.n;
@@ -246,6 +307,8 @@ send_one(struct lg *g, double t_sched)
 		curl_easy_setopt(c->e, CURLOPT_HTTPHEADER, c->hdrs);
 	}
 	c->t_sched = t_sched;
+	c->seq = g->sent++;
+	c->reply_len = 0;
 	if (curl_multi_add_handle(g->m, c->e) != CURLM_OK)
 		return -1;
 	c->busy = 1;
@@ -324,7 +387,7 @@ run(struct lg *g)
 	unsigned long long k = 0;
 	struct rusage ru;
 	CURLMsg *msg;
-	int i, left, exhausted = 0, stopping = 0;
+	int i, left, exhausted = 0, stopping = 0, failed = 0;
 	double sum = 0;
 	size_t n;
 
@@ -384,6 +447,13 @@ run(struct lg *g)
 			    (char **)&c);
 			t = now_s();
 			record(g, c, msg->data.result, t, t_warm, t_end);
+			if (g->replies != NULL && save_reply(g, c,
+			    msg->data.result) != 0 && !failed) {
+				fprintf(stderr, "loadgen: --replies: %s\n",
+				    strerror(errno));
+				failed = 1;
+				exhausted = 1;
+			}
 			curl_multi_remove_handle(g->m, c->e);
 			c->busy = 0;
 			g->inflight--;
@@ -419,7 +489,8 @@ run(struct lg *g)
 	    "\"latency_ms\":{\"mean\":%.3f,"
 	    "\"p50\":%.3f,\"p90\":%.3f,\"p99\":%.3f,\"p999\":%.3f,"
 	    "\"max\":%.3f},\"status\":{",
-	    g->label != NULL ? g->label : "", g->url,
+	    g->label != NULL ? g->label : "", g->url != NULL ? g->url :
+	    g->urls.v[0],
 	    g->rate > 0 ? "open" : "closed", g->nconn, g->rate,
 	    window_end - t_warm, g->ok, g->errors, g->curl_errors, g->late,
 	    g->unsent,
@@ -434,7 +505,7 @@ run(struct lg *g)
 	printf("},\"exhausted\":%s,\"cpu_s\":%.3f}\n", exhausted ? "true" :
 	    "false", (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
 	    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
-	return g->ok > 0 ? 0 : 1;
+	return g->ok > 0 && !failed ? 0 : 1;
 }
 
 /* ---- mint-citizen ------------------------------------------------------- */
@@ -553,11 +624,15 @@ main(int argc, char **argv)
 		{ "header", required_argument, NULL, 'H' },
 		{ "bearer-file", required_argument, NULL, 'T' },
 		{ "label", required_argument, NULL, 'l' },
+		{ "method", required_argument, NULL, 'm' },
+		{ "url-file", required_argument, NULL, 'U' },
+		{ "replies", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct lg g;
-	const char *body_file = NULL, *bearer_file = NULL;
+	const char *body_file = NULL, *bearer_file = NULL, *url_file = NULL;
+	const char *replies = NULL;
 	char ct[256];
 	struct curl_slist *t;
 	int ch, i, body_lines = 0, rc = 2;
@@ -580,6 +655,9 @@ main(int argc, char **argv)
 		case 't': g.ctype = optarg; break;
 		case 'T': bearer_file = optarg; break;
 		case 'l': g.label = optarg; break;
+		case 'm': g.method = optarg; break;
+		case 'U': url_file = optarg; break;
+		case 'R': replies = optarg; break;
 		case 'H':
 			if (g.nheaders == LG_MAX_HEADERS) {
 				fprintf(stderr, "loadgen: too many --header\n");
@@ -607,11 +685,13 @@ main(int argc, char **argv)
 				return 2;
 			break;
 		case 'h':
-			printf("usage: loadgen --url URL [--cert F --key F] "
-			    "[--ca F] [--connections N] [--seconds S]\n"
-			    "  [--warmup S] [--rate R] [--body-file F] "
-			    "[--body-lines] [--content-type T]\n"
-			    "  [--header H]... [--bearer-file F] [--label L]\n"
+			printf("usage: loadgen (--url URL | --url-file F) "
+			    "[--cert F --key F] [--ca F]\n"
+			    "  [--connections N] [--seconds S] [--warmup S] "
+			    "[--rate R] [--method M]\n"
+			    "  [--body-file F] [--body-lines] "
+			    "[--content-type T] [--header H]...\n"
+			    "  [--bearer-file F] [--replies F] [--label L]\n"
 			    "       loadgen mint-citizen --key F --iss ISS "
 			    "[--aud AUD] --prefix P --count N [--ttl S]\n");
 			return 0;
@@ -619,18 +699,23 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (g.url == NULL || optind != argc || (g.cert == NULL) !=
-	    (g.key == NULL)) {
-		fprintf(stderr, "loadgen: --url is required; --cert and --key "
-		    "go together (--help)\n");
+	if ((g.url == NULL) == (url_file == NULL) || optind != argc ||
+	    (g.cert == NULL) != (g.key == NULL)) {
+		fprintf(stderr, "loadgen: one of --url and --url-file is "
+		    "required; --cert and --key go together (--help)\n");
 		return 2;
 	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
 		return 1;
 	if ((body_file != NULL && lines_load(body_file, body_lines,
 	    &g.bodies) != 0) || (bearer_file != NULL &&
-	    lines_load(bearer_file, 1, &g.bearers) != 0))
+	    lines_load(bearer_file, 1, &g.bearers) != 0) ||
+	    (url_file != NULL && lines_load(url_file, 1, &g.urls) != 0))
 		goto out;
+	if (replies != NULL && (g.replies = fopen(replies, "w")) == NULL) {
+		fprintf(stderr, "loadgen: %s: %s\n", replies, strerror(errno));
+		goto out;
+	}
 	g.has_body = body_file != NULL;
 	g.samples = malloc(LG_MAX_SAMPLES * sizeof(*g.samples));
 	g.c = calloc((size_t)g.nconn, sizeof(*g.c));
@@ -674,6 +759,11 @@ out:
 		if (g.c[i].e != NULL)
 			curl_easy_cleanup(g.c[i].e);
 		curl_slist_free_all(g.c[i].hdrs);
+		free(g.c[i].reply);
+	}
+	if (g.replies != NULL && fclose(g.replies) != 0) {
+		fprintf(stderr, "loadgen: %s: %s\n", replies, strerror(errno));
+		rc = 1;
 	}
 	if (g.m != NULL)
 		curl_multi_cleanup(g.m);
@@ -685,6 +775,7 @@ out:
 	free(g.samples);
 	lines_free(&g.bodies);
 	lines_free(&g.bearers);
+	lines_free(&g.urls);
 	curl_global_cleanup();
 	return rc;
 }

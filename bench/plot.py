@@ -305,20 +305,25 @@ def main():
                          "{:,.0f}".format(fh[0]["offered_rps"]),
                          "%.2f ms" % fh[0]["latency_ms"]["p99"], "", "", ""))
 
-    # grants
-    g = [r for r in runs if r.get("kind") == "grant"]
-    if g:
+    # consent writes: grants, then revokes (the target is for both)
+    for kind, what, name in (("grant", "grants", "issue_consent_grants"),
+                             ("revoke", "revokes", "issue_consent_revokes")):
+        g = [r for r in runs if r.get("kind") == kind]
+        if not g:
+            continue
         g = g[0]
         ok = g["rps"] >= TARGET_GRANTS and g["errors"] == 0
-        rows.append(("consent grants/s, %s (%d connections)" %
-                     ("store on tmpfs" if diag else "durable", g["connections"]),
+        rows.append(("consent %s/s, %s (%d connections)" %
+                     (what, "store on tmpfs" if diag else "durable",
+                      g["connections"]),
                      fmt_rate(g["rps"]), "%.2f x target" % (g["rps"] / TARGET_GRANTS),
                      ">= 10,000/s", met(ok)))
-        rows.append(("  grants p50 / p99 / p99.9", lat(g), "", "", ""))
-        entry("issue_consent_grants", g["rps"], "grants/s",
+        rows.append(("  %s p50 / p99 / p99.9" % what, lat(g), "", "", ""))
+        entry(name, g["rps"], what + "/s",
               g["rps"] / TARGET_GRANTS, "target", ">= 10000", ok,
               latency_ms=g["latency_ms"], connections=g["connections"],
-              errors=g["errors"], server_cores=g.get("server_cores"))
+              errors=g["errors"], server_cores=g.get("server_cores"),
+              exhausted=g.get("exhausted", False))
 
     psis = [r.get("cpu_pressure_pct", 0) for r in runs]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0
