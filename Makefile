@@ -242,9 +242,9 @@ bench-revocation: $(BUILD)/bench/bench_revocation $(BUILD)/consentd \
 # make bench-issue: the issuance harness (bench/bench_issue.sh): consentd
 # against the floor server (bench/floor.c: our HTTP stack signing one fixed
 # token) under bench/loadgen.c, consent grants/s and revokes/s, raw crypto
-# rates; table on
-# stdout, merged into $(BUILD)/bench.json, plot in $(BUILD)/bench-plot.svg
-# and docs/img/performance.svg (docs/performance.md). About 3 minutes.
+# rates; table on stdout, merged into $(BUILD)/bench.json, plot in
+# $(BUILD)/bench-plot.svg and docs/img/performance.svg (docs/performance.md).
+# About 3 minutes.
 # BENCH_STORE=tmpfs: a diagnostic with consentd's store on /dev/shm (not
 # durable), written to $(BUILD)/bench-tmpfs.json instead.
 BENCH_TOOLS := $(BUILD)/bench/floor $(BUILD)/bench/loadgen

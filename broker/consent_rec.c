@@ -4,13 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/rand.h>
-
 #include "b64.h"
 #include "consent_rec.h"
 #include "jsonu.h"
 #include "jtok.h"
 #include "jws.h"
+#include "rndpool.h"
 #include "timeu.h"
 
 #define RECEIPT_TYP "consent-receipt+jwt"
@@ -76,7 +75,7 @@ consent_new_id(char out[40])
 	unsigned char r[10];
 
 	/* "cns_", the time in ms (12 hex digits), 80 random bits (20). */
-	if (RAND_bytes(r, sizeof(r)) != 1)
+	if (rndpool_bytes(r, sizeof(r)) != 0)
 		return -1;
 	memcpy(out, "cns_", 4);
 	timeu_ms_hex(out + 4);

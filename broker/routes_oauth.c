@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include "audit.h"
@@ -15,6 +14,7 @@
 #include "jws.h"
 #include "policy.h"
 #include "registry.h"
+#include "rndpool.h"
 #include "routes.h"
 #include "status.h"
 #include "timeu.h"
@@ -238,7 +238,7 @@ routes_token_claims(const struct token_terms *t, const struct tlog *log,
 	/* The time in ms (12 hex digits) and 96 random bits (16 chars):
 	 * unique, and time-ordered so that the token indexes grow at one
 	 * end (fewer pages written per commit). */
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+	if (rndpool_bytes(rnd, sizeof(rnd)) != 0)
 		goto fail;
 	timeu_ms_hex(m->jti);
 	b64url_encode(rnd, sizeof(rnd), m->jti + 12);

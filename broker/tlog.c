@@ -1,4 +1,14 @@
-/* The audit log: Merkle tree in the store, frontier in memory, checkpoints. */
+/*
+ * The audit log: Merkle tree in the store, frontier in memory, checkpoints.
+ *
+ * The subject pseudonym is HMAC-SHA256 with the log's secret, computed from
+ * SHA-256 states keyed once at open (RFC 2104's inner and outer pads). The
+ * low-level SHA256_* calls are deprecated in OpenSSL 3 but remain the
+ * cheapest way to copy a keyed state: HMAC() fetches the algorithms and
+ * keys a fresh context on every call, about ten times the cost, and it is
+ * paid once per token and per consent change.
+ */
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -9,8 +19,8 @@
 #include <limits.h>
 
 #include <openssl/crypto.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include "b64.h"
 #include "fsu.h"
@@ -25,7 +35,7 @@ struct tlog {
 	struct store *store;
 	EVP_PKEY *key;
 	struct note_vkey vk;
-	unsigned char secret[TLOG_SECRET_LEN];
+	SHA256_CTX pseudo_in, pseudo_out;  /* keyed HMAC pads, read-only */
 	struct merkle_frontier f;          /* writer's, incl. uncommitted */
 	pthread_mutex_t mu;                /* guards what follows */
 	struct merkle_frontier committed;
@@ -147,6 +157,29 @@ load_frontier(struct store_txn *txn, uint64_t size, struct merkle_frontier *f)
 	return STORE_OK;
 }
 
+_Static_assert(TLOG_SECRET_LEN <= SHA256_CBLOCK,
+    "the pseudonym secret fits one SHA-256 block, unhashed");
+
+/* RFC 2104 with a key shorter than SHA-256's 64-byte block. */
+static void
+pseudonym_key(struct tlog *l, const unsigned char secret[TLOG_SECRET_LEN])
+{
+	unsigned char pad[SHA256_CBLOCK];
+	size_t i;
+
+	memset(pad, 0x36, sizeof(pad));
+	for (i = 0; i < TLOG_SECRET_LEN; i++)
+		pad[i] ^= secret[i];
+	SHA256_Init(&l->pseudo_in);
+	SHA256_Update(&l->pseudo_in, pad, sizeof(pad));
+	memset(pad, 0x5c, sizeof(pad));
+	for (i = 0; i < TLOG_SECRET_LEN; i++)
+		pad[i] ^= secret[i];
+	SHA256_Init(&l->pseudo_out);
+	SHA256_Update(&l->pseudo_out, pad, sizeof(pad));
+	OPENSSL_cleanse(pad, sizeof(pad));
+}
+
 struct tlog *
 tlog_open(struct store *s, const char *origin, EVP_PKEY *key,
     const unsigned char secret[TLOG_SECRET_LEN], char *err, size_t errlen)
@@ -165,7 +198,7 @@ tlog_open(struct store *s, const char *origin, EVP_PKEY *key,
 	}
 	pthread_mutex_init(&l->mu, NULL);
 	l->store = s;
-	memcpy(l->secret, secret, TLOG_SECRET_LEN);
+	pseudonym_key(l, secret);
 	if (note_vkey_from_pkey(origin, key, &l->vk) != 0) {
 		snprintf(err, errlen, "log origin '%s' is not a valid key name "
 		    "(no spaces or '+'), or the log key is not Ed25519", origin);
@@ -278,7 +311,8 @@ tlog_free(struct tlog *l)
 	if (l == NULL)
 		return;
 	EVP_PKEY_free(l->key);
-	OPENSSL_cleanse(l->secret, sizeof(l->secret));
+	OPENSSL_cleanse(&l->pseudo_in, sizeof(l->pseudo_in));
+	OPENSSL_cleanse(&l->pseudo_out, sizeof(l->pseudo_out));
 	free(l->note);
 	pthread_mutex_destroy(&l->mu);
 	free(l);
@@ -288,11 +322,16 @@ void
 tlog_pseudonym(const struct tlog *l, const char *subject,
     unsigned char out[32])
 {
-	unsigned int n = 32;
+	unsigned char inner[SHA256_DIGEST_LENGTH];
+	SHA256_CTX c;
 
-	if (HMAC(EVP_sha256(), l->secret, TLOG_SECRET_LEN,
-	    (const unsigned char *)subject, strlen(subject), out, &n) == NULL)
-		memset(out, 0, 32);
+	c = l->pseudo_in;
+	SHA256_Update(&c, subject, strlen(subject));
+	SHA256_Final(inner, &c);
+	c = l->pseudo_out;
+	SHA256_Update(&c, inner, sizeof(inner));
+	SHA256_Final(out, &c);
+	OPENSSL_cleanse(&c, sizeof(c));
 }
 
 enum store_err

@@ -4,7 +4,8 @@
  * computed here from the entries (RFC 9162), where an append's subtree
  * hashes land in the table (side by side, after every earlier one), and an
  * older store's subtree hashes (keyed level first) still read after more
- * entries are appended in the current layout.
+ * entries are appended in the current layout; the subject pseudonym
+ * against OpenSSL's HMAC.
  */
 #include <inttypes.h>
 #include <setjmp.h>
@@ -18,6 +19,7 @@
 
 #include <cmocka.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "merkle.h"
 #include "store.h"
@@ -331,6 +333,64 @@ an_older_stores_subtree_hashes_still_read(void **state)
 	free(ks);
 }
 
+/*
+ * The pseudonym is computed from SHA-256 states keyed once at open: it must
+ * be HMAC-SHA256(secret, subject) exactly, for any subject length (empty,
+ * shorter than, exactly, and longer than one 64-byte block), differ between
+ * secrets, and stay the same after the log is opened again.
+ */
+static void
+pseudonym_is_hmac_sha256_of_the_subject_under_the_secret(void **state)
+{
+	struct fx *f = *state;
+	char subj[6][300];
+	unsigned char got[32], want[32], first[6][32];
+	unsigned int n;
+	size_t i, k;
+
+	snprintf(subj[0], sizeof(subj[0]), "%s", "");
+	snprintf(subj[1], sizeof(subj[1]), "%s", "alice-test");
+	snprintf(subj[2], sizeof(subj[2]), "%s", "M\xc4\x81ori-\xe2\x9c\x93");
+	memset(subj[3], 'a', 64);
+	subj[3][64] = '\0';
+	memset(subj[4], 'b', 55);
+	subj[4][55] = '\0';
+	memset(subj[5], 'c', 299);
+	subj[5][299] = '\0';
+	for (i = 0; i < 6; i++) {
+		n = sizeof(want);
+		assert_non_null(HMAC(EVP_sha256(), f->secret,
+		    sizeof(f->secret), (const unsigned char *)subj[i],
+		    strlen(subj[i]), want, &n));
+		assert_int_equal(n, 32);
+		tlog_pseudonym(f->log, subj[i], got);
+		assert_memory_equal(got, want, 32);
+		memcpy(first[i], got, 32);
+		for (k = 0; k < i; k++)
+			assert_memory_not_equal(first[k], got, 32);
+	}
+	/* Opened again with the same secret: the same pseudonyms. */
+	tlog_free(f->log);
+	log_open(f);
+	for (i = 0; i < 6; i++) {
+		tlog_pseudonym(f->log, subj[i], got);
+		assert_memory_equal(got, first[i], 32);
+	}
+	/* Another secret: other pseudonyms, still its HMAC. */
+	tlog_free(f->log);
+	f->secret[0] ^= 1;
+	log_open(f);
+	for (i = 0; i < 6; i++) {
+		n = sizeof(want);
+		assert_non_null(HMAC(EVP_sha256(), f->secret,
+		    sizeof(f->secret), (const unsigned char *)subj[i],
+		    strlen(subj[i]), want, &n));
+		tlog_pseudonym(f->log, subj[i], got);
+		assert_memory_equal(got, want, 32);
+		assert_memory_not_equal(got, first[i], 32);
+	}
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -340,6 +400,7 @@ main(void)
 		T(roots_and_proofs_match_a_tree_built_from_the_entries),
 		T(an_appends_subtree_hashes_follow_every_earlier_one),
 		T(an_older_stores_subtree_hashes_still_read),
+		T(pseudonym_is_hmac_sha256_of_the_subject_under_the_secret),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
