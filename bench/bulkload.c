@@ -463,7 +463,8 @@ grant_write(struct bl *b, const struct grant_chunk *g)
 		strs = NULL;
 		if (rc == STORE_OK)
 			rc = routes_consent_write(b->log, b->txn,
-			    json_array_get(g->recs, (size_t)(i - g->from)), g->now);
+			    json_array_get(g->recs, (size_t)(i - g->from)), g->now,
+			    NULL, NULL);
 		if (rc == STORE_OK && entry_done(b) != 0)
 			return -1;
 	}

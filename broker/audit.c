@@ -4,6 +4,7 @@
 
 #include "audit.h"
 #include "b64.h"
+#include "consent_rec.h"
 #include "jsonu.h"
 #include "logentry.h"
 #include "timeu.h"
@@ -117,50 +118,65 @@ audit_agreement(struct tlog *l, struct store_txn *txn, int64_t now,
 
 static enum store_err
 consent_entry(struct tlog *l, struct store_txn *txn, int64_t now,
-    const json_t *c, enum le_type type)
+    const struct consent_view *c, enum le_type type)
 {
-	const char *id, *subject, *agr, *hash, *exp;
 	unsigned char pseudo[32];
 	char fields[8192];
 	struct le_buf e;
-	int64_t ver, t = 0;
+	size_t i, used = 0;
 
-	if (jsonu_get_str(c, "id", &id) != 0 ||
-	    jsonu_get_str(c, "subject", &subject) != 0 ||
-	    jsonu_get_str(c, "agreement", &agr) != 0 ||
-	    jsonu_get_int(c, "agreement_version", &ver) != 0 ||
-	    jsonu_get_str(c, "agreement_hash", &hash) != 0 ||
-	    join(json_object_get(c, "fields"), fields, sizeof(fields)) != 0)
+	fields[0] = '\0';
+	for (i = 0; i < c->nfields; i++)
+		if (join_add(fields, sizeof(fields), &used, i, c->fields[i]) != 0)
+			return STORE_CORRUPT;
+	if (c->agreement_hash == NULL)
 		return STORE_CORRUPT;
-	tlog_pseudonym(l, subject, pseudo);
+	tlog_pseudonym(l, c->subject, pseudo);
 	le_begin(&e, type, now);
 	le_str(&e, T_EVENT, type == LE_CONSENT_GRANT ? "grant" : "revoke");
 	le_str(&e, T_ACTOR, "citizen");
-	le_str(&e, T_AGREEMENT, agr);
-	le_u32(&e, T_VERSION, (uint32_t)ver);
-	if (hash_field(&e, T_AGREEMENT_HASH, hash) != 0)
+	le_str(&e, T_AGREEMENT, c->agreement);
+	le_u32(&e, T_VERSION, c->version);
+	if (hash_field(&e, T_AGREEMENT_HASH, c->agreement_hash) != 0)
 		return STORE_CORRUPT;
-	le_str(&e, T_CONSENT, id);
+	le_str(&e, T_CONSENT, c->id);
 	le_bytes(&e, T_SUBJECT, pseudo, sizeof(pseudo));
 	if (type == LE_CONSENT_GRANT) {
 		le_str(&e, T_FIELDS, fields);
-		if (jsonu_get_str(c, "expires_at", &exp) == 0 &&
-		    timeu_parse(exp, &t) == 0)
-			le_u64(&e, T_EXPIRES, (uint64_t)t);
+		if (c->expires_at != 0)
+			le_u64(&e, T_EXPIRES, (uint64_t)c->expires_at);
 	}
 	return audit_append(l, txn, &e, NULL);
+}
+
+static enum store_err
+consent_entry_json(struct tlog *l, struct store_txn *txn, int64_t now,
+    const json_t *consent, enum le_type type)
+{
+	struct consent_view v;
+
+	if (consent_view_from_json(consent, now, &v) != 0)
+		return STORE_CORRUPT;
+	return consent_entry(l, txn, now, &v, type);
 }
 
 enum store_err
 audit_consent_grant(struct tlog *l, struct store_txn *txn, int64_t now,
     const json_t *consent)
 {
-	return consent_entry(l, txn, now, consent, LE_CONSENT_GRANT);
+	return consent_entry_json(l, txn, now, consent, LE_CONSENT_GRANT);
 }
 
 enum store_err
 audit_consent_revoke(struct tlog *l, struct store_txn *txn, int64_t now,
     const json_t *consent)
+{
+	return consent_entry_json(l, txn, now, consent, LE_CONSENT_REVOKE);
+}
+
+enum store_err
+audit_consent_revoke_view(struct tlog *l, struct store_txn *txn,
+    int64_t now, const struct consent_view *consent)
 {
 	return consent_entry(l, txn, now, consent, LE_CONSENT_REVOKE);
 }

@@ -29,6 +29,12 @@ enum store_err audit_consent_grant(struct tlog *l, struct store_txn *txn,
 enum store_err audit_consent_revoke(struct tlog *l, struct store_txn *txn,
     int64_t now, const json_t *consent);
 
+/* As audit_consent_revoke, from the consent's view (the revoke's text
+ * path reads the record without building JSON values). */
+struct consent_view;
+enum store_err audit_consent_revoke_view(struct tlog *l,
+    struct store_txn *txn, int64_t now, const struct consent_view *consent);
+
 /* What the audit log entry of an issued token holds (audit_token_entry);
  * borrowed strings. */
 struct audit_token_in {

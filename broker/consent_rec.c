@@ -177,29 +177,51 @@ raw_time(struct rawdec *r, const char *key, int64_t *out)
 	return 0;
 }
 
+/* Parses a stored record (an object) on the stack, or on the heap when it
+ * needs more tokens than the stack holds: *heap, for the caller to free
+ * after a success (NULL after a failure). */
+static enum jtok_err
+parse_record(struct jtok_doc *d, const unsigned char *raw, size_t len,
+    struct jtok *stack, size_t cap, struct jtok **heap)
+{
+	char err[8];
+	enum jtok_err rc;
+
+	*heap = NULL;
+	if (len > JTOK_MAX_LEN - 1)
+		return JTOK_INVALID;
+	rc = jtok_parse_grow(d, (const char *)raw, len, stack, cap, heap,
+	    JSONU_MAX_DEPTH, err, sizeof(err));
+	if (rc == JTOK_OK && jtok_type(d, 0) != JTOK_OBJECT)
+		rc = JTOK_INVALID;
+	if (rc != JTOK_OK) {
+		free(*heap);
+		*heap = NULL;
+	}
+	return rc;
+}
+
 int
 consent_view_from_raw(const unsigned char *raw, size_t len, int64_t now,
     struct consent_view *out, char **strs)
 {
-	struct jtok tok[CONSENT_MAX_FIELDS + 64];
+	struct jtok tok[CONSENT_MAX_FIELDS + 64], *heap;
 	struct jtok_doc d;
 	struct rawdec r;
 	const char *state;
-	char err[8];
 	int64_t v;
 	int fields, f;
 	size_t i, n;
 
 	memset(out, 0, sizeof(*out));
 	*strs = NULL;
-	if (len > JTOK_MAX_LEN - 1 || jtok_parse(&d, (const char *)raw, len,
-	    tok, sizeof(tok) / sizeof(tok[0]), JSONU_MAX_DEPTH, err,
-	    sizeof(err)) != JTOK_OK || jtok_type(&d, 0) != JTOK_OBJECT)
+	if (parse_record(&d, raw, len, tok, sizeof(tok) / sizeof(tok[0]),
+	    &heap) != JTOK_OK)
 		return -1;
 	/* Decoding never lengthens a string: the text's size holds them all
 	 * with their NULs. */
 	if ((*strs = malloc(len + CONSENT_MAX_FIELDS + 16)) == NULL)
-		return -1;
+		goto bad;
 	r.d = &d;
 	r.buf = *strs;
 	r.end = *strs + len + CONSENT_MAX_FIELDS + 16;
@@ -236,8 +258,10 @@ consent_view_from_raw(const unsigned char *raw, size_t len, int64_t now,
 		    CONSENT_EXPIRED : CONSENT_ACTIVE;
 	else
 		goto bad;
+	free(heap);
 	return 0;
 bad:
+	free(heap);
 	free(*strs);
 	*strs = NULL;
 	memset(out, 0, sizeof(*out));
@@ -582,4 +606,152 @@ consent_public(const json_t *rec, int64_t now)
 		return NULL;
 	}
 	return pub;
+}
+
+/* ---- Text edits of a stored record (the revoke's path) ---- */
+
+/* Where value v's text starts and ends (a string's quotes included). */
+static size_t
+val_from(const struct jtok_doc *d, int v)
+{
+	return d->tok[v].start - (d->tok[v].type == JTOK_STRING);
+}
+
+static size_t
+val_to(const struct jtok_doc *d, int v)
+{
+	return d->tok[v].end + (d->tok[v].type == JTOK_STRING);
+}
+
+/*
+ * The top-level object of d with member key dropped (value NULL) or its
+ * value replaced by the text value, and the members' text append (each
+ * preceded by a comma) added last, into b. Every other member keeps its
+ * bytes and place, so that for a text json_dumps(JSON_COMPACT) wrote, the
+ * result is what json_dumps gives after the same change made with
+ * jansson (json_object_del; json_object_set_new, which adds new members
+ * last). 0, or -1 when key is not a member.
+ */
+static int
+edit_object(const struct jtok_doc *d, const char *key, const char *value,
+    const char *append, struct jsonu_buf *b)
+{
+	int v = jtok_get(d, 0, key), k, m, prev = -1, next = -1;
+	size_t from, to, close = d->tok[0].end - 1, left = d->tok[0].size;
+
+	if (v < 0)
+		return -1;
+	if (value != NULL) {
+		from = val_from(d, v);
+		to = val_to(d, v);
+	} else {
+		/* The member with the comma that joins it to a neighbour:
+		 * the one before it, else the one after it. */
+		for (m = 0, k = 1; (uint32_t)m < d->tok[0].size; m++) {
+			if (k + 1 == v) {
+				if ((uint32_t)m + 1 < d->tok[0].size)
+					next = (int)d->tok[v].next;
+				break;
+			}
+			prev = k + 1;
+			k = (int)d->tok[k + 1].next;
+		}
+		if (prev >= 0) {
+			from = val_to(d, prev);
+			to = val_to(d, v);
+		} else if (next >= 0) {
+			from = d->tok[v - 1].start - 1;
+			to = d->tok[next].start - 1;
+		} else {
+			from = d->tok[v - 1].start - 1;
+			to = val_to(d, v);
+		}
+		left--;
+	}
+	jsonu_buf_raw(b, d->text, from);
+	if (value != NULL)
+		jsonu_buf_lit(b, value);
+	jsonu_buf_raw(b, d->text + to, close - to);
+	/* With no member left, the first appended one takes no comma. */
+	jsonu_buf_lit(b, left == 0 && append[0] == ',' ? append + 1 : append);
+	jsonu_buf_lit(b, "}");
+	return 0;
+}
+
+char *
+consent_public_text(const unsigned char *raw, size_t len, int64_t now,
+    size_t *outlen)
+{
+	struct jtok stack[CONSENT_MAX_FIELDS + 64], *heap = NULL;
+	struct consent_view v;
+	struct jsonu_buf b = { 0 };
+	struct jtok_doc d;
+	char state[32], *strs, *out = NULL;
+
+	if (consent_view_from_raw(raw, len, now, &v, &strs) != 0)
+		return NULL;
+	snprintf(state, sizeof(state), ",\"state\":\"%s\"",
+	    consent_state_name(v.state));
+	if (parse_record(&d, raw, len, stack, sizeof(stack) /
+	    sizeof(stack[0]), &heap) == JTOK_OK &&
+	    edit_object(&d, "stored_state", NULL, state, &b) == 0)
+		out = jsonu_buf_take(&b, outlen);
+	jsonu_buf_free(&b);
+	free(heap);
+	free(strs);
+	return out;
+}
+
+int
+consent_revoke_text(const unsigned char *raw, size_t len, const char *ts,
+    const char *revocation, struct consent_text *out)
+{
+	struct jtok stack[CONSENT_MAX_FIELDS + 64], *heap = NULL;
+	struct jsonu_buf add = { 0 }, b = { 0 };
+	struct jtok_doc d;
+	char *members = NULL;
+	size_t n;
+	int rc = -1;
+
+	memset(out, 0, sizeof(*out));
+	if (parse_record(&d, raw, len, stack, sizeof(stack) /
+	    sizeof(stack[0]), &heap) != JTOK_OK ||
+	    !jtok_str_eq(&d, jtok_get(&d, 0, "stored_state"), "active") ||
+	    jtok_get(&d, 0, "revoked_at") >= 0 ||
+	    jtok_get(&d, 0, "revocation") >= 0 ||
+	    jtok_get(&d, 0, "state") >= 0)
+		goto done;
+	jsonu_buf_lit(&add, ",\"revoked_at\":");
+	jsonu_buf_str(&add, ts);
+	jsonu_buf_lit(&add, ",\"revocation\":");
+	jsonu_buf_lit(&add, revocation);
+	if ((members = jsonu_buf_take(&add, &n)) == NULL ||
+	    edit_object(&d, "stored_state", "\"revoked\"", members, &b) != 0 ||
+	    (out->stored = jsonu_buf_take(&b, &out->stored_len)) == NULL)
+		goto done;
+	/* As clients see it: stored_state gone, "state" after the rest. */
+	jsonu_buf_raw(&add, members, n);
+	jsonu_buf_lit(&add, ",\"state\":\"revoked\"");
+	free(members);
+	if ((members = jsonu_buf_take(&add, NULL)) == NULL ||
+	    edit_object(&d, "stored_state", NULL, members, &b) != 0 ||
+	    (out->shown = jsonu_buf_take(&b, &out->shown_len)) == NULL)
+		goto done;
+	rc = 0;
+done:
+	jsonu_buf_free(&add);
+	jsonu_buf_free(&b);
+	free(members);
+	free(heap);
+	if (rc != 0)
+		consent_text_free(out);
+	return rc;
+}
+
+void
+consent_text_free(struct consent_text *t)
+{
+	free(t->stored);
+	free(t->shown);
+	memset(t, 0, sizeof(*t));
 }

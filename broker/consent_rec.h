@@ -130,6 +130,39 @@ enum store_err consent_find_view(struct store_txn *txn, const char *subject,
 /* The record as shown to clients: stored members plus derived "state". */
 json_t *consent_public(const json_t *rec, int64_t now);
 
+/*
+ * consent_public from a record's stored bytes, without building JSON
+ * values: the record's text without stored_state, and "state" last. Every
+ * other member keeps its bytes and place, so that for a record store_put
+ * wrote this is exactly json_dumps(consent_public(record), JSON_COMPACT).
+ * malloc'd and NUL-terminated (length in *outlen); NULL when the record is
+ * malformed or on ENOMEM.
+ */
+char *consent_public_text(const unsigned char *raw, size_t len, int64_t now,
+    size_t *outlen);
+
+/* A revoked record's texts (consent_revoke_text); malloc'd, NUL-ended. */
+struct consent_text {
+	char *stored;       /* as the store keeps it */
+	size_t stored_len;
+	char *shown;        /* as clients see it (consent_public) */
+	size_t shown_len;
+};
+
+/*
+ * A revocation as text edits of an active record's stored bytes (the
+ * revoke's path, which builds no JSON values): stored_state becomes
+ * "revoked", and "revoked_at" (ts, RFC 3339) and "revocation" (the JSON
+ * text revocation) are added last, as apply_revoke's jansson calls placed
+ * them; out->shown is then that record as consent_public shows it. 0, or
+ * -1 (out empty) when the record is malformed, its stored_state is not
+ * "active", it already has revoked_at, revocation or state (never so
+ * written), or on ENOMEM. Free with consent_text_free.
+ */
+int consent_revoke_text(const unsigned char *raw, size_t len, const char *ts,
+    const char *revocation, struct consent_text *out);
+void consent_text_free(struct consent_text *t);
+
 /* Fresh consent id "cns_" + 32 hex chars into out[40]; 0 or -1. */
 int consent_new_id(char out[40]);
 

@@ -42,24 +42,25 @@ void
 wresult_reply(struct rq *rq, struct wresult *r)
 {
 	json_t *out = r->out;
+	char *text = r->text;
 
 	r->out = NULL;
+	r->text = NULL;
 	if (rq->op.status == WOP_STORE_FAILED) {
-		json_decref(out);
 		routes_store_error(rq, rq->op.store_err);
-		return;
-	}
-	if (r->http >= 400) {
-		json_decref(out);
+	} else if (r->http >= 400) {
 		http_problem(rq, r->http, r->title, r->rule, "%s", r->detail);
-		return;
-	}
-	if (rq->html_done != NULL) {
-		json_decref(out);
+	} else if (rq->html_done != NULL) {
 		web_redirect(rq, rq->html_done);
-		return;
+	} else if (text != NULL) {
+		http_reply_text(rq, r->http, "application/json", text,
+		    r->text_len);
+	} else {
+		http_reply_json(rq, r->http, out);
+		out = NULL;
 	}
-	http_reply_json(rq, r->http, out);
+	json_decref(out);
+	free(text);
 }
 
 static int

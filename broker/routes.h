@@ -51,6 +51,8 @@ struct wresult {
 	const char *rule;
 	char detail[512];
 	json_t *out;          /* reply body (owned) */
+	char *text;           /* or the reply body as JSON text (owned) */
+	size_t text_len;
 };
 
 /* Sets a failing result; returns 1 (a non-zero apply status). */
@@ -167,10 +169,12 @@ enum store_err routes_token_write(struct tlog *log, struct store_txn *txn,
  * (audit_consent_grant, at now). Returns the store's error, STORE_OK, or
  * STORE_CORRUPT for a record without id, subject or agreement,
  * STORE_BADKEY when they make no index key, STORE_EXISTS when its id is
- * taken; after an error the caller aborts txn (or its savepoint).
+ * taken; after an error the caller aborts txn (or its savepoint). With
+ * text non-NULL, a success also gives the record's text as stored
+ * (malloc'd, NUL-terminated, *textlen bytes); *text is NULL otherwise.
  */
 enum store_err routes_consent_write(struct tlog *log, struct store_txn *txn,
-    const json_t *rec, int64_t now);
+    const json_t *rec, int64_t now, char **text, size_t *textlen);
 
 /* Sub-routers; each handles its own paths and methods. */
 void routes_agreements(struct rq *rq, const char *rest);

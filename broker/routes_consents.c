@@ -30,6 +30,7 @@ cstate_free(void *p)
 		return;
 	json_decref(st->records);
 	json_decref(st->res.out);
+	free(st->res.text);
 	free(st);
 }
 
@@ -65,25 +66,35 @@ index_key(char *out, size_t outlen, const char *subject,
 
 enum store_err
 routes_consent_write(struct tlog *log, struct store_txn *txn,
-    const json_t *rec, int64_t now)
+    const json_t *rec, int64_t now, char **text, size_t *textlen)
 {
-	char key[STORE_MAX_KEY + 1];
+	char key[STORE_MAX_KEY + 1], *s;
 	const char *id, *subject, *agr;
-	json_t *empty;
 	enum store_err rc;
+	size_t n;
 
+	if (text != NULL)
+		*text = NULL;
 	if (jsonu_get_str(rec, "id", &id) != 0 ||
 	    jsonu_get_str(rec, "subject", &subject) != 0 ||
 	    jsonu_get_str(rec, "agreement", &agr) != 0)
 		return STORE_CORRUPT;
 	if (index_key(key, sizeof(key), subject, agr, id) != 0)
 		return STORE_BADKEY;
-	if ((empty = json_object()) == NULL)
+	/* Serialized once, as store_put_new would: the text is stored and
+	 * handed back for the reply. */
+	if ((s = json_dumps(rec, JSON_COMPACT)) == NULL)
 		return STORE_NOMEM;
-	if ((rc = store_put_new(txn, ST_CONSENTS, id, rec)) == STORE_OK &&
-	    (rc = store_put(txn, ST_CONSENT_INDEX, key, empty)) == STORE_OK)
+	n = strlen(s);
+	if ((rc = store_put_text(txn, ST_CONSENTS, id, s, n, 1)) == STORE_OK &&
+	    (rc = store_put_text(txn, ST_CONSENT_INDEX, key, "{}", 2, 0)) ==
+	    STORE_OK)
 		rc = audit_consent_grant(log, txn, now, rec);
-	json_decref(empty);
+	if (rc == STORE_OK && text != NULL) {
+		*text = s;
+		*textlen = n;
+	} else
+		free(s);
 	return rc;
 }
 
@@ -131,17 +142,16 @@ apply_grant(struct store_txn *txn, struct wop *op)
 	struct rq *rq = op->arg;
 	struct cstate *st = rq->data;
 	struct consent_view v;
+	struct jsonu_buf reply = { 0 };
 	const char *id, *agr;
-	json_t *cur = NULL, *rec, *out;
+	json_t *cur = NULL, *rec;
+	char *stored, *shown;
 	enum store_err rc;
-	size_t i;
+	size_t i, n;
 	int status;
 
-	out = json_array();
-	if (out == NULL) {
-		rc = STORE_NOMEM;
-		goto store_fail;
-	}
+	if (st->bundle)
+		jsonu_buf_lit(&reply, "{\"consents\":[");
 	json_array_foreach(st->records, i, rec) {
 		if (jsonu_get_str(rec, "id", &id) != 0 ||
 		    jsonu_get_str(rec, "agreement", &agr) != 0) {
@@ -169,26 +179,39 @@ apply_grant(struct store_txn *txn, struct wop *op)
 			    "different terms%s", v.id, agr, st->bundle ?
 			    " (nothing in this bundle was granted)" : "");
 			json_decref(cur);
-			json_decref(out);
+			jsonu_buf_free(&reply);
 			return status;
 		}
 		json_decref(cur);
 		cur = NULL;
-		if ((rc = routes_consent_write(rq->b->log, txn, rec, st->now)) !=
-		    STORE_OK)
+		if ((rc = routes_consent_write(rq->b->log, txn, rec, st->now,
+		    &stored, &n)) != STORE_OK)
 			goto store_fail;
-		json_array_append_new(out, consent_public(rec, st->now));
+		/* The reply from the stored text, as consent_public shows it:
+		 * no second serialization of the record. */
+		shown = consent_public_text((const unsigned char *)stored, n,
+		    st->now, &n);
+		free(stored);
+		if (shown == NULL) {
+			rc = STORE_NOMEM;
+			goto store_fail;
+		}
+		if (i > 0)
+			jsonu_buf_lit(&reply, ",");
+		jsonu_buf_raw(&reply, shown, n);
+		free(shown);
+	}
+	if (st->bundle)
+		jsonu_buf_lit(&reply, "]}");
+	if ((st->res.text = jsonu_buf_take(&reply, &st->res.text_len)) ==
+	    NULL) {
+		rc = STORE_NOMEM;
+		goto store_fail;
 	}
 	st->res.http = 201;
-	if (st->bundle)
-		st->res.out = json_pack("{s:o}", "consents", out);
-	else {
-		st->res.out = json_incref(json_array_get(out, 0));
-		json_decref(out);
-	}
 	return 0;
 store_fail:
-	json_decref(out);
+	jsonu_buf_free(&reply);
 	op->store_err = rc;
 	return WOP_STORE_FAILED;
 }
@@ -359,64 +382,115 @@ grant(struct rq *rq)
 	routes_consents_grant(rq, body);
 }
 
-/* Writer side of a revoke: only the subject's own; idempotent. */
+/* The "revocation" member: the status lists changed and the count. */
+static char *
+revocation_text(json_t *lists, size_t ntok)
+{
+	struct jsonu_buf b = { 0 };
+	char *l = json_dumps(lists, JSON_COMPACT);
+
+	if (l == NULL)
+		return NULL;
+	jsonu_buf_lit(&b, "{\"status_lists\":");
+	jsonu_buf_lit(&b, l);
+	jsonu_buf_lit(&b, ",\"tokens_revoked\":");
+	jsonu_buf_int(&b, (int64_t)ntok);
+	jsonu_buf_lit(&b, "}");
+	free(l);
+	return jsonu_buf_take(&b, NULL);
+}
+
+/*
+ * Writer side of a revoke: only the subject's own; idempotent. The record
+ * is read, changed and answered as text (consent_revoke_text), with the
+ * bytes and member order jansson would give: no JSON values are built
+ * for it, which was most of a revoke's time in the writer.
+ */
 static int
 apply_revoke(struct store_txn *txn, struct wop *op)
 {
 	struct rq *rq = op->arg;
 	struct cstate *st = rq->data;
-	json_t *rec = NULL, *lists;
-	const char *subject, *state;
-	char ts[32];
-	size_t ntok = 0;
+	struct consent_view v;
+	struct consent_text t = { 0 };
+	const unsigned char *val;
+	unsigned char *raw = NULL;
+	char ts[32], *strs = NULL, *rev = NULL;
+	json_t *lists = NULL;
+	size_t n, ntok = 0;
 	enum store_err rc;
 
-	rc = store_get(txn, ST_CONSENTS, st->id, &rec);
+	rc = store_get_raw(txn, ST_CONSENTS, st->id, &val, &n);
+	if (rc == STORE_OK) {
+		/* A copy: the store's bytes last only until the next write
+		 * (the status lists' below). */
+		if ((raw = malloc(n)) == NULL) {
+			rc = STORE_NOMEM;
+			goto store_fail;
+		}
+		memcpy(raw, val, n);
+		if (consent_view_from_raw(raw, n, st->now, &v, &strs) != 0) {
+			rc = STORE_CORRUPT;
+			goto store_fail;
+		}
+	}
 	if (rc == STORE_NOTFOUND || rc == STORE_BADKEY ||
-	    (rc == STORE_OK && (jsonu_get_str(rec, "subject", &subject) != 0 ||
-	    strcmp(subject, st->subject) != 0))) {
-		json_decref(rec);
+	    (rc == STORE_OK && strcmp(v.subject, st->subject) != 0)) {
+		free(strs);
+		free(raw);
 		return wresult_fail(&st->res, 404, "Not found", "consent_owner",
 		    "you have no consent '%s'", st->id);
 	}
 	if (rc != STORE_OK)
 		goto store_fail;
-	if (jsonu_get_str(rec, "stored_state", &state) == 0 &&
-	    strcmp(state, "revoked") != 0) {
+	if (v.state == CONSENT_REVOKED) {
+		st->res.text = consent_public_text(raw, n, st->now,
+		    &st->res.text_len);
+		if (st->res.text == NULL) {
+			rc = STORE_CORRUPT;
+			goto store_fail;
+		}
+	} else {
 		timeu_format(st->now, ts, sizeof(ts));
 		/* Every outstanding token of this consent is revoked in the
 		 * status lists in this same transaction. */
-		lists = json_object();
-		if (lists == NULL) {
+		if ((lists = json_object()) == NULL) {
 			rc = STORE_NOMEM;
 			goto store_fail;
 		}
-		rc = status_revoke_consent(txn, st->id, subject, st->now, lists,
-		    &ntok);
-		if (rc != STORE_OK) {
-			json_decref(lists);
+		rc = status_revoke_consent(txn, st->id, v.subject, st->now,
+		    lists, &ntok);
+		if (rc != STORE_OK)
 			goto store_fail;
-		}
-		if (json_object_set_new(rec, "stored_state",
-		    json_string("revoked")) != 0 ||
-		    json_object_set_new(rec, "revoked_at", json_string(ts)) != 0 ||
-		    json_object_set_new(rec, "revocation", json_pack("{s:o, s:I}",
-		    "status_lists", lists, "tokens_revoked", (json_int_t)ntok)) !=
-		    0) {
+		if ((rev = revocation_text(lists, ntok)) == NULL) {
 			rc = STORE_NOMEM;
 			goto store_fail;
 		}
-		if ((rc = store_put(txn, ST_CONSENTS, st->id, rec)) != STORE_OK ||
-		    (rc = audit_consent_revoke(rq->b->log, txn, st->now, rec)) !=
-		    STORE_OK)
+		if (consent_revoke_text(raw, n, ts, rev, &t) != 0) {
+			rc = STORE_CORRUPT;
 			goto store_fail;
+		}
+		if ((rc = store_put_text(txn, ST_CONSENTS, st->id, t.stored,
+		    t.stored_len, 0)) != STORE_OK ||
+		    (rc = audit_consent_revoke_view(rq->b->log, txn, st->now,
+		    &v)) != STORE_OK)
+			goto store_fail;
+		st->res.text = t.shown;
+		st->res.text_len = t.shown_len;
+		t.shown = NULL;
 	}
 	st->res.http = 200;
-	st->res.out = consent_public(rec, st->now);
-	json_decref(rec);
-	return 0;
+	rc = STORE_OK;
 store_fail:
-	json_decref(rec);
+	consent_text_free(&t);
+	json_decref(lists);
+	free(rev);
+	free(strs);
+	free(raw);
+	if (rc == STORE_OK)
+		return 0;
+	free(st->res.text);
+	st->res.text = NULL;
 	op->store_err = rc;
 	return WOP_STORE_FAILED;
 }

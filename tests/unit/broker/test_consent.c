@@ -853,6 +853,219 @@ find_for_falls_back_to_latest_granted(void **state)
 	close_store(&sf);
 }
 
+/* ---- the revoke's text path: consent_revoke_text, consent_public_text ---- */
+
+/* The text json_dumps gives, as store_put writes it. */
+static char *
+dumps(const json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT);
+
+	assert_non_null(s);
+	return s;
+}
+
+/*
+ * stored (as store_put wrote it) revoked at ts with revocation rev, both
+ * ways: jansson, as apply_revoke did before (set stored_state, revoked_at
+ * and revocation; consent_public for the reply), against the text edits.
+ * The bytes must be the same; so must consent_public_text of the record
+ * before and after against consent_public.
+ */
+static void
+revoke_both_ways(const char *stored, const char *ts, const char *rev,
+    int64_t now)
+{
+	struct consent_text t;
+	json_t *rec = js(stored), *pub;
+	char *want_stored, *want_shown, *before, *got;
+	size_t n;
+
+	pub = consent_public(rec, now);
+	assert_non_null(pub);
+	before = dumps(pub);
+	json_decref(pub);
+	got = consent_public_text((const unsigned char *)stored,
+	    strlen(stored), now, &n);
+	assert_non_null(got);
+	assert_string_equal(got, before);
+	assert_int_equal(n, strlen(before));
+	free(got);
+
+	assert_int_equal(json_object_set_new(rec, "stored_state",
+	    json_string("revoked")), 0);
+	assert_int_equal(json_object_set_new(rec, "revoked_at",
+	    json_string(ts)), 0);
+	assert_int_equal(json_object_set_new(rec, "revocation", js(rev)), 0);
+	want_stored = dumps(rec);
+	pub = consent_public(rec, now);
+	assert_non_null(pub);
+	want_shown = dumps(pub);
+	json_decref(pub);
+
+	assert_int_equal(consent_revoke_text((const unsigned char *)stored,
+	    strlen(stored), ts, rev, &t), 0);
+	assert_string_equal(t.stored, want_stored);
+	assert_int_equal(t.stored_len, strlen(want_stored));
+	assert_string_equal(t.shown, want_shown);
+	assert_int_equal(t.shown_len, strlen(want_shown));
+	/* Revoked, it reads back as revoked; shown again as it was. */
+	got = consent_public_text((const unsigned char *)t.stored,
+	    t.stored_len, now, &n);
+	assert_non_null(got);
+	assert_string_equal(got, want_shown);
+	free(got);
+	consent_text_free(&t);
+	assert_null(t.stored);
+	free(want_stored);
+	free(want_shown);
+	free(before);
+	json_decref(rec);
+}
+
+static void
+revoke_text_is_what_jansson_writes(void **state)
+{
+	struct fx *f = *state;
+	static const char *const records[] = {
+		/* stored_state in the middle, first and last */
+		stored_text,
+		"{\"stored_state\":\"active\",\"id\":\"cns_2\","
+		"\"subject\":\"c-1\",\"agreement\":\"cns-test\","
+		"\"agreement_version\":1,\"agreement_hash\":\"h\","
+		"\"fields\":[\"a\"],\"granted_at\":\"2026-01-01T00:00:00Z\"}",
+		"{\"id\":\"cns_3\",\"subject\":\"c-1\",\"agreement\":\"x\","
+		"\"agreement_version\":1,\"fields\":[],"
+		"\"granted_at\":\"2026-01-01T00:00:00Z\","
+		"\"stored_state\":\"active\"}",
+		/* escapes and UTF-8 that json_dumps writes its own way */
+		"{\"id\":\"cns_4\",\"subject\":\"M\\u0101ori \\\"q\\\" \\\\ /\\t\","
+		"\"agreement\":\"cns-test\",\"agreement_version\":3,"
+		"\"agreement_hash\":\"\\u00e9\",\"fields\":[\"f\\u00fc\",\"g\"],"
+		"\"stored_state\":\"active\","
+		"\"granted_at\":\"2026-01-01T00:00:00Z\","
+		"\"receipt\":\"eyJ.eyJ.sig\",\"superseded\":[1,{\"a\":null}]}",
+		/* active by storage, expired by the clock: still revoked */
+		"{\"id\":\"cns_5\",\"subject\":\"c-2\",\"agreement\":\"a\","
+		"\"agreement_version\":1,\"fields\":[\"x\"],"
+		"\"stored_state\":\"active\","
+		"\"granted_at\":\"2020-01-01T00:00:00Z\","
+		"\"expires_at\":\"2020-02-01T00:00:00Z\"}",
+	};
+	static const char *const revs[] = {
+		"{\"status_lists\":{},\"tokens_revoked\":0}",
+		"{\"status_lists\":{\"0\":17,\"3\":2},\"tokens_revoked\":5}",
+	};
+	json_t *b = js("{\"agreement\":\"cns-test\"}"), *rec;
+	char *made;
+	size_t i, k;
+
+	for (i = 0; i < sizeof(records) / sizeof(records[0]); i++) {
+		json_t *j = js(records[i]);
+		char *stored = dumps(j);    /* as store_put writes it */
+
+		for (k = 0; k < 2; k++)
+			revoke_both_ways(stored, "2026-02-01T10:00:00Z",
+			    revs[k], f->now);
+		free(stored);
+		json_decref(j);
+	}
+	/* A record as the broker makes it. */
+	rec = consent_new_record(f->agr, "citizen-\xc4\x81", b, CNS_ID,
+	    f->now, f->err, sizeof(f->err));
+	assert_non_null(rec);
+	made = dumps(rec);
+	revoke_both_ways(made, "2026-02-01T10:00:00Z", revs[1], f->now);
+	free(made);
+	json_decref(rec);
+	json_decref(b);
+}
+
+static void
+revoke_text_refuses_records_it_cannot_edit(void **state)
+{
+	static const char *const bad[] = {
+		/* not active */
+		"{\"id\":\"c\",\"stored_state\":\"revoked\"}",
+		/* active, yet with members only a revocation adds */
+		"{\"id\":\"c\",\"stored_state\":\"active\",\"revoked_at\":\"x\"}",
+		"{\"id\":\"c\",\"stored_state\":\"active\",\"revocation\":{}}",
+		"{\"id\":\"c\",\"stored_state\":\"active\",\"state\":\"active\"}",
+		/* no stored_state, or not a string */
+		"{\"id\":\"c\"}",
+		"{\"id\":\"c\",\"stored_state\":1}",
+		/* not an object, not JSON, cut short */
+		"[\"stored_state\",\"active\"]",
+		"{\"id\":\"c\",\"stored_state\":\"active\"",
+		"",
+	};
+	struct consent_text t;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&t, 0x5a, sizeof(t));
+		if (consent_revoke_text((const unsigned char *)bad[i],
+		    strlen(bad[i]), "2026-02-01T10:00:00Z",
+		    "{\"status_lists\":{},\"tokens_revoked\":0}", &t) != -1)
+			fail_msg("edited %s", bad[i]);
+		assert_null(t.stored);
+		assert_null(t.shown);
+	}
+}
+
+/*
+ * A record with more values than the readers' stack of tokens holds (every
+ * field an agreement can have, and a revocation that touched many status
+ * lists) still reads, from the heap: as a view and as the public text.
+ */
+static void
+a_record_with_many_values_still_reads(void **state)
+{
+	struct fx *f = *state;
+	struct consent_view v;
+	json_t *rec = js(stored_text), *fields = json_array(), *lists, *pub;
+	char name[32], *stored, *want, *got, *strs;
+	size_t i, n;
+
+	for (i = 0; i < CONSENT_MAX_FIELDS; i++) {
+		snprintf(name, sizeof(name), "f.%zu", i);
+		assert_int_equal(json_array_append_new(fields,
+		    json_string(name)), 0);
+	}
+	assert_int_equal(json_object_set_new(rec, "fields", fields), 0);
+	lists = json_object();
+	for (i = 0; i < 100; i++) {
+		snprintf(name, sizeof(name), "%zu", i);
+		assert_int_equal(json_object_set_new(lists, name,
+		    json_integer((json_int_t)i)), 0);
+	}
+	assert_int_equal(json_object_set_new(rec, "revocation",
+	    json_pack("{s:o, s:i}", "status_lists", lists, "tokens_revoked",
+	    100)), 0);
+	assert_int_equal(json_object_set_new(rec, "stored_state",
+	    json_string("revoked")), 0);
+	assert_int_equal(json_object_set_new(rec, "revoked_at",
+	    json_string("2026-02-01T10:00:00Z")), 0);
+	stored = dumps(rec);
+	assert_int_equal(consent_view_from_raw((const unsigned char *)stored,
+	    strlen(stored), f->now, &v, &strs), 0);
+	assert_int_equal(v.nfields, CONSENT_MAX_FIELDS);
+	assert_int_equal(v.state, CONSENT_REVOKED);
+	free(strs);
+	pub = consent_public(rec, f->now);
+	want = dumps(pub);
+	got = consent_public_text((const unsigned char *)stored,
+	    strlen(stored), f->now, &n);
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+	free(stored);
+	json_decref(pub);
+	json_decref(rec);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -891,6 +1104,9 @@ main(void)
 		T(new_id_is_prefixed_random_hex),
 		T(find_for_prefers_unexpired_active_consent),
 		T(find_for_falls_back_to_latest_granted),
+		T(revoke_text_is_what_jansson_writes),
+		T(revoke_text_refuses_records_it_cannot_edit),
+		T(a_record_with_many_values_still_reads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
