@@ -7,15 +7,19 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +36,7 @@
 #include "jsonu.h"
 #include "jwk.h"
 #include "jws.h"
+#include "lc_replay.h"
 #include "pki.h"
 #include "timeu.h"
 
@@ -1173,6 +1178,387 @@ replay_purges_expired_entries(void **state)
 	free(fresh);
 }
 
+/* ---- Replay cache's disk -------------------------------------------------- */
+
+/*
+ * The replay cache writes through a shared map and reserves disk ahead of
+ * LMDB (client/lc_replay.c); a full disk must refuse tokens with
+ * CONSENT_E_STORE, never kill the process with SIGBUS.
+ */
+
+#define GROWTH_TOKENS_MAX 2000      /* bound on tokens until growth */
+#define LONG_JTI_PARTS 5            /* 5 * 22 = 110 characters */
+
+/* The reservation seam: calls seen, and from which one on it fails with
+ * ENOSPC (0: none; the others reserve for real). */
+static int seam_calls, seam_fail_from;
+/* A tmpfs mounted by a test, unmounted by its teardown ("" if none). */
+static char full_fs[340];
+
+static int
+seam_fallocate(int fd, off_t off, off_t len)
+{
+	seam_calls++;
+	if (seam_fail_from != 0 && seam_calls >= seam_fail_from)
+		return ENOSPC;
+	return posix_fallocate(fd, off, len);
+}
+
+static void
+seam_install(int fail_from)
+{
+	seam_calls = 0;
+	seam_fail_from = fail_from;
+	lc_replay_fallocate = seam_fallocate;
+}
+
+/* Teardown of each test here: the real seam back, the tmpfs gone. */
+static int
+replay_disk_teardown(void **state)
+{
+	(void)state;
+	lc_replay_fallocate = posix_fallocate;
+	if (full_fs[0] != '\0') {
+		if (umount2(full_fs, MNT_DETACH) != 0)
+			print_error("umount %s: %s\n", full_fs,
+			    strerror(errno));
+		full_fs[0] = '\0';
+	}
+	return 0;
+}
+
+/* A token whose jti is 110 characters: more bytes per cache entry. */
+static char *
+mint_long_jti(const struct fixture *f)
+{
+	json_t *cl = claims_default(f);
+	char jti[LONG_JTI_PARTS * 22 + 1], part[23];
+	int i;
+
+	for (i = 0; i < LONG_JTI_PARTS; i++) {
+		random_jti(part);
+		memcpy(jti + i * 22, part, 22);
+	}
+	jti[LONG_JTI_PARTS * 22] = '\0';
+	assert_int_equal(json_object_set_new(cl, "jti", json_string(jti)), 0);
+	return mint(f, cl);
+}
+
+/* LMDB's last page and page size in a cache no verifier has open. */
+static void
+replay_env_info(const char *dir, size_t *last_pgno, size_t *psize)
+{
+	MDB_env *env = NULL;
+	MDB_envinfo ei;
+	MDB_stat st;
+
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 2), 0);
+	assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY, 0600), 0);
+	assert_int_equal(mdb_env_info(env, &ei), 0);
+	assert_int_equal(mdb_env_stat(env, &st), 0);
+	*last_pgno = ei.me_last_pgno;
+	*psize = st.ms_psize;
+	mdb_env_close(env);
+}
+
+/*
+ * Creates the cache in dir with LMDB directly (pwrite, no map writes) and
+ * pads its "jti" table with entries the cache ignores (values that are not
+ * 8 bytes), until the reservation a verifier makes at open ends at most 3
+ * pages past what LMDB then uses plus the headroom: the cache's first
+ * growth comes after a few pages of entries instead of a step's worth.
+ */
+static void
+replay_pad_to_step(const char *dir)
+{
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi jti, exp;
+	MDB_envinfo ei;
+	MDB_stat st;
+	MDB_val k, v;
+	size_t psize, step, slack, pages;
+	char key[32], *val;
+	int i;
+
+	assert_true(mkdir(dir, 0700) == 0 || errno == EEXIST);
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 2), 0);
+	assert_int_equal(mdb_env_set_mapsize(env, LC_REPLAY_MAP_BYTES), 0);
+	assert_int_equal(mdb_env_open(env, dir, MDB_NOSYNC, 0600), 0);
+	assert_int_equal(mdb_env_stat(env, &st), 0);
+	psize = st.ms_psize;
+	step = LC_REPLAY_STEP_BYTES / psize;
+	assert_non_null(val = calloc(step, psize));
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "jti", MDB_CREATE, &jti), 0);
+	assert_int_equal(mdb_dbi_open(txn, "exp", MDB_CREATE, &exp), 0);
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	for (i = 0;; i++) {
+		assert_true(i < (int)(4 * step));
+		assert_int_equal(mdb_env_info(env, &ei), 0);
+		slack = (step - (ei.me_last_pgno + 1 +
+		    LC_REPLAY_HEADROOM_PAGES) % step) % step;
+		if (slack <= 3)
+			break;
+		/* A value of n pages less 64 bytes takes n overflow pages;
+		 * the leaf and branch pages copied on write take a few
+		 * more. */
+		pages = slack > 16 ? slack - 12 : 1;
+		snprintf(key, sizeof(key), "pad-%d", i);
+		k.mv_data = key;
+		k.mv_size = strlen(key);
+		v.mv_data = val;
+		v.mv_size = pages * psize - 64;
+		assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+		assert_int_equal(mdb_put(txn, jti, &k, &v, 0), 0);
+		assert_int_equal(mdb_txn_commit(txn), 0);
+	}
+	free(val);
+	mdb_env_close(env);
+}
+
+/*
+ * Verifies fresh tokens with v until one fails, at most GROWTH_TOKENS_MAX:
+ * tok[0..n-1] were accepted, tok[n] failed with the return value.
+ */
+static consent_err
+verify_until_failure(struct fixture *f, consent_verifier *v, char **tok,
+    int *n)
+{
+	struct consent_claims c;
+	consent_err rc = CONSENT_OK;
+
+	for (*n = 0; *n < GROWTH_TOKENS_MAX; (*n)++) {
+		tok[*n] = mint_long_jti(f);
+		rc = consent_verify(v, tok[*n], f->der, (size_t)f->der_len,
+		    scope, 2, &c);
+		consent_claims_free(&c);
+		if (rc != CONSENT_OK)
+			return rc;
+	}
+	print_error("%d tokens accepted, none refused\n", *n);
+	fail();
+	return rc;
+}
+
+/* consent_verifier_new with the cache in dir must fail with
+ * CONSENT_E_STORE, its detail naming ENOSPC's reason. */
+static void
+expect_new_fails_for_disk(struct fixture *f, const char *dir)
+{
+	struct consent_verifier_opts o = { 0 };
+	consent_verifier *v = (consent_verifier *)&v;   /* not NULL */
+	char detail[256];
+
+	o.provider = PROVIDER;
+	o.issuer = ISSUER;
+	o.jwks_file = f->jwks;
+	o.replay_dir = dir;
+	detail[0] = '\0';
+	assert_int_equal(consent_verifier_new(&o, &v, detail, sizeof(detail)),
+	    CONSENT_E_STORE);
+	assert_null(v);
+	if (strstr(detail, "cannot reserve") == NULL ||
+	    strstr(detail, strerror(ENOSPC)) == NULL)
+		print_error("detail \"%s\"\n", detail);
+	assert_non_null(strstr(detail, "cannot reserve"));
+	assert_non_null(strstr(detail, strerror(ENOSPC)));
+}
+
+static void
+replay_open_fails_when_disk_cannot_be_reserved(void **state)
+{
+	struct fixture *f = *state;
+	consent_verifier *v = NULL;
+	char dir[340], *tok = mint_default(f);
+
+	replay_dir(f, dir, sizeof(dir));
+	seam_install(1);
+	expect_new_fails_for_disk(f, dir);
+	assert_int_equal(seam_calls, 1);
+	/* with disk to be had, the same directory opens and works */
+	lc_replay_fallocate = posix_fallocate;
+	assert_int_equal(new_verifier(f, 0, dir, &v), CONSENT_OK);
+	expect_full(v, tok, f->der, (size_t)f->der_len, scope, 2, CONSENT_OK,
+	    NULL, 0);
+	expect_full(v, tok, f->der, (size_t)f->der_len, scope, 2,
+	    CONSENT_E_REPLAYED, "jti", 0);
+	consent_verifier_free(v);
+	free(tok);
+}
+
+static void
+replay_refuses_token_when_growth_cannot_be_reserved(void **state)
+{
+	struct fixture *f = *state;
+	consent_verifier *v = NULL;
+	char dir[340], *tok[GROWTH_TOKENS_MAX];
+	consent_err rc;
+	int i, n;
+
+	replay_dir(f, dir, sizeof(dir));
+	replay_pad_to_step(dir);
+	seam_install(0);
+	assert_int_equal(new_verifier(f, 0, dir, &v), CONSENT_OK);
+	assert_int_equal(seam_calls, 1);    /* the first step, at open */
+	/* From now on every reservation fails: the tokens are accepted
+	 * until the cache must grow, and the one that needs it is not. */
+	seam_install(1);
+	rc = verify_until_failure(f, v, tok, &n);
+	assert_int_equal(seam_calls, 1);
+	assert_int_equal(rc, CONSENT_E_STORE);
+	assert_true(n > 0);     /* the padding left room for some */
+	assert_non_null(strstr(consent_verifier_detail(v), "cannot reserve"));
+	expect_full(v, tok[n], f->der, (size_t)f->der_len, scope, 2,
+	    CONSENT_E_STORE, strerror(ENOSPC), 0);
+	/* a replay needs no disk: still refused as one */
+	for (i = 0; i < n; i++)
+		expect_full(v, tok[i], f->der, (size_t)f->der_len, scope, 2,
+		    CONSENT_E_REPLAYED, "jti", 0);
+	/* the refused token was not recorded */
+	lc_replay_fallocate = posix_fallocate;
+	expect_full(v, tok[n], f->der, (size_t)f->der_len, scope, 2,
+	    CONSENT_OK, NULL, 0);
+	expect_full(v, tok[n], f->der, (size_t)f->der_len, scope, 2,
+	    CONSENT_E_REPLAYED, "jti", 0);
+	consent_verifier_free(v);
+	for (i = 0; i <= n; i++)
+		free(tok[i]);
+}
+
+static void
+replay_file_is_sparse_and_reserved_ahead(void **state)
+{
+	struct fixture *f = *state;
+	consent_verifier *v = NULL;
+	char dir[340], path[360], *tok;
+	size_t last, psize, used, alloc;
+	struct stat st;
+	int i;
+
+	replay_dir(f, dir, sizeof(dir));
+	assert_int_equal(new_verifier(f, 0, dir, &v), CONSENT_OK);
+	for (i = 0; i < 300; i++) {
+		tok = mint_long_jti(f);
+		expect_full(v, tok, f->der, (size_t)f->der_len, scope, 2,
+		    CONSENT_OK, NULL, 0);
+		free(tok);
+	}
+	consent_verifier_free(v);
+	replay_env_info(dir, &last, &psize);
+	assert_int_equal(fsu_join(path, sizeof(path), dir, "data.mdb"), 0);
+	assert_int_equal(stat(path, &st), 0);
+	used = (last + 1) * psize;
+	alloc = (size_t)st.st_blocks * 512;
+	print_message("data.mdb: %zu bytes, %zu allocated, LMDB uses %zu\n",
+	    (size_t)st.st_size, alloc, used);
+	/* the map's size, but disk only for what is used plus headroom */
+	assert_int_equal((size_t)st.st_size, LC_REPLAY_MAP_BYTES);
+	assert_true(used > 8 * psize);      /* the tokens are in there */
+	assert_true(alloc >= used + LC_REPLAY_HEADROOM_PAGES / 2 * psize);
+	assert_true(alloc <= LC_REPLAY_MAP_BYTES / 4);
+}
+
+/*
+ * A real full file system: a small tmpfs (root only), the cache padded to
+ * its growth point, the rest filled. Verifying fresh tokens must end in
+ * CONSENT_E_STORE, not SIGBUS, and every accepted token stays refused; a
+ * new cache there must fail to open, not die of SIGBUS in LMDB's lock file.
+ */
+static void
+replay_full_file_system_refuses_tokens_without_crashing(void **state)
+{
+	struct fixture *f = *state;
+	consent_verifier *v = NULL;
+	char dir[400], filler[400], opts[64], *tok[GROWTH_TOKENS_MAX];
+	size_t psize = (size_t)sysconf(_SC_PAGESIZE);
+	struct statvfs sv;
+	consent_err rc;
+	off_t room;
+	int fd, i, n;
+
+	if (geteuid() != 0) {
+		print_message("skipped: mounting a tmpfs needs root\n");
+		skip();
+	}
+	if ((LC_REPLAY_HEADROOM_PAGES + LC_REPLAY_STEP_BYTES / psize) * psize >
+	    LC_REPLAY_MAP_BYTES / 2) {
+		print_message("skipped: with %zu-byte pages the cache reserves "
+		    "most of its map at once\n", psize);
+		skip();
+	}
+	assert_int_equal(fsu_join(full_fs, sizeof(full_fs), f->dir,
+	    "full-fs"), 0);
+	assert_int_equal(mkdir(full_fs, 0700), 0);
+	/* A mount namespace of our own when we can have one: a mount left
+	 * behind by a crash then goes with the process. */
+	if (unshare(CLONE_NEWNS) == 0)
+		(void)mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL);
+	/* room for the padded cache and its reservation, and a little */
+	snprintf(opts, sizeof(opts), "size=%zuk,mode=0700",
+	    (LC_REPLAY_HEADROOM_PAGES * psize + 2 * LC_REPLAY_STEP_BYTES +
+	    ((size_t)1 << 20)) / 1024);
+	if (mount("tmpfs", full_fs, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+	    opts) != 0) {
+		print_message("skipped: mount tmpfs on %s: %s\n", full_fs,
+		    strerror(errno));
+		full_fs[0] = '\0';
+		skip();
+	}
+	assert_int_equal(fsu_join(dir, sizeof(dir), full_fs, "replay"), 0);
+	assert_int_equal(fsu_join(filler, sizeof(filler), full_fs, "filler"),
+	    0);
+	replay_pad_to_step(dir);
+	assert_int_equal(new_verifier(f, 0, dir, &v), CONSENT_OK);
+	/* Fill the file system to the last block. */
+	assert_true((fd = open(filler, O_WRONLY | O_CREAT | O_EXCL, 0600)) >=
+	    0);
+	assert_int_equal(statvfs(full_fs, &sv), 0);
+	room = (off_t)(sv.f_bavail * sv.f_frsize);
+	while (room > 0 && posix_fallocate(fd, 0, room) != 0)
+		room -= (off_t)psize;
+	while (posix_fallocate(fd, room, (off_t)psize) == 0)
+		room += (off_t)psize;
+	close(fd);
+	assert_int_equal(statvfs(full_fs, &sv), 0);
+	assert_int_equal(sv.f_bavail, 0);
+	rc = verify_until_failure(f, v, tok, &n);
+	print_message("%d tokens accepted before the file system was full\n",
+	    n);
+	assert_int_equal(rc, CONSENT_E_STORE);
+	assert_non_null(strstr(consent_verifier_detail(v), strerror(ENOSPC)));
+	assert_true(n > 0);
+	for (i = 0; i < n; i++)
+		expect_full(v, tok[i], f->der, (size_t)f->der_len, scope, 2,
+		    CONSENT_E_REPLAYED, "jti", 0);
+	expect_full(v, tok[n], f->der, (size_t)f->der_len, scope, 2,
+	    CONSENT_E_STORE, "cannot reserve", 0);
+	/* a new cache on the full file system fails to open, cleanly */
+	assert_int_equal(fsu_join(dir, sizeof(dir), full_fs, "replay-new"), 0);
+	expect_new_fails_for_disk(f, dir);
+	assert_int_equal(fsu_join(dir, sizeof(dir), full_fs, "replay"), 0);
+	consent_verifier_free(v);
+	v = NULL;
+	/* With room again, a new verifier on the same cache: the refused
+	 * token was not recorded, the accepted ones were. */
+	assert_int_equal(unlink(filler), 0);
+	assert_int_equal(new_verifier(f, 0, dir, &v), CONSENT_OK);
+	expect_full(v, tok[n], f->der, (size_t)f->der_len, scope, 2,
+	    CONSENT_OK, NULL, 0);
+	expect_full(v, tok[n], f->der, (size_t)f->der_len, scope, 2,
+	    CONSENT_E_REPLAYED, "jti", 0);
+	if (n > 0)
+		expect_full(v, tok[0], f->der, (size_t)f->der_len, scope, 2,
+		    CONSENT_E_REPLAYED, "jti", 0);
+	consent_verifier_free(v);
+	for (i = 0; i <= n; i++)
+		free(tok[i]);
+	assert_int_equal(umount(full_fs), 0);
+	full_fs[0] = '\0';
+}
+
 /* ---- Threads -------------------------------------------------------------- */
 
 struct worker {
@@ -1745,6 +2131,18 @@ main(void)
 		cmocka_unit_test(replay_off_without_replay_dir),
 		cmocka_unit_test(replay_entries_persist_across_verifiers),
 		cmocka_unit_test(replay_purges_expired_entries),
+		cmocka_unit_test_teardown(
+		    replay_open_fails_when_disk_cannot_be_reserved,
+		    replay_disk_teardown),
+		cmocka_unit_test_teardown(
+		    replay_refuses_token_when_growth_cannot_be_reserved,
+		    replay_disk_teardown),
+		cmocka_unit_test_teardown(
+		    replay_file_is_sparse_and_reserved_ahead,
+		    replay_disk_teardown),
+		cmocka_unit_test_teardown(
+		    replay_full_file_system_refuses_tokens_without_crashing,
+		    replay_disk_teardown),
 		cmocka_unit_test(threads_verify_distinct_tokens_concurrently),
 		cmocka_unit_test(threads_same_token_accepted_exactly_once),
 		cmocka_unit_test(jwks_unknown_kid_refreshes_at_most_once_per_interval),
