@@ -16,7 +16,9 @@
  * Writes a JSON array of {"name", "ops_per_s", "ratio", "baseline"}: ratio
  * is ops_per_s over raw ES256 verification, baseline is true for the raw
  * OpenSSL lines (sha256 also has "mb_per_s"). The spec's target is
- * consent_verify_peek >= 0.85 x raw verify.
+ * 0.85 x raw verify per thread; it is reported for consent_verify_peek
+ * (every check but the replay cache) and for consent_verify with the replay
+ * cache, which is what a provider runs.
  */
 #include <errno.h>
 #include <ftw.h>
@@ -499,7 +501,7 @@ main(int argc, char **argv)
 	const char *env, *only = getenv("BENCH_ONLY");
 	const char *out = argc > 1 ? argv[1] : NULL;
 	struct bench b;
-	double raw, peek = 0;
+	double raw, peek = 0, replay = 0;
 	char *end;
 	int l, r, rounds, on[16];
 
@@ -557,11 +559,18 @@ main(int argc, char **argv)
 		printf("%s\n", lines[l].baseline ? "  (baseline)" : "");
 		if (strcmp(lines[l].name, "consent_verify_peek") == 0)
 			peek = rate(&lines[l]);
+		if (strcmp(lines[l].name, "consent_verify_replay") == 0)
+			replay = rate(&lines[l]);
 	}
 	if (peek > 0)
 		printf("\ntarget: consent_verify_peek >= %.2f x raw verify: "
 		    "%.3f, %s\n", TARGET, peek / raw,
 		    peek / raw >= TARGET ? "met" : "NOT MET");
+	/* What a provider runs: every check and the replay cache. */
+	if (replay > 0)
+		printf("target: consent_verify (replay cache) >= %.2f x raw "
+		    "verify: %.3f, %s\n", TARGET, replay / raw,
+		    replay / raw >= TARGET ? "met" : "NOT MET");
 	if (out != NULL) {
 		if (write_json(lines, nlines, out, raw) != 0)
 			die("writing the JSON results");
