@@ -430,50 +430,109 @@ consent_new_record(const struct agreement *a, const char *subject,
 	return rec;
 }
 
+/* Appends v (any JSON value) as json_dumps(JSON_COMPACT) writes it, or
+ * null for NULL. */
+static void
+buf_json(struct jsonu_buf *b, const json_t *v)
+{
+	char *s;
+
+	if (v == NULL) {
+		jsonu_buf_lit(b, "null");
+		return;
+	}
+	if ((s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)) == NULL) {
+		b->failed = 1;
+		return;
+	}
+	jsonu_buf_lit(b, s);
+	free(s);
+}
+
+/* A string member of rec as JSON (null when absent), as json_pack's "O?". */
+static void
+buf_member(struct jsonu_buf *b, const json_t *rec, const char *key)
+{
+	buf_json(b, json_object_get(rec, key));
+}
+
+char *
+consent_receipt_claims(const struct agreement *a, const json_t *rec,
+    const char *issuer, int64_t iat, size_t *len)
+{
+	struct jsonu_buf b = { 0 };
+	const json_t *doc = a->doc, *id, *subject;
+	size_t i;
+
+	id = json_object_get(rec, "id");
+	subject = json_object_get(rec, "subject");
+	if (!json_is_string(id) || !json_is_string(subject) ||
+	    !json_is_string(json_object_get(rec, "granted_at")) ||
+	    !json_is_array(json_object_get(rec, "fields")) ||
+	    json_object_get(doc, "purposes") == NULL)
+		return NULL;
+	/* The members in the order the broker has always written them. */
+	jsonu_buf_lit(&b, "{\"iss\":");
+	jsonu_buf_str(&b, issuer);
+	jsonu_buf_lit(&b, ",\"sub\":");
+	buf_json(&b, subject);
+	jsonu_buf_lit(&b, ",\"iat\":");
+	jsonu_buf_int(&b, iat);
+	jsonu_buf_lit(&b, ",\"jti\":");
+	buf_json(&b, id);
+	jsonu_buf_lit(&b, ",\"receipt\":{\"schema\":"
+	    "\"consent-broker receipt 1 (after ISO/IEC TS 27560)\""
+	    ",\"record_id\":");
+	buf_json(&b, id);
+	jsonu_buf_lit(&b, ",\"pii_principal_id\":");
+	buf_json(&b, subject);
+	jsonu_buf_lit(&b, ",\"state\":\"given\",\"given_at\":");
+	buf_member(&b, rec, "granted_at");
+	jsonu_buf_lit(&b, ",\"expires_at\":");
+	buf_member(&b, rec, "expires_at");
+	jsonu_buf_lit(&b, ",\"notice\":{\"agreement\":");
+	jsonu_buf_str(&b, a->id);
+	jsonu_buf_lit(&b, ",\"version\":");
+	jsonu_buf_int(&b, a->version);
+	jsonu_buf_lit(&b, ",\"hash\":");
+	jsonu_buf_str(&b, a->hash);
+	jsonu_buf_lit(&b, ",\"title\":");
+	jsonu_buf_str(&b, a->title);
+	jsonu_buf_lit(&b, "},\"controllers\":[{\"id\":");
+	jsonu_buf_str(&b, a->provider);
+	jsonu_buf_lit(&b, ",\"role\":\"provider\"}");
+	for (i = 0; i < a->nrecipients; i++) {
+		jsonu_buf_lit(&b, ",{\"id\":");
+		jsonu_buf_str(&b, a->recipients[i]);
+		jsonu_buf_lit(&b, ",\"role\":\"recipient\"}");
+	}
+	jsonu_buf_lit(&b, "],\"purposes\":");
+	buf_member(&b, doc, "purposes");
+	jsonu_buf_lit(&b, ",\"legal_basis\":\"consent\",\"legal_reference\":");
+	buf_member(&b, json_object_get(doc, "legal_basis"), "reference");
+	jsonu_buf_lit(&b, ",\"pii_categories\":");
+	buf_member(&b, rec, "fields");
+	jsonu_buf_lit(&b, ",\"retention\":");
+	buf_member(&b, doc, "retention");
+	jsonu_buf_lit(&b, ",\"onward_sharing\":");
+	buf_member(&b, doc, "onward_sharing");
+	jsonu_buf_lit(&b, ",\"method\":\"explicit, through the consent "
+	    "broker\"}}");
+	return jsonu_buf_take(&b, len);
+}
+
 char *
 consent_receipt(const struct agreement *a, const json_t *rec,
     const char *issuer, EVP_PKEY *key, const char *kid, int64_t iat)
 {
-	json_t *ctl, *r = NULL, *claims = NULL, *doc = a->doc;
-	char *payload = NULL, *jws = NULL;
-	size_t i;
+	char *payload, *jws = NULL;
+	size_t len;
 
-	ctl = json_array();
-	json_array_append_new(ctl, json_pack("{s:s, s:s}", "id", a->provider,
-	    "role", "provider"));
-	for (i = 0; i < a->nrecipients; i++)
-		json_array_append_new(ctl, json_pack("{s:s, s:s}", "id",
-		    a->recipients[i], "role", "recipient"));
-	r = json_pack("{s:s, s:O, s:O, s:s, s:O, s:O?, s:{s:s, s:I, s:s, "
-	    "s:s}, s:o, s:O, s:s, s:O?, s:O, s:O?, s:O?, s:s}",
-	    "schema", "consent-broker receipt 1 (after ISO/IEC TS 27560)",
-	    "record_id", json_object_get(rec, "id"),
-	    "pii_principal_id", json_object_get(rec, "subject"),
-	    "state", "given",
-	    "given_at", json_object_get(rec, "granted_at"),
-	    "expires_at", json_object_get(rec, "expires_at"),
-	    "notice", "agreement", a->id, "version", (json_int_t)a->version,
-	    "hash", a->hash, "title", a->title,
-	    "controllers", ctl,
-	    "purposes", json_object_get(doc, "purposes"),
-	    "legal_basis", "consent",
-	    "legal_reference", json_object_get(json_object_get(doc,
-	    "legal_basis"), "reference"),
-	    "pii_categories", json_object_get(rec, "fields"),
-	    "retention", json_object_get(doc, "retention"),
-	    "onward_sharing", json_object_get(doc, "onward_sharing"),
-	    "method", "explicit, through the consent broker");
-	if (r == NULL)
-		return NULL;
-	claims = json_pack("{s:s, s:O, s:I, s:O, s:o}", "iss", issuer, "sub",
-	    json_object_get(rec, "subject"), "iat", (json_int_t)iat, "jti",
-	    json_object_get(rec, "id"), "receipt", r);
-	payload = claims != NULL ? json_dumps(claims, JSON_COMPACT) : NULL;
+	payload = consent_receipt_claims(a, rec, issuer, iat, &len);
 	if (payload == NULL || jws_sign_es256(key, kid, RECEIPT_TYP, payload,
-	    strlen(payload), &jws) != JWS_OK)
+	    len, &jws) != JWS_OK)
 		jws = NULL;
 	free(payload);
-	json_decref(claims);
 	return jws;
 }
 

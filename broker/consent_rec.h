@@ -106,6 +106,15 @@ char *consent_receipt(const struct agreement *a, const json_t *rec,
     const char *issuer, EVP_PKEY *key, const char *kid, int64_t iat);
 
 /*
+ * The receipt's claims, as consent_receipt signs them: one compact JSON
+ * object, built as text (malloc'd, NUL-terminated, *len bytes). NULL when
+ * rec lacks its id, subject, granted_at or fields, the agreement lacks
+ * purposes, or on ENOMEM.
+ */
+char *consent_receipt_claims(const struct agreement *a, const json_t *rec,
+    const char *issuer, int64_t iat, size_t *len);
+
+/*
  * Finds the consent that decides a transfer about subject under agreement:
  * the unexpired active one if there is one, else the most recently granted
  * one. *out gets a new reference, or NULL when the subject has none.

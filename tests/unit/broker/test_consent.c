@@ -1066,6 +1066,109 @@ a_record_with_many_values_still_reads(void **state)
 	json_decref(rec);
 }
 
+/* ---- the receipt's claims, built as text ---- */
+
+/* The claims as the broker built them with json_pack before: the oracle. */
+static char *
+receipt_claims_jansson(const struct agreement *a, const json_t *rec,
+    const char *issuer, int64_t iat)
+{
+	json_t *ctl = json_array(), *r, *claims, *doc = a->doc;
+	char *s;
+	size_t i;
+
+	json_array_append_new(ctl, json_pack("{s:s, s:s}", "id", a->provider,
+	    "role", "provider"));
+	for (i = 0; i < a->nrecipients; i++)
+		json_array_append_new(ctl, json_pack("{s:s, s:s}", "id",
+		    a->recipients[i], "role", "recipient"));
+	r = json_pack("{s:s, s:O, s:O, s:s, s:O, s:O?, s:{s:s, s:I, s:s, "
+	    "s:s}, s:o, s:O, s:s, s:O?, s:O, s:O?, s:O?, s:s}",
+	    "schema", "consent-broker receipt 1 (after ISO/IEC TS 27560)",
+	    "record_id", json_object_get(rec, "id"),
+	    "pii_principal_id", json_object_get(rec, "subject"),
+	    "state", "given",
+	    "given_at", json_object_get(rec, "granted_at"),
+	    "expires_at", json_object_get(rec, "expires_at"),
+	    "notice", "agreement", a->id, "version", (json_int_t)a->version,
+	    "hash", a->hash, "title", a->title,
+	    "controllers", ctl,
+	    "purposes", json_object_get(doc, "purposes"),
+	    "legal_basis", "consent",
+	    "legal_reference", json_object_get(json_object_get(doc,
+	    "legal_basis"), "reference"),
+	    "pii_categories", json_object_get(rec, "fields"),
+	    "retention", json_object_get(doc, "retention"),
+	    "onward_sharing", json_object_get(doc, "onward_sharing"),
+	    "method", "explicit, through the consent broker");
+	assert_non_null(r);
+	claims = json_pack("{s:s, s:O, s:I, s:O, s:o}", "iss", issuer, "sub",
+	    json_object_get(rec, "subject"), "iat", (json_int_t)iat, "jti",
+	    json_object_get(rec, "id"), "receipt", r);
+	assert_non_null(claims);
+	s = dumps(claims);
+	json_decref(claims);
+	return s;
+}
+
+/* Byte for byte what json_pack and json_dumps gave, for agreements with
+ * and without the optional parts and records with and without expiry. */
+static void
+receipt_claims_are_what_jansson_wrote(void **state)
+{
+	static const char with_all[] =
+		"{\"id\":\"cns-all\",\"version\":1,\"title\":\"T\\u0113 \\\"q\\\" \\\\ /\","
+		"\"provider\":\"dia\",\"recipients\":[\"ird\",\"msd\"],"
+		"\"purposes\":[\"issue-ird-number\",\"check-2\"],"
+		"\"fields\":[{\"name\":\"child.given_names\",\"description\":\"G.\"},"
+		"{\"name\":\"child.sex\",\"description\":\"S.\",\"optional\":true}],"
+		"\"legal_basis\":{\"type\":\"consent\",\"reference\":\"Act 2021, s 9\"},"
+		"\"consent\":{\"required\":true,\"max_duration_days\":90},"
+		"\"token_ttl_seconds\":300,"
+		"\"retention\":{\"days\":30,\"disposal\":\"delete\"},"
+		"\"onward_sharing\":{\"allowed\":true,\"conditions\":\"Only to \\u00e9 \\\"x\\\".\"}}";
+	struct fx *f = *state;
+	struct agreement *all = parse(with_all);
+	const struct agreement *as[3] = { f->agr, f->open, all };
+	/* All fields, or only the required ones, for each agreement. */
+	static const char *const bodies[3][2] = {
+		{ "{\"agreement\":\"x\"}", "{\"agreement\":\"x\",\"fields\":"
+		    "[\"child.family_name\",\"child.given_names\"]}" },
+		{ "{\"agreement\":\"x\"}", "{\"agreement\":\"x\",\"fields\":"
+		    "[\"child.given_names\"]}" },
+		{ "{\"agreement\":\"x\"}", "{\"agreement\":\"x\",\"fields\":"
+		    "[\"child.given_names\"]}" },
+	};
+	json_t *b, *rec;
+	char *want, *got;
+	size_t i, k, n;
+
+	for (i = 0; i < 3; i++)
+		for (k = 0; k < 2; k++) {
+			b = js(bodies[i][k]);
+			rec = consent_new_record(as[i], "citizen-\xc4\x81", b,
+			    CNS_ID, f->now, f->err, sizeof(f->err));
+			json_decref(b);
+			if (rec == NULL)
+				fail_msg("%s: %s", as[i]->id, f->err);
+			want = receipt_claims_jansson(as[i], rec,
+			    "https://broker.test", f->now + 1);
+			got = consent_receipt_claims(as[i], rec,
+			    "https://broker.test", f->now + 1, &n);
+			assert_non_null(got);
+			assert_string_equal(got, want);
+			assert_int_equal(n, strlen(want));
+			free(got);
+			free(want);
+			/* Without what it cannot do without: none. */
+			json_object_del(rec, "granted_at");
+			assert_null(consent_receipt_claims(as[i], rec,
+			    "https://broker.test", f->now, &n));
+			json_decref(rec);
+		}
+	agreement_free(all);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -1107,6 +1210,7 @@ main(void)
 		T(revoke_text_is_what_jansson_writes),
 		T(revoke_text_refuses_records_it_cannot_edit),
 		T(a_record_with_many_values_still_reads),
+		T(receipt_claims_are_what_jansson_wrote),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
