@@ -172,7 +172,9 @@ resume_token(struct rq *rq)
 {
 	struct tstate *st = rq->data;
 	const struct token_minted *m = &st->minted;
-	char *body = NULL;
+	struct jsonu_buf b = { 0 };
+	char *body;
+	size_t len;
 
 	if (rq->op.status == WOP_STORE_FAILED) {
 		http_oauth_error(rq, 503, "temporarily_unavailable", "store",
@@ -189,15 +191,19 @@ resume_token(struct rq *rq)
 	/* Written out directly: a compact JWS needs no JSON escaping, the
 	 * authorization_details are the token's own text, and the reply is
 	 * on every token's path. */
-	if (asprintf(&body, "{\"access_token\":\"%s\","
-	    "\"token_type\":\"Bearer\",\"expires_in\":%d,"
-	    "\"authorization_details\":%.*s}", st->token, st->ttl,
-	    (int)m->details_len, m->claims + m->details_off) < 0) {
+	jsonu_buf_lit(&b, "{\"access_token\":\"");
+	jsonu_buf_lit(&b, st->token);
+	jsonu_buf_lit(&b, "\",\"token_type\":\"Bearer\",\"expires_in\":");
+	jsonu_buf_int(&b, st->ttl);
+	jsonu_buf_lit(&b, ",\"authorization_details\":");
+	jsonu_buf_raw(&b, m->claims + m->details_off, m->details_len);
+	jsonu_buf_lit(&b, "}");
+	if ((body = jsonu_buf_take(&b, &len)) == NULL) {
 		http_oauth_error(rq, 503, "temporarily_unavailable", NULL,
 		    "out of memory");
 		return;
 	}
-	http_reply_text(rq, 200, "application/json", body, strlen(body));
+	http_reply_text(rq, 200, "application/json", body, len);
 	free(body);
 }
 

@@ -6,24 +6,56 @@
 #include "consent_rec.h"
 #include "form.h"
 #include "jsonu.h"
+#include "jtok.h"
 #include "tokreq.h"
 
 #define TOKREQ_MAX_DEPTH 4
+/* Tokens on the stack: one detail object with the most fields it may
+ * name; a longer text is parsed again on the heap (jtok_parse_grow). */
+#define TOKREQ_STACK_TOKENS (AGR_MAX_FIELDS + 16)
+
+static const char *const detail_members[] = {
+	"type", "agreement", "subject", "fields", "purpose", NULL
+};
 
 void
 tokreq_free(struct token_request *r)
 {
-	json_decref(r->details);
+	free(r->strs);
 	free((char *)(uintptr_t)r->client_id);
 	memset(r, 0, sizeof(*r));
 }
 
-static int
-get_req_str(json_t *o, const char *key, const char **out, char *err,
-    size_t errlen)
+/* Decoded strings go into one buffer: the text's length bounds them all
+ * (decoding never lengthens), plus a NUL each. */
+struct strbuf {
+	char *p, *end;
+};
+
+static const char *
+take_str(const struct jtok_doc *d, int i, struct strbuf *b)
 {
-	switch (jsonu_get_str(o, key, out)) {
+	const char *s = b->p;
+	size_t n = jtok_str_copy(d, i, b->p, (size_t)(b->end - b->p));
+
+	if (n == (size_t)-1 || n >= (size_t)(b->end - b->p))
+		return NULL;
+	b->p += n + 1;
+	return s;
+}
+
+static int
+get_req_str(const struct jtok_doc *d, int o, const char *key,
+    struct strbuf *b, const char **out, char *err, size_t errlen)
+{
+	int i;
+
+	switch (jtok_member(d, o, key, JTOK_STRING, &i)) {
 	case 0:
+		if ((*out = take_str(d, i, b)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
 		if (**out == '\0') {
 			snprintf(err, errlen,
 			    "authorization_details[0].%s: must not be empty", key);
@@ -41,25 +73,26 @@ get_req_str(json_t *o, const char *key, const char **out, char *err,
 }
 
 static int
-parse_details(json_t *arr, struct token_request *out, char *err,
-    size_t errlen)
+parse_details(const struct jtok_doc *d, struct token_request *out,
+    struct strbuf *b, char *err, size_t errlen)
 {
-	json_t *o, *fields, *f, *v;
-	const char *key, *type;
-	size_t i, j;
+	const char *type, *f;
+	char key[72];
+	size_t i, j, m;
+	int o, fields, k, it;
 
-	if (!json_is_array(arr) || json_array_size(arr) != 1) {
+	if (jtok_type(d, 0) != JTOK_ARRAY || d->tok[0].size != 1) {
 		snprintf(err, errlen,
 		    "authorization_details: must be a JSON array of exactly one "
 		    "object");
 		return -1;
 	}
-	o = json_array_get(arr, 0);
-	if (!json_is_object(o)) {
+	o = jtok_item(d, 0, 0);
+	if (jtok_type(d, o) != JTOK_OBJECT) {
 		snprintf(err, errlen, "authorization_details[0]: must be an object");
 		return -1;
 	}
-	if (get_req_str(o, "type", &type, err, errlen) != 0)
+	if (get_req_str(d, o, "type", b, &type, err, errlen) != 0)
 		return -1;
 	if (strcmp(type, "consented_transfer") != 0) {
 		snprintf(err, errlen,
@@ -67,18 +100,23 @@ parse_details(json_t *arr, struct token_request *out, char *err,
 		    "(expected consented_transfer)", type);
 		return -1;
 	}
-	json_object_foreach(o, key, v) {
-		if (strcmp(key, "type") != 0 && strcmp(key, "agreement") != 0 &&
-		    strcmp(key, "subject") != 0 && strcmp(key, "fields") != 0 &&
-		    strcmp(key, "purpose") != 0) {
+	/* Members: key tokens, each followed by its value's subtree. */
+	for (m = 0, k = o + 1; m < d->tok[o].size; m++,
+	    k = (int)d->tok[k + 1].next) {
+		for (j = 0; detail_members[j] != NULL; j++)
+			if (jtok_str_eq(d, k, detail_members[j]))
+				break;
+		if (detail_members[j] == NULL) {
+			(void)jtok_str_copy(d, k, key, 65);
 			snprintf(err, errlen,
-			    "authorization_details[0].%.64s: unknown member", key);
+			    "authorization_details[0].%s: unknown member", key);
 			return -1;
 		}
 	}
-	if (get_req_str(o, "agreement", &out->agreement, err, errlen) != 0 ||
-	    get_req_str(o, "subject", &out->subject, err, errlen) != 0 ||
-	    get_req_str(o, "purpose", &out->purpose, err, errlen) != 0)
+	if (get_req_str(d, o, "agreement", b, &out->agreement, err,
+	    errlen) != 0 ||
+	    get_req_str(d, o, "subject", b, &out->subject, err, errlen) != 0 ||
+	    get_req_str(d, o, "purpose", b, &out->purpose, err, errlen) != 0)
 		return -1;
 	if (strlen(out->agreement) > AGR_MAX_ID ||
 	    strlen(out->purpose) > AGR_MAX_ID) {
@@ -93,30 +131,31 @@ parse_details(json_t *arr, struct token_request *out, char *err,
 		    "characters", CONSENT_MAX_SUBJECT);
 		return -1;
 	}
-	fields = json_object_get(o, "fields");
-	if (!json_is_array(fields) || json_array_size(fields) == 0 ||
-	    json_array_size(fields) > AGR_MAX_FIELDS) {
+	fields = jtok_get(d, o, "fields");
+	if (jtok_type(d, fields) != JTOK_ARRAY || d->tok[fields].size == 0 ||
+	    d->tok[fields].size > AGR_MAX_FIELDS) {
 		snprintf(err, errlen,
 		    "authorization_details[0].fields: must be an array of 1 to %d "
 		    "field names", AGR_MAX_FIELDS);
 		return -1;
 	}
-	json_array_foreach(fields, i, f) {
-		if (!json_is_string(f) || json_string_length(f) == 0 ||
-		    json_string_length(f) > AGR_MAX_FIELD_NAME) {
+	for (i = 0; i < d->tok[fields].size; i++) {
+		it = jtok_item(d, fields, i);
+		f = jtok_type(d, it) == JTOK_STRING ? take_str(d, it, b) : NULL;
+		if (f == NULL || *f == '\0' || strlen(f) > AGR_MAX_FIELD_NAME) {
 			snprintf(err, errlen,
 			    "authorization_details[0].fields[%zu]: must be a field "
 			    "name (a string of 1 to %d bytes)", i, AGR_MAX_FIELD_NAME);
 			return -1;
 		}
 		for (j = 0; j < i; j++)
-			if (strcmp(out->fields[j], json_string_value(f)) == 0) {
+			if (strcmp(out->fields[j], f) == 0) {
 				snprintf(err, errlen,
 				    "authorization_details[0].fields[%zu]: duplicate "
-				    "field '%.128s'", i, json_string_value(f));
+				    "field '%.128s'", i, f);
 				return -1;
 			}
-		out->fields[out->nfields++] = json_string_value(f);
+		out->fields[out->nfields++] = f;
 	}
 	return 0;
 }
@@ -125,9 +164,14 @@ int
 tokreq_parse(const char *body, size_t len, struct token_request *out,
     const char **oauth_error, char *err, size_t errlen)
 {
+	struct jtok stack[TOKREQ_STACK_TOKENS], *heap = NULL;
 	struct form f = { 0 };
+	struct jtok_doc d;
+	struct strbuf b;
 	const char *gt, *ad, *cid;
 	char why[256];
+	enum jtok_err jrc;
+	size_t adlen;
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
@@ -159,18 +203,30 @@ tokreq_parse(const char *body, size_t len, struct token_request *out,
 		goto out;
 	}
 	*oauth_error = "invalid_authorization_details";
-	out->details = jsonu_parse(ad, strlen(ad), TOKREQ_MAX_DEPTH, why,
+	adlen = strlen(ad);
+	jrc = adlen > JTOK_MAX_LEN ? JTOK_INVALID : jtok_parse_grow(&d, ad,
+	    adlen, stack, TOKREQ_STACK_TOKENS, &heap, TOKREQ_MAX_DEPTH, why,
 	    sizeof(why));
-	if (out->details == NULL) {
-		snprintf(err, errlen, "authorization_details: not valid JSON: %s",
-		    why);
+	if (jrc != JTOK_OK) {
+		if (jrc == JTOK_NOSPACE)
+			snprintf(err, errlen, "out of memory");
+		else
+			snprintf(err, errlen, "authorization_details: not valid "
+			    "JSON: %s", adlen > JTOK_MAX_LEN ? "too long" : why);
 		goto out;
 	}
-	if (parse_details(out->details, out, err, errlen) != 0)
+	if ((out->strs = malloc(adlen + AGR_MAX_FIELDS + 8)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	b.p = out->strs;
+	b.end = out->strs + adlen + AGR_MAX_FIELDS + 8;
+	if (parse_details(&d, out, &b, err, errlen) != 0)
 		goto out;
 	*oauth_error = NULL;
 	rc = 0;
 out:
+	free(heap);
 	form_free(&f);
 	if (rc != 0)
 		tokreq_free(out);

@@ -8,14 +8,12 @@
 
 #include <stddef.h>
 
-#include <jansson.h>
-
 #include "agreement.h"
 
 struct token_request {
-	json_t *details;            /* the parsed array, owned */
+	char *strs;                 /* the details' decoded strings, owned */
 	const char *client_id;      /* optional form parameter, owned copy */
-	const char *agreement;      /* the rest borrow details */
+	const char *agreement;      /* the rest point into strs */
 	const char *subject;
 	const char *purpose;
 	const char *fields[AGR_MAX_FIELDS];

@@ -52,7 +52,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(strcmp(oerr, "invalid_request") == 0 ||
 		    strcmp(oerr, "unsupported_grant_type") == 0 ||
 		    strcmp(oerr, "invalid_authorization_details") == 0);
-		FUZZ_CHECK(r.details == NULL && r.client_id == NULL);
+		FUZZ_CHECK(r.strs == NULL && r.client_id == NULL);
 		return 0;
 	}
 	FUZZ_CHECK(oerr == NULL);

@@ -285,10 +285,33 @@ tokreq_parses_good_request(void **state)
 	assert_string_equal(r.fields[0], "child.given_names");
 	assert_string_equal(r.fields[1], "child.family_name");
 	assert_null(r.client_id);
-	assert_true(json_is_array(r.details));
+	assert_non_null(r.strs);
 	tokreq_free(&r);
-	assert_null(r.details);
+	assert_null(r.strs);
 	tokreq_free(&r);   /* safe on a zeroed struct */
+}
+
+/* Strings are decoded: escapes in values, in field names and in keys. */
+static void
+tokreq_decodes_escaped_strings(void **state)
+{
+	char buf[BODY_MAX];
+	const char *body = body_with(buf,
+	    "[{\"t\\u0079pe\":\"consented_transfer\","
+	    "\"agreement\":\"smartstart-ird-number\","
+	    "\"subject\":\"M\\u0101ori \\\"q\\\"\",\"purpose\":\"p\","
+	    "\"fields\":[\"child.given_names\",\"a\\/b\"]}]");
+	struct token_request r;
+	const char *oe = "unset";
+	char err[ERRLEN] = "";
+
+	(void)state;
+	if (tokreq_parse(body, strlen(body), &r, &oe, err, sizeof(err)) != 0)
+		fail_msg("tokreq_parse: %s", err);
+	assert_string_equal(r.subject, "M\xc4\x81ori \"q\"");
+	assert_int_equal(r.nfields, 2);
+	assert_string_equal(r.fields[1], "a/b");
+	tokreq_free(&r);
 }
 
 static void
@@ -346,7 +369,7 @@ expect_tokreq_error_body(const char *body, size_t len, const char *oauth,
 	assert_string_equal(oe, oauth);
 	if (strstr(err, needle) == NULL)
 		fail_msg("error \"%s\" lacks \"%s\"", err, needle);
-	assert_null(r.details);
+	assert_null(r.strs);
 	assert_null(r.client_id);
 	assert_int_equal(r.nfields, 0);
 }
@@ -703,6 +726,25 @@ tokreq_accepts_max_length_field_name(void **state)
 	tokreq_free(&r);
 }
 
+/* More values than the parser's stack holds: parsed on the heap, then
+ * refused for its size, with nothing left to free. */
+static void
+tokreq_refuses_too_many_fields_parsed_on_the_heap(void **state)
+{
+	char ad[BODY_MAX / 4], *p = ad;
+	size_t i;
+
+	(void)state;
+	p += snprintf(p, sizeof(ad), "[{\"type\":\"consented_transfer\","
+	    "\"agreement\":\"a\",\"subject\":\"s\",\"purpose\":\"p\","
+	    "\"fields\":[");
+	for (i = 0; i < 200; i++)
+		p += snprintf(p, sizeof(ad) - (size_t)(p - ad), "%s\"f%zu\"",
+		    i > 0 ? "," : "", i);
+	snprintf(p, sizeof(ad) - (size_t)(p - ad), "]}]");
+	expect_ad_error(ad, "fields: must be an array of 1 to 128 field names");
+}
+
 int
 main(void)
 {
@@ -749,6 +791,8 @@ main(void)
 		cmocka_unit_test(tokreq_rejects_bad_fields),
 		cmocka_unit_test(tokreq_rejects_missing_fields),
 		cmocka_unit_test(tokreq_accepts_max_length_field_name),
+		cmocka_unit_test(tokreq_decodes_escaped_strings),
+		cmocka_unit_test(tokreq_refuses_too_many_fields_parsed_on_the_heap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
