@@ -319,6 +319,11 @@ def main():
                      fmt_rate(g["rps"]), "%.2f x target" % (g["rps"] / TARGET_GRANTS),
                      ">= 10,000/s", met(ok)))
         rows.append(("  %s p50 / p99 / p99.9" % what, lat(g), "", "", ""))
+        if g.get("exhausted"):
+            # The run used up what it had to send: the rate is over the
+            # time it ran.
+            rows.append(("  (used up its %d requests after %.1f s)" %
+                         (g["requests"], g["seconds"]), "", "", "", ""))
         entry(name, g["rps"], what + "/s",
               g["rps"] / TARGET_GRANTS, "target", ">= 10000", ok,
               latency_ms=g["latency_ms"], connections=g["connections"],
