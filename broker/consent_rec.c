@@ -177,28 +177,14 @@ raw_time(struct rawdec *r, const char *key, int64_t *out)
 	return 0;
 }
 
-/* Parses a stored record (an object) on the stack, or on the heap when it
- * needs more tokens than the stack holds: *heap, for the caller to free
- * after a success (NULL after a failure). */
+/* A stored record (an object), parsed on the stack or, when it needs
+ * more tokens than the stack holds, on the heap (jtok_parse_object). */
 static enum jtok_err
 parse_record(struct jtok_doc *d, const unsigned char *raw, size_t len,
     struct jtok *stack, size_t cap, struct jtok **heap)
 {
-	char err[8];
-	enum jtok_err rc;
-
-	*heap = NULL;
-	if (len > JTOK_MAX_LEN - 1)
-		return JTOK_INVALID;
-	rc = jtok_parse_grow(d, (const char *)raw, len, stack, cap, heap,
-	    JSONU_MAX_DEPTH, err, sizeof(err));
-	if (rc == JTOK_OK && jtok_type(d, 0) != JTOK_OBJECT)
-		rc = JTOK_INVALID;
-	if (rc != JTOK_OK) {
-		free(*heap);
-		*heap = NULL;
-	}
-	return rc;
+	return jtok_parse_object(d, (const char *)raw, len, stack, cap, heap,
+	    JSONU_MAX_DEPTH);
 }
 
 int

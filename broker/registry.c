@@ -11,19 +11,17 @@
 #include "registry.h"
 #include "timeu.h"
 
-/* Parses a record's bytes (see jtok_parse_grow): STORE_OK for an object. */
+/* Parses a record's bytes (jtok_parse_object): STORE_OK for an object. */
 static enum store_err
 parse_record(const unsigned char *raw, size_t n, struct jtok_doc *d,
     struct jtok *tok, size_t cap, struct jtok **heap)
 {
 	enum jtok_err e;
 
-	e = jtok_parse_grow(d, (const char *)raw, n, tok, cap, heap, 8, NULL,
-	    0);
+	e = jtok_parse_object(d, (const char *)raw, n, tok, cap, heap, 8);
 	if (e == JTOK_NOSPACE)
 		return STORE_NOMEM;
-	return e == JTOK_OK && jtok_type(d, 0) == JTOK_OBJECT ? STORE_OK :
-	    STORE_CORRUPT;
+	return e == JTOK_OK ? STORE_OK : STORE_CORRUPT;
 }
 
 enum store_err

@@ -668,6 +668,22 @@ jtok_parse_grow(struct jtok_doc *d, const char *text, size_t len,
 	return jtok_parse(d, text, len, *heap, n, max_depth, err, errlen);
 }
 
+enum jtok_err
+jtok_parse_object(struct jtok_doc *d, const char *text, size_t len,
+    struct jtok *stack, size_t cap, struct jtok **heap, size_t max_depth)
+{
+	enum jtok_err e;
+
+	e = jtok_parse_grow(d, text, len, stack, cap, heap, max_depth, NULL, 0);
+	if (e == JTOK_OK && jtok_type(d, 0) != JTOK_OBJECT)
+		e = JTOK_INVALID;
+	if (e != JTOK_OK) {
+		free(*heap);
+		*heap = NULL;
+	}
+	return e;
+}
+
 /* ---- Lookups ------------------------------------------------------------ */
 
 static const struct jtok *

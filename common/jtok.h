@@ -87,6 +87,16 @@ enum jtok_err jtok_parse_grow(struct jtok_doc *d, const char *text,
     size_t max_depth, char *err, size_t errlen);
 
 /*
+ * As jtok_parse_grow, for a text that must be one object (a stored
+ * record): JTOK_INVALID when it is any other value. After every error
+ * *heap is NULL (a heap array tried is freed), so the caller frees it
+ * only after a success.
+ */
+enum jtok_err jtok_parse_object(struct jtok_doc *d, const char *text,
+    size_t len, struct jtok *stack, size_t cap, struct jtok **heap,
+    size_t max_depth);
+
+/*
  * Lookups. Indexes are ints; -1 means "none" and every function accepts
  * it, so lookups chain as jansson's do with NULL.
  */

@@ -538,6 +538,40 @@ parse_grow_uses_the_heap_only_when_the_stack_is_too_small(void **state)
 	assert_null(heap);
 }
 
+static void
+parse_object_refuses_other_values_and_frees_what_it_tried(void **state)
+{
+	struct jtok tok[3], *heap = (struct jtok *)&heap;
+	struct jtok_doc d;
+	static const char obj[] = "{\"a\":[1,2,3,4],\"b\":{\"c\":null}}";
+	static const char arr[] = "[1,2,3,4,5,6,7,8,9]";
+
+	(void)state;
+	assert_int_equal(jtok_parse_object(&d, "{\"a\":1}", 7, tok, 3, &heap,
+	    DEPTH), JTOK_OK);
+	assert_null(heap);
+	assert_int_equal(jtok_parse_object(&d, obj, sizeof(obj) - 1, tok, 3,
+	    &heap, DEPTH), JTOK_OK);
+	assert_non_null(heap);
+	assert_int_equal(jtok_type(&d, jtok_get(&d, 0, "b")), JTOK_OBJECT);
+	free(heap);
+	/* Not an object: refused, on the stack and on the heap alike, and
+	 * nothing is left to free (valgrind and ASan see to that). */
+	assert_int_equal(jtok_parse_object(&d, "[1]", 3, tok, 3, &heap,
+	    DEPTH), JTOK_INVALID);
+	assert_null(heap);
+	assert_int_equal(jtok_parse_object(&d, arr, sizeof(arr) - 1, tok, 3,
+	    &heap, DEPTH), JTOK_INVALID);
+	assert_null(heap);
+	assert_int_equal(jtok_parse_object(&d, "\"x\"", 3, tok, 3, &heap,
+	    DEPTH), JTOK_INVALID);
+	assert_null(heap);
+	/* Broken after the stack ran out: the heap's try is freed too. */
+	assert_int_equal(jtok_parse_object(&d, "{\"a\":[1,2,3,4]", 14, tok, 3,
+	    &heap, DEPTH), JTOK_INVALID);
+	assert_null(heap);
+}
+
 /* ---- lookups ---------------------------------------------------------------- */
 
 static const char doc_text[] =
@@ -939,6 +973,7 @@ main(void)
 		cmocka_unit_test(reals_are_not_integers_and_huge_ones_are_refused),
 		cmocka_unit_test(too_few_tokens_is_nospace_and_half_the_length_suffices),
 		cmocka_unit_test(parse_grow_uses_the_heap_only_when_the_stack_is_too_small),
+		cmocka_unit_test(parse_object_refuses_other_values_and_frees_what_it_tried),
 		cmocka_unit_test(lookups_find_members_items_and_types),
 		cmocka_unit_test(accepts_and_refuses_what_jsonu_parse_does),
 	};
