@@ -1126,7 +1126,8 @@ receipt_claims_are_what_jansson_wrote(void **state)
 		"\"consent\":{\"required\":true,\"max_duration_days\":90},"
 		"\"token_ttl_seconds\":300,"
 		"\"retention\":{\"days\":30,\"disposal\":\"delete\"},"
-		"\"onward_sharing\":{\"allowed\":true,\"conditions\":\"Only to \\u00e9 \\\"x\\\".\"}}";
+		"\"onward_sharing\":{\"allowed\":true,"
+		"\"conditions\":\"Only to \\u00e9 \\\"x\\\".\"}}";
 	struct fx *f = *state;
 	struct agreement *all = parse(with_all);
 	const struct agreement *as[3] = { f->agr, f->open, all };
