@@ -188,11 +188,11 @@ parse_record(struct jtok_doc *d, const unsigned char *raw, size_t len,
 }
 
 int
-consent_view_from_raw(const unsigned char *raw, size_t len, int64_t now,
-    struct consent_view *out, char **strs)
+consent_raw_read(struct consent_raw *c, const unsigned char *raw,
+    size_t len, int64_t now)
 {
-	struct jtok tok[CONSENT_MAX_FIELDS + 64], *heap;
-	struct jtok_doc d;
+	struct consent_view *out = &c->v;
+	struct jtok_doc *d = &c->d;
 	struct rawdec r;
 	const char *state;
 	int64_t v;
@@ -200,21 +200,21 @@ consent_view_from_raw(const unsigned char *raw, size_t len, int64_t now,
 	size_t i, n;
 
 	memset(out, 0, sizeof(*out));
-	*strs = NULL;
-	if (parse_record(&d, raw, len, tok, sizeof(tok) / sizeof(tok[0]),
-	    &heap) != JTOK_OK)
+	c->strs = NULL;
+	if (parse_record(d, raw, len, c->stack, sizeof(c->stack) /
+	    sizeof(c->stack[0]), &c->heap) != JTOK_OK)
 		return -1;
 	/* Decoding never lengthens a string: the text's size holds them all
 	 * with their NULs. */
-	if ((*strs = malloc(len + CONSENT_MAX_FIELDS + 16)) == NULL)
+	if ((c->strs = malloc(len + CONSENT_MAX_FIELDS + 16)) == NULL)
 		goto bad;
-	r.d = &d;
-	r.buf = *strs;
-	r.end = *strs + len + CONSENT_MAX_FIELDS + 16;
+	r.d = d;
+	r.buf = c->strs;
+	r.end = c->strs + len + CONSENT_MAX_FIELDS + 16;
 	if (raw_str(&r, 0, "id", &out->id) != 0 ||
 	    raw_str(&r, 0, "subject", &out->subject) != 0 ||
 	    raw_str(&r, 0, "agreement", &out->agreement) != 0 ||
-	    jtok_get_int(&d, 0, "agreement_version", &v) != 0 || v < 1 ||
+	    jtok_get_int(d, 0, "agreement_version", &v) != 0 || v < 1 ||
 	    v > UINT32_MAX ||
 	    raw_str(&r, 0, "stored_state", &state) != 0 ||
 	    raw_time(&r, "granted_at", &out->granted_at) != 0 ||
@@ -223,15 +223,15 @@ consent_view_from_raw(const unsigned char *raw, size_t len, int64_t now,
 	    raw_str(&r, 0, "agreement_hash", &out->agreement_hash) < 0)
 		goto bad;
 	out->version = (uint32_t)v;
-	fields = jtok_get(&d, 0, "fields");
-	if (jtok_type(&d, fields) != JTOK_ARRAY ||
-	    d.tok[fields].size > CONSENT_MAX_FIELDS)
+	fields = jtok_get(d, 0, "fields");
+	if (jtok_type(d, fields) != JTOK_ARRAY ||
+	    d->tok[fields].size > CONSENT_MAX_FIELDS)
 		goto bad;
-	for (i = 0; i < d.tok[fields].size; i++) {
-		f = jtok_item(&d, fields, i);
-		if (jtok_type(&d, f) != JTOK_STRING)
+	for (i = 0; i < d->tok[fields].size; i++) {
+		f = jtok_item(d, fields, i);
+		if (jtok_type(d, f) != JTOK_STRING)
 			goto bad;
-		n = jtok_str_copy(&d, f, r.buf, (size_t)(r.end - r.buf));
+		n = jtok_str_copy(d, f, r.buf, (size_t)(r.end - r.buf));
 		if (n >= (size_t)(r.end - r.buf))
 			goto bad;
 		out->fields[out->nfields++] = r.buf;
@@ -244,14 +244,39 @@ consent_view_from_raw(const unsigned char *raw, size_t len, int64_t now,
 		    CONSENT_EXPIRED : CONSENT_ACTIVE;
 	else
 		goto bad;
-	free(heap);
 	return 0;
 bad:
-	free(heap);
-	free(*strs);
-	*strs = NULL;
-	memset(out, 0, sizeof(*out));
+	consent_raw_free(c);
 	return -1;
+}
+
+void
+consent_raw_free(struct consent_raw *c)
+{
+	free(c->heap);
+	free(c->strs);
+	c->heap = NULL;
+	c->strs = NULL;
+	memset(&c->v, 0, sizeof(c->v));
+}
+
+int
+consent_view_from_raw(const unsigned char *raw, size_t len, int64_t now,
+    struct consent_view *out, char **strs)
+{
+	struct consent_raw c;
+
+	*strs = NULL;
+	if (consent_raw_read(&c, raw, len, now) != 0) {
+		memset(out, 0, sizeof(*out));
+		return -1;
+	}
+	/* The view and its strings are the caller's; the parse is not. */
+	*out = c.v;
+	*strs = c.strs;
+	c.strs = NULL;
+	consent_raw_free(&c);
+	return 0;
 }
 
 int
@@ -675,14 +700,16 @@ val_to(const struct jtok_doc *d, int v)
  * bytes and place, so that for a text json_dumps(JSON_COMPACT) wrote, the
  * result is what json_dumps gives after the same change made with
  * jansson (json_object_del; json_object_set_new, which adds new members
- * last). 0, or -1 when key is not a member.
+ * last). 0, or -1 when key is not a member, or is to be dropped and is
+ * the only one (a consent record, as consent_raw_read accepts it, has
+ * several).
  */
 static int
 edit_object(const struct jtok_doc *d, const char *key, const char *value,
     const char *append, struct jsonu_buf *b)
 {
 	int v = jtok_get(d, 0, key), k, m, prev = -1, next = -1;
-	size_t from, to, close = d->tok[0].end - 1, left = d->tok[0].size;
+	size_t from, to, close = d->tok[0].end - 1;
 
 	if (v < 0)
 		return -1;
@@ -707,71 +734,69 @@ edit_object(const struct jtok_doc *d, const char *key, const char *value,
 		} else if (next >= 0) {
 			from = d->tok[v - 1].start - 1;
 			to = d->tok[next].start - 1;
-		} else {
-			from = d->tok[v - 1].start - 1;
-			to = val_to(d, v);
-		}
-		left--;
+		} else
+			return -1;
 	}
 	jsonu_buf_raw(b, d->text, from);
 	if (value != NULL)
 		jsonu_buf_lit(b, value);
 	jsonu_buf_raw(b, d->text + to, close - to);
-	/* With no member left, the first appended one takes no comma. */
-	jsonu_buf_lit(b, left == 0 && append[0] == ',' ? append + 1 : append);
+	jsonu_buf_lit(b, append);
 	jsonu_buf_lit(b, "}");
 	return 0;
+}
+
+char *
+consent_raw_public(const struct consent_raw *c, size_t *outlen)
+{
+	struct jsonu_buf b = { 0 };
+	char state[32];
+
+	snprintf(state, sizeof(state), ",\"state\":\"%s\"",
+	    consent_state_name(c->v.state));
+	if (edit_object(&c->d, "stored_state", NULL, state, &b) != 0) {
+		jsonu_buf_free(&b);
+		return NULL;
+	}
+	return jsonu_buf_take(&b, outlen);
 }
 
 char *
 consent_public_text(const unsigned char *raw, size_t len, int64_t now,
     size_t *outlen)
 {
-	struct jtok stack[CONSENT_MAX_FIELDS + 64], *heap = NULL;
-	struct consent_view v;
-	struct jsonu_buf b = { 0 };
-	struct jtok_doc d;
-	char state[32], *strs, *out = NULL;
+	struct consent_raw c;
+	char *out;
 
-	if (consent_view_from_raw(raw, len, now, &v, &strs) != 0)
+	if (consent_raw_read(&c, raw, len, now) != 0)
 		return NULL;
-	snprintf(state, sizeof(state), ",\"state\":\"%s\"",
-	    consent_state_name(v.state));
-	if (parse_record(&d, raw, len, stack, sizeof(stack) /
-	    sizeof(stack[0]), &heap) == JTOK_OK &&
-	    edit_object(&d, "stored_state", NULL, state, &b) == 0)
-		out = jsonu_buf_take(&b, outlen);
-	jsonu_buf_free(&b);
-	free(heap);
-	free(strs);
+	out = consent_raw_public(&c, outlen);
+	consent_raw_free(&c);
 	return out;
 }
 
 int
-consent_revoke_text(const unsigned char *raw, size_t len, const char *ts,
+consent_raw_revoke(const struct consent_raw *c, const char *ts,
     const char *revocation, struct consent_text *out)
 {
-	struct jtok stack[CONSENT_MAX_FIELDS + 64], *heap = NULL;
+	const struct jtok_doc *d = &c->d;
 	struct jsonu_buf add = { 0 }, b = { 0 };
-	struct jtok_doc d;
 	char *members = NULL;
 	size_t n;
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
-	if (parse_record(&d, raw, len, stack, sizeof(stack) /
-	    sizeof(stack[0]), &heap) != JTOK_OK ||
-	    !jtok_str_eq(&d, jtok_get(&d, 0, "stored_state"), "active") ||
-	    jtok_get(&d, 0, "revoked_at") >= 0 ||
-	    jtok_get(&d, 0, "revocation") >= 0 ||
-	    jtok_get(&d, 0, "state") >= 0)
+	if (c->v.state == CONSENT_REVOKED ||
+	    jtok_get(d, 0, "revoked_at") >= 0 ||
+	    jtok_get(d, 0, "revocation") >= 0 ||
+	    jtok_get(d, 0, "state") >= 0)
 		goto done;
 	jsonu_buf_lit(&add, ",\"revoked_at\":");
 	jsonu_buf_str(&add, ts);
 	jsonu_buf_lit(&add, ",\"revocation\":");
 	jsonu_buf_lit(&add, revocation);
 	if ((members = jsonu_buf_take(&add, &n)) == NULL ||
-	    edit_object(&d, "stored_state", "\"revoked\"", members, &b) != 0 ||
+	    edit_object(d, "stored_state", "\"revoked\"", members, &b) != 0 ||
 	    (out->stored = jsonu_buf_take(&b, &out->stored_len)) == NULL)
 		goto done;
 	/* As clients see it: stored_state gone, "state" after the rest. */
@@ -779,7 +804,7 @@ consent_revoke_text(const unsigned char *raw, size_t len, const char *ts,
 	jsonu_buf_lit(&add, ",\"state\":\"revoked\"");
 	free(members);
 	if ((members = jsonu_buf_take(&add, NULL)) == NULL ||
-	    edit_object(&d, "stored_state", NULL, members, &b) != 0 ||
+	    edit_object(d, "stored_state", NULL, members, &b) != 0 ||
 	    (out->shown = jsonu_buf_take(&b, &out->shown_len)) == NULL)
 		goto done;
 	rc = 0;
@@ -787,7 +812,6 @@ done:
 	jsonu_buf_free(&add);
 	jsonu_buf_free(&b);
 	free(members);
-	free(heap);
 	if (rc != 0)
 		consent_text_free(out);
 	return rc;

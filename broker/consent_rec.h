@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "agreement.h"
+#include "jtok.h"
 #include "store.h"
 
 #define CONSENT_MAX_SUBJECT 255
@@ -140,17 +141,41 @@ enum store_err consent_find_view(struct store_txn *txn, const char *subject,
 json_t *consent_public(const json_t *rec, int64_t now);
 
 /*
- * consent_public from a record's stored bytes, without building JSON
- * values: the record's text without stored_state, and "state" last. Every
- * other member keeps its bytes and place, so that for a record store_put
- * wrote this is exactly json_dumps(consent_public(record), JSON_COMPACT).
- * malloc'd and NUL-terminated (length in *outlen); NULL when the record is
- * malformed or on ENOMEM.
+ * A stored consent record read once from its bytes, which it borrows
+ * (keep them until consent_raw_free): its view, and its parsed text for
+ * the text edits below. The revoke reads its record so, decides on the
+ * view, and writes from the text without parsing it again or building
+ * JSON values. Only v is for the caller; the rest is the reader's.
  */
+struct consent_raw {
+	struct consent_view v;
+	struct jtok_doc d;
+	struct jtok stack[CONSENT_MAX_FIELDS + 64];
+	struct jtok *heap;          /* when the stack was too small */
+	char *strs;                 /* v's strings */
+};
+
+/* As consent_view_from_raw, into c. 0, or -1 (c then holds nothing to
+ * free) when the record is malformed or on ENOMEM. */
+int consent_raw_read(struct consent_raw *c, const unsigned char *raw,
+    size_t len, int64_t now);
+void consent_raw_free(struct consent_raw *c);
+
+/*
+ * consent_public from the record's text, without building JSON values: the
+ * text without stored_state, and "state" last. Every other member keeps
+ * its bytes and place, so that for a record store_put wrote this is
+ * exactly json_dumps(consent_public(record), JSON_COMPACT). malloc'd and
+ * NUL-terminated (length in *outlen); NULL on ENOMEM.
+ */
+char *consent_raw_public(const struct consent_raw *c, size_t *outlen);
+
+/* consent_raw_read, consent_raw_public, consent_raw_free in one: NULL
+ * also when the record is malformed. */
 char *consent_public_text(const unsigned char *raw, size_t len, int64_t now,
     size_t *outlen);
 
-/* A revoked record's texts (consent_revoke_text); malloc'd, NUL-ended. */
+/* A revoked record's texts (consent_raw_revoke); malloc'd, NUL-ended. */
 struct consent_text {
 	char *stored;       /* as the store keeps it */
 	size_t stored_len;
@@ -159,16 +184,15 @@ struct consent_text {
 };
 
 /*
- * A revocation as text edits of an active record's stored bytes (the
- * revoke's path, which builds no JSON values): stored_state becomes
- * "revoked", and "revoked_at" (ts, RFC 3339) and "revocation" (the JSON
- * text revocation) are added last, as apply_revoke's jansson calls placed
- * them; out->shown is then that record as consent_public shows it. 0, or
- * -1 (out empty) when the record is malformed, its stored_state is not
- * "active", it already has revoked_at, revocation or state (never so
+ * A revocation as text edits of a record not yet revoked: stored_state
+ * becomes "revoked", and "revoked_at" (ts, RFC 3339) and "revocation" (the
+ * JSON text revocation) are added last, as json_object_set_new on the
+ * decoded record would place them; out->shown is then that record as
+ * consent_public shows it. 0, or -1 (out empty) when the record is revoked
+ * already, has revoked_at, revocation or state though it is not (never so
  * written), or on ENOMEM. Free with consent_text_free.
  */
-int consent_revoke_text(const unsigned char *raw, size_t len, const char *ts,
+int consent_raw_revoke(const struct consent_raw *c, const char *ts,
     const char *revocation, struct consent_text *out);
 void consent_text_free(struct consent_text *t);
 

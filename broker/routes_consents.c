@@ -402,52 +402,54 @@ revocation_text(json_t *lists, size_t ntok)
 
 /*
  * Writer side of a revoke: only the subject's own; idempotent. The record
- * is read, changed and answered as text (consent_revoke_text), with the
- * bytes and member order jansson would give: no JSON values are built
- * for it, which was most of a revoke's time in the writer.
+ * is read once (consent_raw_read), decided on by its view, and changed
+ * and answered as text (consent_raw_revoke), with the bytes and member
+ * order jansson would give: no JSON values are built for it, which was
+ * most of a revoke's time in the writer.
  */
 static int
 apply_revoke(struct store_txn *txn, struct wop *op)
 {
 	struct rq *rq = op->arg;
 	struct cstate *st = rq->data;
-	struct consent_view v;
+	struct consent_raw c;
 	struct consent_text t = { 0 };
 	const unsigned char *val;
 	unsigned char *raw = NULL;
-	char ts[32], *strs = NULL, *rev = NULL;
+	char ts[32], *rev = NULL;
 	json_t *lists = NULL;
 	size_t n, ntok = 0;
 	enum store_err rc;
 
+	c.heap = NULL;      /* nothing to free until it is read */
+	c.strs = NULL;
 	rc = store_get_raw(txn, ST_CONSENTS, st->id, &val, &n);
 	if (rc == STORE_OK) {
 		/* A copy: the store's bytes last only until the next write
-		 * (the status lists' below). */
+		 * (the status lists' below), and c borrows it. */
 		if ((raw = malloc(n)) == NULL) {
 			rc = STORE_NOMEM;
 			goto store_fail;
 		}
 		memcpy(raw, val, n);
-		if (consent_view_from_raw(raw, n, st->now, &v, &strs) != 0) {
+		if (consent_raw_read(&c, raw, n, st->now) != 0) {
 			rc = STORE_CORRUPT;
 			goto store_fail;
 		}
 	}
 	if (rc == STORE_NOTFOUND || rc == STORE_BADKEY ||
-	    (rc == STORE_OK && strcmp(v.subject, st->subject) != 0)) {
-		free(strs);
+	    (rc == STORE_OK && strcmp(c.v.subject, st->subject) != 0)) {
+		consent_raw_free(&c);
 		free(raw);
 		return wresult_fail(&st->res, 404, "Not found", "consent_owner",
 		    "you have no consent '%s'", st->id);
 	}
 	if (rc != STORE_OK)
 		goto store_fail;
-	if (v.state == CONSENT_REVOKED) {
-		st->res.text = consent_public_text(raw, n, st->now,
-		    &st->res.text_len);
+	if (c.v.state == CONSENT_REVOKED) {
+		st->res.text = consent_raw_public(&c, &st->res.text_len);
 		if (st->res.text == NULL) {
-			rc = STORE_CORRUPT;
+			rc = STORE_NOMEM;
 			goto store_fail;
 		}
 	} else {
@@ -458,7 +460,7 @@ apply_revoke(struct store_txn *txn, struct wop *op)
 			rc = STORE_NOMEM;
 			goto store_fail;
 		}
-		rc = status_revoke_consent(txn, st->id, v.subject, st->now,
+		rc = status_revoke_consent(txn, st->id, c.v.subject, st->now,
 		    lists, &ntok);
 		if (rc != STORE_OK)
 			goto store_fail;
@@ -466,14 +468,14 @@ apply_revoke(struct store_txn *txn, struct wop *op)
 			rc = STORE_NOMEM;
 			goto store_fail;
 		}
-		if (consent_revoke_text(raw, n, ts, rev, &t) != 0) {
+		if (consent_raw_revoke(&c, ts, rev, &t) != 0) {
 			rc = STORE_CORRUPT;
 			goto store_fail;
 		}
 		if ((rc = store_put_text(txn, ST_CONSENTS, st->id, t.stored,
 		    t.stored_len, 0)) != STORE_OK ||
 		    (rc = audit_consent_revoke_view(rq->b->log, txn, st->now,
-		    &v)) != STORE_OK)
+		    &c.v)) != STORE_OK)
 			goto store_fail;
 		st->res.text = t.shown;
 		st->res.text_len = t.shown_len;
@@ -485,7 +487,7 @@ store_fail:
 	consent_text_free(&t);
 	json_decref(lists);
 	free(rev);
-	free(strs);
+	consent_raw_free(&c);
 	free(raw);
 	if (rc == STORE_OK)
 		return 0;

@@ -853,7 +853,7 @@ find_for_falls_back_to_latest_granted(void **state)
 	close_store(&sf);
 }
 
-/* ---- the revoke's text path: consent_revoke_text, consent_public_text ---- */
+/* ---- the revoke's text path: consent_raw_revoke, consent_public_text ---- */
 
 /* The text json_dumps gives, as store_put writes it. */
 static char *
@@ -876,6 +876,7 @@ static void
 revoke_both_ways(const char *stored, const char *ts, const char *rev,
     int64_t now)
 {
+	struct consent_raw c;
 	struct consent_text t;
 	json_t *rec = js(stored), *pub;
 	char *want_stored, *want_shown, *before, *got;
@@ -903,8 +904,10 @@ revoke_both_ways(const char *stored, const char *ts, const char *rev,
 	want_shown = dumps(pub);
 	json_decref(pub);
 
-	assert_int_equal(consent_revoke_text((const unsigned char *)stored,
-	    strlen(stored), ts, rev, &t), 0);
+	assert_int_equal(consent_raw_read(&c, (const unsigned char *)stored,
+	    strlen(stored), now), 0);
+	assert_int_equal(consent_raw_revoke(&c, ts, rev, &t), 0);
+	consent_raw_free(&c);
 	assert_string_equal(t.stored, want_stored);
 	assert_int_equal(t.stored_len, strlen(want_stored));
 	assert_string_equal(t.shown, want_shown);
@@ -984,33 +987,51 @@ revoke_text_is_what_jansson_writes(void **state)
 static void
 revoke_text_refuses_records_it_cannot_edit(void **state)
 {
-	static const char *const bad[] = {
-		/* not active */
-		"{\"id\":\"c\",\"stored_state\":\"revoked\"}",
+#define BASE "{\"id\":\"c\",\"subject\":\"s\",\"agreement\":\"a\"," \
+	"\"agreement_version\":1,\"fields\":[\"f\"]," \
+	"\"granted_at\":\"2026-01-01T00:00:00Z\","
+	/* Records that read, but that a revocation must not edit. */
+	static const char *const refused[] = {
+		/* revoked already */
+		BASE "\"stored_state\":\"revoked\"}",
 		/* active, yet with members only a revocation adds */
-		"{\"id\":\"c\",\"stored_state\":\"active\",\"revoked_at\":\"x\"}",
-		"{\"id\":\"c\",\"stored_state\":\"active\",\"revocation\":{}}",
-		"{\"id\":\"c\",\"stored_state\":\"active\",\"state\":\"active\"}",
-		/* no stored_state, or not a string */
-		"{\"id\":\"c\"}",
-		"{\"id\":\"c\",\"stored_state\":1}",
-		/* not an object, not JSON, cut short */
+		BASE "\"stored_state\":\"active\","
+		    "\"revoked_at\":\"2026-01-02T00:00:00Z\"}",
+		BASE "\"stored_state\":\"active\",\"revocation\":{}}",
+		BASE "\"stored_state\":\"active\",\"state\":\"active\"}",
+	};
+	/* Records that do not read at all. */
+	static const char *const unread[] = {
+		BASE "\"x\":1}",                  /* no stored_state */
+		BASE "\"stored_state\":1}",
+		"{\"id\":\"c\",\"stored_state\":\"active\"}",
 		"[\"stored_state\",\"active\"]",
-		"{\"id\":\"c\",\"stored_state\":\"active\"",
+		BASE "\"stored_state\":\"active\"",   /* cut short */
 		"",
 	};
+#undef BASE
+	struct consent_raw c;
 	struct consent_text t;
 	size_t i;
 
 	(void)state;
-	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		assert_int_equal(consent_raw_read(&c,
+		    (const unsigned char *)refused[i], strlen(refused[i]), 0), 0);
 		memset(&t, 0x5a, sizeof(t));
-		if (consent_revoke_text((const unsigned char *)bad[i],
-		    strlen(bad[i]), "2026-02-01T10:00:00Z",
+		if (consent_raw_revoke(&c, "2026-02-01T10:00:00Z",
 		    "{\"status_lists\":{},\"tokens_revoked\":0}", &t) != -1)
-			fail_msg("edited %s", bad[i]);
+			fail_msg("edited %s", refused[i]);
 		assert_null(t.stored);
 		assert_null(t.shown);
+		consent_raw_free(&c);
+	}
+	for (i = 0; i < sizeof(unread) / sizeof(unread[0]); i++) {
+		if (consent_raw_read(&c, (const unsigned char *)unread[i],
+		    strlen(unread[i]), 0) != -1)
+			fail_msg("read %s", unread[i]);
+		assert_null(c.heap);
+		assert_null(c.strs);
 	}
 }
 

@@ -265,19 +265,27 @@ form_rejects_too_many_params(void **state)
 
 /* ---- tokreq_parse ---- */
 
+/* Parses body, which must succeed (no OAuth error code set), into *r. */
+static void
+expect_parsed(const char *body, size_t len, struct token_request *r)
+{
+	const char *oe = "unset";
+	char err[ERRLEN] = "";
+
+	if (tokreq_parse(body, len, r, &oe, err, sizeof(err)) != 0)
+		fail_msg("tokreq_parse: %s", err);
+	assert_null(oe);
+}
+
 static void
 tokreq_parses_good_request(void **state)
 {
 	char buf[BODY_MAX];
 	const char *body = body_with(buf, GOOD_AD);
 	struct token_request r;
-	const char *oe = "unset";
-	char err[ERRLEN] = "";
 
 	(void)state;
-	if (tokreq_parse(body, strlen(body), &r, &oe, err, sizeof(err)) != 0)
-		fail_msg("tokreq_parse: %s", err);
-	assert_null(oe);
+	expect_parsed(body, strlen(body), &r);
 	assert_string_equal(r.agreement, "smartstart-ird-number");
 	assert_string_equal(r.subject, "citizen-42");
 	assert_string_equal(r.purpose, "issue-ird-number");
@@ -302,12 +310,9 @@ tokreq_decodes_escaped_strings(void **state)
 	    "\"subject\":\"M\\u0101ori \\\"q\\\"\",\"purpose\":\"p\","
 	    "\"fields\":[\"child.given_names\",\"a\\/b\"]}]");
 	struct token_request r;
-	const char *oe = "unset";
-	char err[ERRLEN] = "";
 
 	(void)state;
-	if (tokreq_parse(body, strlen(body), &r, &oe, err, sizeof(err)) != 0)
-		fail_msg("tokreq_parse: %s", err);
+	expect_parsed(body, strlen(body), &r);
 	assert_string_equal(r.subject, "M\xc4\x81ori \"q\"");
 	assert_int_equal(r.nfields, 2);
 	assert_string_equal(r.fields[1], "a/b");
@@ -319,15 +324,12 @@ tokreq_keeps_client_id(void **state)
 {
 	char *ad = urlenc(GOOD_AD), body[1024];
 	struct token_request r;
-	const char *oe = NULL;
-	char err[ERRLEN] = "";
 
 	(void)state;
 	snprintf(body, sizeof(body), "client_id=ird+client&authorization_details"
 	    "=%s&grant_type=client_credentials", ad);
 	free(ad);
-	if (tokreq_parse(body, strlen(body), &r, &oe, err, sizeof(err)) != 0)
-		fail_msg("tokreq_parse: %s", err);
+	expect_parsed(body, strlen(body), &r);
 	assert_non_null(r.client_id);
 	assert_string_equal(r.client_id, "ird client");
 	tokreq_free(&r);
@@ -342,12 +344,9 @@ tokreq_accepts_plus_encoded_subject_space(void **state)
 	    "%22subject%22:%22Jane+Doe%22,%22purpose%22:%22p%22,"
 	    "%22fields%22:%5B%22f%22%5D%7D%5D";
 	struct token_request r;
-	const char *oe = NULL;
-	char err[ERRLEN] = "";
 
 	(void)state;
-	if (tokreq_parse(body, strlen(body), &r, &oe, err, sizeof(err)) != 0)
-		fail_msg("tokreq_parse: %s", err);
+	expect_parsed(body, strlen(body), &r);
 	assert_string_equal(r.subject, "Jane Doe");
 	tokreq_free(&r);
 }
@@ -710,8 +709,6 @@ tokreq_accepts_max_length_field_name(void **state)
 	char buf[BODY_MAX];
 	const char *body;
 	struct token_request r;
-	const char *oe = NULL;
-	char err[ERRLEN] = "";
 
 	(void)state;
 	memset(name, 'f', 128);
@@ -720,8 +717,7 @@ tokreq_accepts_max_length_field_name(void **state)
 	    "\"agreement\":\"a\",\"subject\":\"s\",\"purpose\":\"p\","
 	    "\"fields\":[\"%s\"]}]", name);
 	body = body_with(buf, ad);
-	if (tokreq_parse(body, strlen(body), &r, &oe, err, sizeof(err)) != 0)
-		fail_msg("tokreq_parse: %s", err);
+	expect_parsed(body, strlen(body), &r);
 	assert_int_equal(strlen(r.fields[0]), 128);
 	tokreq_free(&r);
 }
