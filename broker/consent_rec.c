@@ -775,7 +775,7 @@ consent_public_text(const unsigned char *raw, size_t len, int64_t now,
 	return out;
 }
 
-int
+enum store_err
 consent_raw_revoke(const struct consent_raw *c, const char *ts,
     const char *revocation, struct consent_text *out)
 {
@@ -783,14 +783,17 @@ consent_raw_revoke(const struct consent_raw *c, const char *ts,
 	struct jsonu_buf add = { 0 }, b = { 0 };
 	char *members = NULL;
 	size_t n;
-	int rc = -1;
+	enum store_err rc = STORE_CORRUPT;
 
 	memset(out, 0, sizeof(*out));
+	/* Not a record to edit; stored_state is a member (consent_raw_read
+	 * saw to it), so from here on only memory can fail. */
 	if (c->v.state == CONSENT_REVOKED ||
 	    jtok_get(d, 0, "revoked_at") >= 0 ||
 	    jtok_get(d, 0, "revocation") >= 0 ||
 	    jtok_get(d, 0, "state") >= 0)
 		goto done;
+	rc = STORE_NOMEM;
 	jsonu_buf_lit(&add, ",\"revoked_at\":");
 	jsonu_buf_str(&add, ts);
 	jsonu_buf_lit(&add, ",\"revocation\":");
@@ -807,12 +810,12 @@ consent_raw_revoke(const struct consent_raw *c, const char *ts,
 	    edit_object(d, "stored_state", NULL, members, &b) != 0 ||
 	    (out->shown = jsonu_buf_take(&b, &out->shown_len)) == NULL)
 		goto done;
-	rc = 0;
+	rc = STORE_OK;
 done:
 	jsonu_buf_free(&add);
 	jsonu_buf_free(&b);
 	free(members);
-	if (rc != 0)
+	if (rc != STORE_OK)
 		consent_text_free(out);
 	return rc;
 }

@@ -188,11 +188,12 @@ struct consent_text {
  * becomes "revoked", and "revoked_at" (ts, RFC 3339) and "revocation" (the
  * JSON text revocation) are added last, as json_object_set_new on the
  * decoded record would place them; out->shown is then that record as
- * consent_public shows it. 0, or -1 (out empty) when the record is revoked
- * already, has revoked_at, revocation or state though it is not (never so
- * written), or on ENOMEM. Free with consent_text_free.
+ * consent_public shows it. STORE_OK; else out is empty, and the error is
+ * STORE_CORRUPT when the record is revoked already or has revoked_at,
+ * revocation or state though it is not (never so written), STORE_NOMEM
+ * when out of memory. Free with consent_text_free.
  */
-int consent_raw_revoke(const struct consent_raw *c, const char *ts,
+enum store_err consent_raw_revoke(const struct consent_raw *c, const char *ts,
     const char *revocation, struct consent_text *out);
 void consent_text_free(struct consent_text *t);
 

@@ -468,11 +468,8 @@ apply_revoke(struct store_txn *txn, struct wop *op)
 			rc = STORE_NOMEM;
 			goto store_fail;
 		}
-		if (consent_raw_revoke(&c, ts, rev, &t) != 0) {
-			rc = STORE_CORRUPT;
-			goto store_fail;
-		}
-		if ((rc = store_put_text(txn, ST_CONSENTS, st->id, t.stored,
+		if ((rc = consent_raw_revoke(&c, ts, rev, &t)) != STORE_OK ||
+		    (rc = store_put_text(txn, ST_CONSENTS, st->id, t.stored,
 		    t.stored_len, 0)) != STORE_OK ||
 		    (rc = audit_consent_revoke_view(rq->b->log, txn, st->now,
 		    &c.v)) != STORE_OK)

@@ -16,6 +16,26 @@
 #include "store.h"
 #include "tmpstore.h"
 #include "timeu.h"
+#include "jsonu.h"
+
+/*
+ * The binary is linked with -Wl,--wrap=jsonu_buf_take (Makefile), so that
+ * a test can make the take numbered take_fail_at (from 1) fail as it does
+ * when out of memory; 0 fails none.
+ */
+static int take_calls, take_fail_at;
+char *__real_jsonu_buf_take(struct jsonu_buf *b, size_t *len);
+char *__wrap_jsonu_buf_take(struct jsonu_buf *b, size_t *len);
+
+char *
+__wrap_jsonu_buf_take(struct jsonu_buf *b, size_t *len)
+{
+	if (take_fail_at != 0 && ++take_calls == take_fail_at) {
+		jsonu_buf_free(b);
+		return NULL;
+	}
+	return __real_jsonu_buf_take(b, len);
+}
 
 #define ERRLEN 512
 #define DAY 86400
@@ -906,7 +926,7 @@ revoke_both_ways(const char *stored, const char *ts, const char *rev,
 
 	assert_int_equal(consent_raw_read(&c, (const unsigned char *)stored,
 	    strlen(stored), now), 0);
-	assert_int_equal(consent_raw_revoke(&c, ts, rev, &t), 0);
+	assert_int_equal(consent_raw_revoke(&c, ts, rev, &t), STORE_OK);
 	consent_raw_free(&c);
 	assert_string_equal(t.stored, want_stored);
 	assert_int_equal(t.stored_len, strlen(want_stored));
@@ -1020,7 +1040,8 @@ revoke_text_refuses_records_it_cannot_edit(void **state)
 		    (const unsigned char *)refused[i], strlen(refused[i]), 0), 0);
 		memset(&t, 0x5a, sizeof(t));
 		if (consent_raw_revoke(&c, "2026-02-01T10:00:00Z",
-		    "{\"status_lists\":{},\"tokens_revoked\":0}", &t) != -1)
+		    "{\"status_lists\":{},\"tokens_revoked\":0}", &t) !=
+		    STORE_CORRUPT)
 			fail_msg("edited %s", refused[i]);
 		assert_null(t.stored);
 		assert_null(t.shown);
@@ -1033,6 +1054,48 @@ revoke_text_refuses_records_it_cannot_edit(void **state)
 		assert_null(c.heap);
 		assert_null(c.strs);
 	}
+}
+
+/* Out of memory at each step of the revoke's edit: STORE_NOMEM, not
+ * "corrupt", and nothing left over; with memory back, it edits. */
+static void
+revoke_text_out_of_memory_is_nomem(void **state)
+{
+	static const char rec[] = "{\"id\":\"c\",\"subject\":\"s\","
+	    "\"agreement\":\"a\",\"agreement_version\":1,"
+	    "\"fields\":[\"f\"],\"granted_at\":\"2026-01-01T00:00:00Z\","
+	    "\"stored_state\":\"active\"}";
+	static const char rev[] = "{\"status_lists\":{},\"tokens_revoked\":0}";
+	struct consent_raw c;
+	struct consent_text t;
+	int k, failed = 0;
+
+	(void)state;
+	assert_int_equal(consent_raw_read(&c, (const unsigned char *)rec,
+	    strlen(rec), 0), 0);
+	/* The edit takes four texts; the fifth take is none of its own. */
+	for (k = 1; k <= 5; k++) {
+		take_calls = 0;
+		take_fail_at = k;
+		memset(&t, 0x5a, sizeof(t));
+		if (consent_raw_revoke(&c, "2026-02-01T10:00:00Z", rev, &t) ==
+		    STORE_NOMEM) {
+			failed++;
+			assert_null(t.stored);
+			assert_null(t.shown);
+		} else {
+			/* the failure came after the edit */
+			assert_int_equal(k, 5);
+			consent_text_free(&t);
+		}
+	}
+	take_fail_at = 0;
+	assert_int_equal(failed, 4);
+	assert_int_equal(consent_raw_revoke(&c, "2026-02-01T10:00:00Z", rev,
+	    &t), STORE_OK);
+	assert_non_null(strstr(t.stored, "\"stored_state\":\"revoked\""));
+	consent_text_free(&t);
+	consent_raw_free(&c);
 }
 
 /*
@@ -1231,6 +1294,7 @@ main(void)
 		T(find_for_falls_back_to_latest_granted),
 		T(revoke_text_is_what_jansson_writes),
 		T(revoke_text_refuses_records_it_cannot_edit),
+		T(revoke_text_out_of_memory_is_nomem),
 		T(a_record_with_many_values_still_reads),
 		T(receipt_claims_are_what_jansson_wrote),
 	};
