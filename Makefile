@@ -353,7 +353,9 @@ fuzz:
 # Fails on RSS growth over 10 % after the warm-up (RssAnon; VmRSS, which
 # also counts the growing store's mapped pages, with SOAK_RSS_METRIC=vm),
 # descriptor growth beyond noise, or any error; table on stdout,
-# $(BUILD)/soak.json.
+# $(BUILD)/soak.json, consentd's log second by second in
+# $(BUILD)/soak-timeline.tsv (and whole, on a failure, in
+# $(BUILD)/soak-consentd.log.gz).
 SOAK_SECONDS ?= 600
 .PHONY: soak
 soak: $(BUILD)/consentd $(BUILD)/consentctl $(BUILD)/bench/loadgen

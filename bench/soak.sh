@@ -54,6 +54,10 @@
 #          time ("unsent": all its connections busy, i.e. consentd fell
 #          behind) and the worst p99 are reported, not gated.
 #      a table on stdout, $CB_BUILD/soak.json; exit 1 if one fails.
+#   6. consentd's request log, second by second (replies, 5xx, the slowest
+#      reply, replies over 100 ms), in $CB_BUILD/soak-timeline.tsv, so that
+#      a stall can be placed; a failed run also keeps the whole log, in
+#      $CB_BUILD/soak-consentd.log.gz.
 #
 # Environment (defaults): CB_BUILD (build), SOAK_SECONDS (600), SOAK_THREADS
 # (2), SOAK_PEAK_SECONDS (10), SOAK_PEAK_CONN (32), SOAK_CONN (32, open-loop
@@ -371,6 +375,40 @@ RV_E=$(grep -c '^fail' "$tmp/revoke.log" || true)
 ERRORS=$((TOK_E + GR_E + RV_E))
 S5XX=$(grep -ac '"status":5[0-9][0-9]' "$tmp/consentd.log" || true)
 
+# consentd's request log second by second, kept in $B/soak-timeline.tsv
+# (the log itself is too big to keep): replies, 5xx, the slowest reply
+# and how many took over 100 ms. A stall shows as seconds with few
+# replies and slow ones; SLOWEST is the second with the slowest reply.
+awk '
+	!/"method":/ { next }
+	match($0, /"time":"[^"]*"/) { t = substr($0, RSTART + 8, RLENGTH - 9) }
+	{
+		ms = 0
+		if (match($0, /"ms":[0-9.e+-]+/))
+			ms = substr($0, RSTART + 5, RLENGTH - 5) + 0
+		st = 0
+		if (match($0, /"status":[0-9]+/))
+			st = substr($0, RSTART + 9, RLENGTH - 9) + 0
+		if (!(t in n))
+			order[++k] = t
+		n[t]++
+		if (st >= 500)
+			e[t]++
+		if (ms > mx[t])
+			mx[t] = ms
+		if (ms > 100)
+			slow[t]++
+	}
+	END {
+		print "time\treplies\t5xx\tmax_ms\tover_100ms"
+		for (i = 1; i <= k; i++) {
+			t = order[i]
+			printf "%s\t%d\t%d\t%.1f\t%d\n", t, n[t], e[t], mx[t], slow[t]
+		}
+	}' "$tmp/consentd.log" >"$B/soak-timeline.tsv"
+SLOWEST=$(awk -F '\t' 'NR > 1 && $4 + 0 >= m { m = $4 + 0; s = $1 " (" $4 " ms, " $2 " replies)" }
+    END { print (s == "" ? "none" : s) }' "$B/soak-timeline.tsv")
+
 # The median of v[1..n] (sorts v), for the awk programs below.
 AWK_MEDIAN='function median(v, n,    i, j, s) {
 	for (i = 2; i <= n; i++)
@@ -438,6 +476,7 @@ PASS=false
 [ "$RSS_OK" = true ] && [ "$FD_OK" = true ] && [ "$ERR_OK" = true ] && PASS=true
 
 mkdir -p "$B"
+rm -f "$B/soak-consentd.log.gz"   # a passing run leaves none behind
 jq -n --argjson seconds "$SOAK" --argjson warmup "$WARM" --argjson threads "$THREADS" \
     --argjson peak "$PEAK" --argjson rate "$RATE" \
     --argjson token_rate "$TOKEN_RATE" --argjson grant_rate "$GRANT_RATE" \
@@ -501,7 +540,13 @@ row "fds under load" "$FD0 -> $FDMAX (+$FDGROWTH, limit $FD_LOAD_LIMIT)"
 row "errors" "$ERRORS (tokens $TOK_E, grants $GR_E, pairs $RV_E)" "$(yn "$ERR_OK")"
 row "unsent (consentd behind)" "tokens $TOK_U, grants $GR_U"
 row "5xx in consentd's log" "$S5XX"
-echo "result: $(yn "$PASS") (RSS gate on $GATE <= $RSS_LIMIT_PCT %); details in $B/soak.json"
+row "slowest second in its log" "$SLOWEST"
+echo "result: $(yn "$PASS") (RSS gate on $GATE <= $RSS_LIMIT_PCT %); details in $B/soak.json, second by second in $B/soak-timeline.tsv"
+if [ "$PASS" != true ]; then
+	# A failed run keeps consentd's whole log for diagnosis.
+	gzip -c "$tmp/consentd.log" >"$B/soak-consentd.log.gz" &&
+	    say "consentd's log kept in $B/soak-consentd.log.gz"
+fi
 [ "$RV_E" -eq 0 ] || grep '^fail' "$tmp/revoke.log" | head -3 >&2
 [ "$ERRORS" -eq 0 ] || cat "$tmp/tokens.err" "$tmp/grant.err" 2>/dev/null | sort | uniq -c | head -5 >&2
 [ "$PASS" = true ]
