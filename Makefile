@@ -114,8 +114,10 @@ $(BUILD)/consentctl: $(call obj,client/consentctl.c) $(call obj,client/ctl_clien
 $(BUILD)/demo-provider: $(call obj,client/demo_provider.c) $(BUILD)/libconsent.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-# test_consent makes jsonu_buf_take fail on purpose (out of memory).
+# test_consent makes jsonu_buf_take fail on purpose (out of memory), and
+# test_audit_map the auditor's mappings.
 $(BUILD)/tests/unit/broker/test_consent: LDFLAGS += -Wl,--wrap=jsonu_buf_take
+$(BUILD)/tests/unit/test_audit_map: LDFLAGS += -Wl,--wrap=mmap,--wrap=mremap
 
 $(BUILD)/tests/unit/broker/%: $(call obj,tests/unit/broker/%.c) \
 		$(BUILD)/libbroker.a $(BUILD)/libcb.a

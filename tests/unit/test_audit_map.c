@@ -16,6 +16,40 @@
 #define AUDIT_MAIN audit_main
 #include "client/audit.c" /* NOLINT(bugprone-suspicious-include) */
 
+/*
+ * The binary is linked with -Wl,--wrap=mmap,--wrap=mremap (Makefile), so
+ * that a test can make the next mapping fail as it does when memory runs
+ * out.
+ */
+static int fail_mmap, fail_mremap;
+void *__real_mmap(void *a, size_t n, int prot, int flags, int fd, off_t off);
+void *__wrap_mmap(void *a, size_t n, int prot, int flags, int fd, off_t off);
+void *__real_mremap(void *old, size_t on, size_t nn, int flags, ...);
+void *__wrap_mremap(void *old, size_t on, size_t nn, int flags, ...);
+
+void *
+__wrap_mmap(void *a, size_t n, int prot, int flags, int fd, off_t off)
+{
+	if (fail_mmap) {
+		fail_mmap = 0;
+		errno = ENOMEM;
+		return MAP_FAILED;
+	}
+	return __real_mmap(a, n, prot, flags, fd, off);
+}
+
+void *
+__wrap_mremap(void *old, size_t on, size_t nn, int flags, ...)
+{
+	if (fail_mremap) {
+		fail_mremap = 0;
+		errno = ENOMEM;
+		return MAP_FAILED;
+	}
+	/* blk_grow never passes MREMAP_FIXED, so there is no new address */
+	return __real_mremap(old, on, nn, flags);
+}
+
 struct val {
 	uint64_t a, b;
 	unsigned char tail[40];
@@ -123,12 +157,74 @@ empty_key(void **state)
 	map_free(&m);
 }
 
+/*
+ * Out of memory as the arena or the slots grow: the lookup that needed
+ * them fails and adds nothing, and the map keeps every key it had, and
+ * grows again once memory is back.
+ */
+static void
+growth_that_fails_loses_nothing(void **state)
+{
+	struct map m;
+	unsigned char k[64];
+	size_t n, cap, nslots;
+	unsigned i, have = 0, kinds;
+	struct val *v;
+
+	(void)state;
+	map_init(&m, sizeof(struct val));
+	/* a first key: from here on the arena grows by mremap */
+	n = key_of(have, k);
+	assert_non_null(map_get(&m, k, n, 1, NULL, NULL));
+	have++;
+	for (kinds = 0; kinds < 2; kinds++) {
+		/* add keys until the next one needs the part to grow */
+		for (;;) {
+			n = key_of(have, k);
+			if (kinds == 0 ? m.used + rec_size(&m, n) > m.cap :
+			    (m.n + 1) * 2 > m.nslots)
+				break;
+			v = map_get(&m, k, n, 1, NULL, NULL);
+			assert_non_null(v);
+			v->a = have++;
+		}
+		/* the other part must not need to grow first */
+		assert_true(kinds == 1 || (m.n + 1) * 2 <= m.nslots);
+		cap = m.cap;
+		nslots = m.nslots;
+		if (kinds == 0)
+			fail_mremap = 1;    /* the arena grows by mremap */
+		else
+			fail_mmap = 1;      /* new slots are a new mapping */
+		assert_null(map_get(&m, k, n, 1, NULL, NULL));
+		assert_int_equal(fail_mmap + fail_mremap, 0);  /* was hit */
+		assert_int_equal(m.n, have);
+		assert_int_equal(m.cap, cap);
+		assert_int_equal(m.nslots, nslots);
+		assert_null(map_get(&m, k, n, 0, NULL, NULL));
+		for (i = 0; i < have; i++) {
+			n = key_of(i, k);
+			v = map_get(&m, k, n, 0, NULL, NULL);
+			assert_non_null(v);
+			assert_int_equal(v->a, i);
+		}
+		/* memory back: the same key goes in */
+		n = key_of(have, k);
+		v = map_get(&m, k, n, 1, NULL, NULL);
+		assert_non_null(v);
+		v->a = have++;
+		assert_true(m.cap > cap || m.nslots > nslots);
+	}
+	map_free(&m);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(keys_grow_and_are_found_again),
 		cmocka_unit_test(empty_key),
+		cmocka_unit_test(growth_that_fails_loses_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
