@@ -403,10 +403,12 @@ awk '
 		print "time\treplies\t5xx\tmax_ms\tover_100ms"
 		for (i = 1; i <= k; i++) {
 			t = order[i]
-			printf "%s\t%d\t%d\t%.1f\t%d\n", t, n[t], e[t], mx[t], slow[t]
+			printf "%s\t%d\t%d\t%.1f\t%d\n", t, n[t], e[t], mx[t],
+			    slow[t]
 		}
 	}' "$tmp/consentd.log" >"$B/soak-timeline.tsv"
-SLOWEST=$(awk -F '\t' 'NR > 1 && $4 + 0 >= m { m = $4 + 0; s = $1 " (" $4 " ms, " $2 " replies)" }
+SLOWEST=$(awk -F '\t' 'NR > 1 && $4 + 0 >= m {
+	m = $4 + 0; s = $1 " (" $4 " ms, " $2 " replies)" }
     END { print (s == "" ? "none" : s) }' "$B/soak-timeline.tsv")
 
 # The median of v[1..n] (sorts v), for the awk programs below.
@@ -541,7 +543,8 @@ row "errors" "$ERRORS (tokens $TOK_E, grants $GR_E, pairs $RV_E)" "$(yn "$ERR_OK
 row "unsent (consentd behind)" "tokens $TOK_U, grants $GR_U"
 row "5xx in consentd's log" "$S5XX"
 row "slowest second in its log" "$SLOWEST"
-echo "result: $(yn "$PASS") (RSS gate on $GATE <= $RSS_LIMIT_PCT %); details in $B/soak.json, second by second in $B/soak-timeline.tsv"
+echo "result: $(yn "$PASS") (RSS gate on $GATE <= $RSS_LIMIT_PCT %); details in $B/soak.json,"
+echo "second by second in $B/soak-timeline.tsv"
 if [ "$PASS" != true ]; then
 	# A failed run keeps consentd's whole log for diagnosis.
 	gzip -c "$tmp/consentd.log" >"$B/soak-consentd.log.gz" &&
