@@ -177,16 +177,6 @@ raw_time(struct rawdec *r, const char *key, int64_t *out)
 	return 0;
 }
 
-/* A stored record (an object), parsed on the stack or, when it needs
- * more tokens than the stack holds, on the heap (jtok_parse_object). */
-static enum jtok_err
-parse_record(struct jtok_doc *d, const unsigned char *raw, size_t len,
-    struct jtok *stack, size_t cap, struct jtok **heap)
-{
-	return jtok_parse_object(d, (const char *)raw, len, stack, cap, heap,
-	    JSONU_MAX_DEPTH);
-}
-
 int
 consent_raw_read(struct consent_raw *c, const unsigned char *raw,
     size_t len, int64_t now)
@@ -201,8 +191,11 @@ consent_raw_read(struct consent_raw *c, const unsigned char *raw,
 
 	memset(out, 0, sizeof(*out));
 	c->strs = NULL;
-	if (parse_record(d, raw, len, c->stack, sizeof(c->stack) /
-	    sizeof(c->stack[0]), &c->heap) != JTOK_OK)
+	/* An object, on the stack or, with more values than it holds, on
+	 * the heap. */
+	if (jtok_parse_object(d, (const char *)raw, len, c->stack,
+	    sizeof(c->stack) / sizeof(c->stack[0]), &c->heap,
+	    JSONU_MAX_DEPTH) != JTOK_OK)
 		return -1;
 	/* Decoding never lengthens a string: the text's size holds them all
 	 * with their NULs. */
